@@ -1,0 +1,111 @@
+#pragma once
+/// @file config.hpp
+/// The one configuration struct of a run, filled once from an INI file plus command-line overrides,
+/// validated once, and written beside the run.
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace mpitrain::config {
+
+/// Thrown for a bad configuration: unknown key, wrong type or out-of-range value. what() names the key
+/// (`section.key`) and, where known, the file.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// [data]: where the samples come from and how features are scaled.
+struct DataConfig {
+  std::string format = "idx";            ///< `idx` (gzipped or plain IDX pair) or `csv`.
+  std::string train_images;              ///< IDX images file of the training set (format = idx).
+  std::string train_labels;              ///< IDX labels file of the training set (format = idx).
+  std::string test_images;               ///< IDX images of the test set; empty: no test set.
+  std::string test_labels;               ///< IDX labels of the test set.
+  std::string train_csv;                 ///< CSV of the training set (format = csv).
+  std::string test_csv;                  ///< CSV of the test set; empty: no test set.
+  std::string csv_header = "auto";       ///< `auto`, `true` or `false`.
+  std::string label_column = "label";    ///< Label column: a header name or a 0-based index.
+  std::string scaling = "divide";        ///< `divide` (by scale_divisor), `standardize` or `none`.
+  double scale_divisor = 255.0;          ///< Divisor for scaling = divide (> 0).
+  double validation_fraction = 0.0;      ///< Share of the training set held out for validation, [0, 1).
+};
+
+/// [model]: the MLP.
+struct ModelConfig {
+  std::vector<int> hidden = {256, 128};  ///< Hidden layer widths, e.g. `256,128`; may be empty.
+  std::string activation = "relu";       ///< `relu`, `tanh` or `sigmoid` (hidden layers only).
+  int classes = 10;                      ///< Number of classes K (width of the logits).
+  std::uint64_t seed = 1;                ///< Seed of the Glorot-uniform initialisation.
+};
+
+/// [optim]: the optimizer.
+struct OptimConfig {
+  std::string name = "adam";             ///< `adam` or `sgd`.
+  double learning_rate = 1e-3;           ///< Step size (> 0).
+  double beta1 = 0.9;                    ///< Adam first-moment decay, [0, 1).
+  double beta2 = 0.999;                  ///< Adam second-moment decay, [0, 1).
+  double epsilon = 1e-7;                 ///< Adam epsilon (> 0), Keras's default.
+  double momentum = 0.0;                 ///< SGD momentum, [0, 1).
+  bool nesterov = false;                 ///< SGD Nesterov momentum.
+  double weight_decay = 0.0;             ///< L2 coefficient lambda: loss += lambda * sum ||W||^2 (weights only).
+};
+
+/// [train]: the loop.
+struct TrainConfig {
+  int epochs = 10;                       ///< Passes over the training set (>= 1).
+  int batch_size = 64;                   ///< Per-rank batch (the DDP convention); global = batch_size * world size.
+  int global_batch_size = 0;             ///< If > 0, the global batch G, split across ranks; overrides batch_size.
+  std::int64_t max_steps = 0;            ///< If > 0, stop after this many optimizer steps in total.
+  std::uint64_t seed = 1;                ///< Seed of the sampler's per-epoch permutation.
+  int log_every = 100;                   ///< Steps between metric lines (>= 1).
+  int threads = 1;                       ///< Eigen threads per rank (>= 1).
+};
+
+/// [checkpoint]: the run directory and checkpoints.
+struct CheckpointConfig {
+  std::string dir;                       ///< Run directory; empty: `runs/<config file stem>`.
+  int every_epochs = 1;                  ///< Write a checkpoint every N epochs (0: only at the end).
+};
+
+/// [log]: logging.
+struct LogConfig {
+  std::string level = "info";            ///< spdlog level: trace, debug, info, warn, error.
+  std::string progress = "auto";         ///< Progress bar: `auto` (on a terminal), `true`, `false`.
+};
+
+/// A whole run's configuration.
+struct Config {
+  DataConfig data;
+  ModelConfig model;
+  OptimConfig optim;
+  TrainConfig train;
+  CheckpointConfig checkpoint;
+  LogConfig log;
+  std::string name = "run";              ///< Config name: the stem of the config file.
+};
+
+/// Reads an INI file (sections [data], [model], [optim], [train], [checkpoint], [log]) and applies
+/// overrides of the form `--section.key=value` (later wins), then validates.
+/// @param path INI file; an empty path means defaults plus overrides.
+/// @param overrides command-line tokens `--section.key=value` (or `--section.key value`).
+/// @throws ConfigError naming the file and key for an unknown key, a wrong type or an out-of-range value,
+///         or naming the file when it cannot be read.
+Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides);
+
+/// Checks every value's range; called by load_config.
+/// @throws ConfigError naming the key, the value and the allowed range.
+void validate(const Config& config);
+
+/// The resolved configuration as INI text (every key, `section.key = value`), which load_config reads back
+/// to an equal Config.
+std::string to_ini(const Config& config);
+
+/// Parses a comma-separated list of positive integers such as `256,128` (empty string: empty list).
+/// @throws ConfigError naming @p key when an element is not a positive integer.
+std::vector<int> parse_int_list(const std::string& text, const std::string& key);
+
+}  // namespace mpitrain::config

@@ -1,0 +1,52 @@
+#pragma once
+/// @file dataset.hpp
+/// An in-memory labelled data set. Layout, stated once for the project: a matrix of samples is row-major,
+/// rows × columns = samples × features, so one sample is one contiguous row.
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+namespace mpitrain::data {
+
+/// Row-major float matrix; rows are samples (the batch dimension), columns are features.
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// Thrown for malformed or inconsistent input data. what() names the file and the location
+/// (line and column for CSV, byte offset or header field for IDX).
+class DataError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A labelled data set held in memory.
+struct Dataset {
+  RowMatrix features;                ///< samples × features.
+  std::vector<std::int32_t> labels;  ///< samples; each in [0, classes).
+  std::string source;                ///< Where it was read from, for messages.
+
+  /// Number of samples (rows).
+  [[nodiscard]] std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
+  /// Number of features (columns).
+  [[nodiscard]] std::int64_t feature_count() const { return features.cols(); }
+};
+
+/// Checks that every label is in [0, classes).
+/// @throws DataError naming ds.source and the first bad sample's 0-based row and value.
+void check_labels(const Dataset& ds, int classes);
+
+/// Checks that every feature is finite.
+/// @throws DataError naming ds.source, the 0-based row and column of the first non-finite value.
+void check_finite(const Dataset& ds);
+
+/// Splits off the last `round(fraction × size)` samples (after a seeded shuffle) as a validation set.
+/// Deterministic in @p seed, independent of the world size.
+/// @param fraction in [0, 1); 0 returns an empty validation set and leaves @p train unchanged.
+/// @return the validation set; @p train keeps the rest.
+Dataset split_validation(Dataset& train, double fraction, std::uint64_t seed);
+
+}  // namespace mpitrain::data

@@ -1,0 +1,63 @@
+#pragma once
+/// @file checkpoint.hpp
+/// HDF5 checkpoints. The weights use the layout of Keras 2 `Model.save_weights` to an .h5 file, so that
+/// `model.load_weights('checkpoint.h5')` on the same Dense architecture loads them:
+///   root attributes `layer_names` (fixed-length byte strings: dense, dense_1, ...), `backend`,
+///   `keras_version`; group `/<layer>` with attribute `weight_names` = [`<layer>/kernel:0`,
+///   `<layer>/bias:0`]; datasets `/<layer>/<layer>/kernel:0` (float32, inputs × outputs) and
+///   `/<layer>/<layer>/bias:0` (float32, outputs).
+/// mpitrain's own state lives in groups Keras ignores:
+///   `/mpitrain` attributes format_version, inputs, hidden, activation, classes, epoch, step_in_epoch,
+///   global_step, config (INI text), parameter_crc32 (zlib crc32 of the parameter bytes in registry order);
+///   `/mpitrain/optimizer` attributes name, iterations, and one dataset per state buffer and parameter:
+///   `/mpitrain/optimizer/<state>/<parameter name>` with the parameter's shape;
+///   `/mpitrain/scaler` attribute method, datasets shift and scale (features).
+
+#include <cstdint>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mpitrain/nn/mlp.hpp"
+
+namespace mpitrain::train {
+
+/// A wrong, truncated or corrupt checkpoint: what() names the file and what is wrong (for a shape
+/// mismatch, the layer and both shapes).
+class CheckpointError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Current value of the format_version attribute.
+inline constexpr int checkpoint_format_version = 1;
+
+/// Everything a checkpoint holds. Flat buffers use the layout of nn::mlp_registry(architecture).
+struct Checkpoint {
+  nn::MlpSpec architecture;
+  std::vector<float> parameters;                 ///< registry total floats.
+  std::string optimizer_name;                    ///< `adam` or `sgd`.
+  std::int64_t optimizer_iterations = 0;         ///< Adam's t.
+  std::vector<std::string> optimizer_state_names;        ///< e.g. {"m", "v"}.
+  std::vector<std::vector<float>> optimizer_state;       ///< One flat buffer per name, registry total floats each.
+  std::int64_t epoch = 0;                        ///< Epochs completed.
+  std::int64_t step_in_epoch = 0;                ///< Steps completed in the current epoch.
+  std::int64_t global_step = 0;                  ///< Optimizer steps completed in total.
+  std::string scaler_method = "none";            ///< `divide`, `standardize` or `none`.
+  std::vector<float> scaler_shift;               ///< features.
+  std::vector<float> scaler_scale;               ///< features.
+  std::string config_ini;                        ///< The resolved config of the run.
+};
+
+/// Writes @p ckpt to @p path atomically: into `<path>.tmp`, fsync, rename over @p path, fsync of the
+/// directory. An existing file at @p path is replaced only by a complete new one.
+/// @throws CheckpointError naming the file when HDF5 or the file system fails (the temporary is removed).
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt);
+
+/// Reads and validates a checkpoint: format version, every dataset's shape against the architecture
+/// (naming the layer and both shapes), and the crc32 of the parameters.
+/// @throws CheckpointError naming the file for a missing, truncated, corrupt or foreign file.
+Checkpoint read_checkpoint(const std::filesystem::path& path);
+
+}  // namespace mpitrain::train
