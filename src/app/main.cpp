@@ -1,1 +1,55 @@
-int main() { return 0; }
+// mpitrain: data-parallel MLP training under MPI. Dispatches to the subcommands.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <exception>
+
+#include "app/commands.hpp"
+#include "mpitrain/train/logging.hpp"
+
+namespace {
+constexpr const char* usage =
+    "usage: mpirun -np N mpitrain <command> [options]\n"
+    "commands:\n"
+    "  train     --config FILE [--section.key=value ...]   train a model\n"
+    "  predict   --checkpoint FILE --input FILE --output FILE.csv   class probabilities\n"
+    "  evaluate  --checkpoint FILE --data FILE [--labels FILE]      loss, accuracy, confusion matrix\n"
+    "Run 'mpitrain <command> --help' for a command's options.\n";
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace mpitrain;
+  dist::Environment environment(argc, argv);
+  int code = app::exit_error;
+  {
+    dist::Communicator comm(MPI_COMM_WORLD);  // the app owns the world; library code gets this communicator
+    train::setup_logging(comm.rank(), "info");
+    const std::vector<std::string> args(argv + std::min(argc, 2), argv + argc);
+    const std::string command = argc > 1 ? argv[1] : "";
+    try {
+      if (command == "train") {
+        code = app::train_command(args, comm);
+      } else if (command == "predict") {
+        code = app::predict_command(args, comm);
+      } else if (command == "evaluate") {
+        code = app::evaluate_command(args, comm);
+      } else if (command == "--help" || command == "-h" || command == "help") {
+        if (comm.rank() == 0) std::fputs(usage, stdout);
+        code = app::exit_ok;
+      } else {
+        if (comm.rank() == 0) {
+          std::fprintf(stderr, "mpitrain: %s\n%s",
+                       command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str(), usage);
+        }
+        code = app::exit_usage;
+      }
+    } catch (const std::exception& e) {
+      // An error on one rank only, past the agreed checks: the others may be waiting in a collective,
+      // so bring the whole job down now rather than hang.
+      spdlog::error("fatal: {}; aborting all ranks", e.what());
+      spdlog::default_logger()->flush();
+      comm.abort(app::exit_error);
+    }
+  }
+  return code;
+}

@@ -1,1 +1,69 @@
-// placeholder
+// `mpitrain train --config FILE [--section.key=value ...]`
+#include <spdlog/spdlog.h>
+
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "app/commands.hpp"
+#include "mpitrain/config/config.hpp"
+#include "mpitrain/train/logging.hpp"
+#include "mpitrain/train/trainer.hpp"
+
+namespace po = boost::program_options;
+
+namespace mpitrain::app {
+
+int train_command(const std::vector<std::string>& args, const dist::Communicator& comm) {
+  po::options_description desc(
+      "usage: mpirun -np N mpitrain train --config FILE [--section.key=value ...]\n\n"
+      "Trains an MLP data-parallel over the ranks. Any config key can be overridden on the command line,\n"
+      "e.g. --train.epochs=2 --optim.learning_rate=0.01. Writes the run directory (checkpoint.dir,\n"
+      "default runs/<config name>): config.ini, train.log, metrics.jsonl, checkpoint-*.h5, summary.json.\n\n"
+      "options");
+  desc.add_options()("help,h", "this help")("config", po::value<std::string>(), "INI config file");
+  po::variables_map vm;
+  std::vector<std::string> overrides;
+  config::Config config;
+  std::filesystem::path run_dir;
+
+  int code = agreed(comm, exit_usage, [&] {
+    auto parsed = po::command_line_parser(args).options(desc).allow_unregistered().run();
+    po::store(parsed, vm);
+    overrides = po::collect_unrecognized(parsed.options, po::include_positional);
+    if (vm.count("help") != 0) return;
+    if (vm.count("config") == 0) throw std::invalid_argument("train: --config FILE is required");
+    config = config::load_config(vm["config"].as<std::string>(), overrides);
+  });
+  if (code != exit_ok) return code;
+  if (vm.count("help") != 0) {
+    if (comm.rank() == 0) std::cout << desc << '\n';
+    return exit_ok;
+  }
+  train::setup_logging(comm.rank(), config.log.level);
+
+  code = agreed(comm, exit_error, [&] {
+    run_dir = config.checkpoint.dir.empty() ? std::filesystem::path("runs") / config.name
+                                            : std::filesystem::path(config.checkpoint.dir);
+    if (comm.rank() != 0) return;
+    std::filesystem::create_directories(run_dir);
+    std::ofstream out(run_dir / "config.ini");
+    out << config::to_ini(config);
+    if (!out.flush()) throw std::runtime_error("cannot write " + (run_dir / "config.ini").string());
+    train::add_log_file(run_dir / "train.log");
+    spdlog::info("mpitrain train: config {}, run directory {}", vm["config"].as<std::string>(),
+                 run_dir.string());
+  });
+  if (code != exit_ok) return code;
+
+  train::TrainingData data;
+  code = agreed(comm, exit_error, [&] { data = train::load_training_data(config); });
+  if (code != exit_ok) return code;
+
+  train::train(config, data, comm, run_dir);
+  if (comm.rank() == 0) spdlog::info("run directory: {}", std::filesystem::absolute(run_dir).string());
+  return exit_ok;
+}
+
+}  // namespace mpitrain::app

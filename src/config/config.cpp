@@ -1,1 +1,230 @@
-// placeholder
+#include "mpitrain/config/config.hpp"
+
+#include <spdlog/fmt/fmt.h>
+
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace mpitrain::config {
+
+namespace {
+
+std::string format_value(const std::string& v) { return v; }
+std::string format_value(bool v) { return v ? "true" : "false"; }
+template <class T>
+std::string format_value(const T& v) {
+  return fmt::format("{}", v);
+}
+
+// Binds every key of Config to its field, once, for parsing and for printing.
+class Schema {
+ public:
+  explicit Schema(Config& c) : desc_("mpitrain configuration") {
+    bind("data.format", c.data.format, "idx or csv");
+    bind("data.train_images", c.data.train_images, "IDX images of the training set");
+    bind("data.train_labels", c.data.train_labels, "IDX labels of the training set");
+    bind("data.test_images", c.data.test_images, "IDX images of the test set");
+    bind("data.test_labels", c.data.test_labels, "IDX labels of the test set");
+    bind("data.train_csv", c.data.train_csv, "CSV of the training set");
+    bind("data.test_csv", c.data.test_csv, "CSV of the test set");
+    bind("data.csv_header", c.data.csv_header, "auto, true or false");
+    bind("data.label_column", c.data.label_column, "label column: name or 0-based index");
+    bind("data.scaling", c.data.scaling, "divide, standardize or none");
+    bind("data.scale_divisor", c.data.scale_divisor, "divisor for scaling = divide");
+    bind("data.validation_fraction", c.data.validation_fraction, "share held out for validation");
+    bind("model.hidden", hidden_, "hidden widths, e.g. 256,128");
+    bind("model.activation", c.model.activation, "relu, tanh or sigmoid");
+    bind("model.classes", c.model.classes, "number of classes");
+    bind("model.seed", c.model.seed, "initialisation seed");
+    bind("optim.name", c.optim.name, "adam or sgd");
+    bind("optim.learning_rate", c.optim.learning_rate, "learning rate");
+    bind("optim.beta1", c.optim.beta1, "Adam beta1");
+    bind("optim.beta2", c.optim.beta2, "Adam beta2");
+    bind("optim.epsilon", c.optim.epsilon, "Adam epsilon");
+    bind("optim.momentum", c.optim.momentum, "SGD momentum");
+    bind("optim.nesterov", c.optim.nesterov, "SGD Nesterov momentum");
+    bind("optim.weight_decay", c.optim.weight_decay, "L2 coefficient lambda on weights");
+    bind("train.epochs", c.train.epochs, "epochs");
+    bind("train.batch_size", c.train.batch_size, "per-rank batch");
+    bind("train.global_batch_size", c.train.global_batch_size, "global batch (overrides batch_size)");
+    bind("train.max_steps", c.train.max_steps, "stop after this many steps (0: no limit)");
+    bind("train.seed", c.train.seed, "sampler seed");
+    bind("train.log_every", c.train.log_every, "steps between metric lines");
+    bind("train.threads", c.train.threads, "Eigen threads per rank");
+    bind("checkpoint.dir", c.checkpoint.dir, "run directory (default runs/<config name>)");
+    bind("checkpoint.every_epochs", c.checkpoint.every_epochs, "checkpoint every N epochs");
+    bind("log.level", c.log.level, "trace, debug, info, warn or error");
+    bind("log.progress", c.log.progress, "progress bar: auto, true or false");
+    hidden_ = join(c.model.hidden);
+  }
+
+  po::options_description& description() { return desc_; }
+
+  void finish(Config& c) { c.model.hidden = parse_int_list(hidden_, "model.hidden"); }
+
+  std::string to_ini() const {
+    std::string out;
+    std::string section;
+    for (const auto& [key, print] : printers_) {
+      const auto dot = key.find('.');
+      const std::string sec = key.substr(0, dot);
+      if (sec != section) {
+        out += (section.empty() ? "[" : "\n[") + sec + "]\n";
+        section = sec;
+      }
+      out += key.substr(dot + 1) + " = " + print() + "\n";
+    }
+    return out;
+  }
+
+ private:
+  template <class T>
+  void bind(const char* key, T& field, const char* help) {
+    desc_.add_options()(key, po::value<T>(&field), help);
+    printers_.emplace_back(key, [&field] { return format_value(field); });
+  }
+  static std::string join(const std::vector<int>& values) {
+    std::string out;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out.append(std::to_string(values[i]));
+    }
+    return out;
+  }
+
+  po::options_description desc_;
+  std::vector<std::pair<std::string, std::function<std::string()>>> printers_;
+  std::string hidden_;
+};
+
+[[noreturn]] void fail(const std::string& where, const po::error& e) {
+  throw ConfigError(where + ": " + e.what());
+}
+
+template <class T>
+void require(bool ok, const std::string& key, const T& value, const std::string& allowed) {
+  if (!ok) throw ConfigError("config key " + key + " = " + format_value(value) + ": must be " + allowed);
+}
+
+void require_one_of(const std::string& key, const std::string& value,
+                    std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (value == a) return;
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  }
+  throw ConfigError("config key " + key + " = '" + value + "': must be one of " + list);
+}
+
+}  // namespace
+
+std::vector<int> parse_int_list(const std::string& text, const std::string& key) {
+  std::vector<int> values;
+  if (text.find_first_not_of(" \t") == std::string::npos) return values;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    const auto b = item.find_first_not_of(" \t");
+    const auto e = item.find_last_not_of(" \t");
+    const std::string trimmed = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+    int value = 0;
+    auto [ptr, ec] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), value);
+    if (trimmed.empty() || ec != std::errc() || ptr != trimmed.data() + trimmed.size() || value < 1) {
+      throw ConfigError("config key " + key + " = '" + text + "': element '" + trimmed +
+                        "' is not a positive integer");
+    }
+    values.push_back(value);
+  }
+  return values;
+}
+
+namespace {
+Config parse(std::istream* in, const std::string& origin, const std::vector<std::string>& overrides) {
+  Config config;
+  Schema schema(config);
+  po::variables_map vm;
+  if (in != nullptr) {
+    try {
+      po::store(po::parse_config_file(*in, schema.description(), false), vm);
+    } catch (const po::error& e) {
+      fail(origin, e);
+    }
+  }
+  try {
+    // Command-line overrides win: stored first, because program_options keeps the first value it sees.
+    po::variables_map cli;
+    po::store(po::command_line_parser(overrides).options(schema.description()).run(), cli);
+    for (auto& [key, value] : cli) vm.erase(key), vm.insert({key, value});
+    po::notify(vm);
+  } catch (const po::error& e) {
+    fail("command-line override", e);
+  }
+  schema.finish(config);
+  validate(config);
+  return config;
+}
+}  // namespace
+
+Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  if (path.empty()) return parse(nullptr, "", overrides);
+  std::ifstream in(path);
+  if (!in) throw ConfigError("config file " + path.string() + ": cannot be read");
+  Config config = parse(&in, "config file " + path.string(), overrides);
+  config.name = path.stem().string();
+  return config;
+}
+
+Config parse_config_text(const std::string& ini, const std::string& origin) {
+  std::istringstream in(ini);
+  Config config = parse(&in, origin, {});
+  return config;
+}
+
+void validate(const Config& c) {
+  require_one_of("data.format", c.data.format, {"idx", "csv"});
+  if (c.data.format == "idx") {
+    require(!c.data.train_images.empty(), "data.train_images", c.data.train_images, "set for format = idx");
+    require(!c.data.train_labels.empty(), "data.train_labels", c.data.train_labels, "set for format = idx");
+    require(c.data.test_images.empty() == c.data.test_labels.empty(), "data.test_labels",
+            c.data.test_labels, "set together with data.test_images");
+  } else {
+    require(!c.data.train_csv.empty(), "data.train_csv", c.data.train_csv, "set for format = csv");
+  }
+  require_one_of("data.csv_header", c.data.csv_header, {"auto", "true", "false"});
+  require_one_of("data.scaling", c.data.scaling, {"divide", "standardize", "none"});
+  require(c.data.scale_divisor > 0, "data.scale_divisor", c.data.scale_divisor, "> 0");
+  require(c.data.validation_fraction >= 0 && c.data.validation_fraction < 1, "data.validation_fraction",
+          c.data.validation_fraction, "in [0, 1)");
+  require_one_of("model.activation", c.model.activation, {"relu", "tanh", "sigmoid"});
+  require(c.model.classes >= 2, "model.classes", c.model.classes, ">= 2");
+  require_one_of("optim.name", c.optim.name, {"adam", "sgd"});
+  require(c.optim.learning_rate > 0, "optim.learning_rate", c.optim.learning_rate, "> 0");
+  require(c.optim.beta1 >= 0 && c.optim.beta1 < 1, "optim.beta1", c.optim.beta1, "in [0, 1)");
+  require(c.optim.beta2 >= 0 && c.optim.beta2 < 1, "optim.beta2", c.optim.beta2, "in [0, 1)");
+  require(c.optim.epsilon > 0, "optim.epsilon", c.optim.epsilon, "> 0");
+  require(c.optim.momentum >= 0 && c.optim.momentum < 1, "optim.momentum", c.optim.momentum, "in [0, 1)");
+  require(c.optim.weight_decay >= 0, "optim.weight_decay", c.optim.weight_decay, ">= 0");
+  require(c.train.epochs >= 1, "train.epochs", c.train.epochs, ">= 1");
+  require(c.train.batch_size >= 1, "train.batch_size", c.train.batch_size, ">= 1");
+  require(c.train.global_batch_size >= 0, "train.global_batch_size", c.train.global_batch_size,
+          ">= 0 (0: batch_size × world size)");
+  require(c.train.max_steps >= 0, "train.max_steps", c.train.max_steps, ">= 0");
+  require(c.train.log_every >= 1, "train.log_every", c.train.log_every, ">= 1");
+  require(c.train.threads >= 1, "train.threads", c.train.threads, ">= 1");
+  require(c.checkpoint.every_epochs >= 0, "checkpoint.every_epochs", c.checkpoint.every_epochs, ">= 0");
+  require_one_of("log.level", c.log.level, {"trace", "debug", "info", "warn", "error"});
+  require_one_of("log.progress", c.log.progress, {"auto", "true", "false"});
+}
+
+std::string to_ini(const Config& config) {
+  Config copy = config;
+  Schema schema(copy);
+  return schema.to_ini();
+}
+
+}  // namespace mpitrain::config

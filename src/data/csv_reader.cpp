@@ -1,1 +1,342 @@
-// placeholder
+#include "mpitrain/data/csv_reader.hpp"
+
+#include <csv.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+namespace mpitrain::data {
+
+namespace {
+
+// RFC 4180 with strictness: a quote inside an unquoted field, text after a closing quote, or a quoted
+// field still open at the end of the file is a parse error rather than being guessed at.
+constexpr unsigned char parser_options = CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL;
+
+enum class NumberParse { ok, invalid, out_of_range };
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+}
+
+bool is_missing(std::string_view text) {
+  return text.empty() || text == "NA" || text == "NaN" || text == "nan" || text == "null" || text == "NULL";
+}
+
+// The whole (trimmed) field must be one number: "1.5x" is invalid. inf and nan spellings parse here and
+// are rejected by the callers' finiteness checks.
+NumberParse parse_number(std::string_view text, double& value) {
+  text = trim(text);
+  // from_chars has no leading '+', which spreadsheets and pandas write and read.
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-' && text[1] != '+') text.remove_prefix(1);
+  if (text.empty()) return NumberParse::invalid;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ptr != end || ec == std::errc::invalid_argument) return NumberParse::invalid;
+  return ec == std::errc() ? NumberParse::ok : NumberParse::out_of_range;
+}
+
+std::string quoted(std::string_view text) {
+  constexpr std::size_t limit = 40;
+  std::string out(1, '\'');
+  out.append(text.substr(0, limit));
+  out.append(text.size() > limit ? "...'" : "'");
+  return out;
+}
+
+// State shared with libcsv's callbacks. Callbacks run inside C code, so they never throw: the first
+// error is recorded and parsing stops at the next piece.
+class CsvLoader {
+ public:
+  CsvLoader(std::string file, const CsvOptions& options) : file_(std::move(file)), options_(options) {
+    if (csv_init(&parser_, parser_options) != 0) throw DataError(file_ + ": cannot initialise the CSV parser");
+  }
+  ~CsvLoader() { csv_free(&parser_); }
+  CsvLoader(const CsvLoader&) = delete;
+  CsvLoader& operator=(const CsvLoader&) = delete;
+
+  // Feeds bytes one physical line (up to and including '\n') at a time, so that every callback knows
+  // the line it is on. Line numbers count LF characters; a CRLF ending is one line end.
+  void feed(const char* data, std::size_t size) {
+    while (size > 0) {
+      throw_if_failed();
+      const auto* newline = static_cast<const char*>(std::memchr(data, '\n', size));
+      const std::size_t piece = newline != nullptr ? static_cast<std::size_t>(newline - data) + 1 : size;
+      if (at_row_start_ && has_content(data, piece)) {
+        record_line_ = field_line_ = line_;
+        at_row_start_ = false;
+      }
+      if (csv_parse(&parser_, data, piece, &CsvLoader::on_field, &CsvLoader::on_row, this) != piece) {
+        fail_parser();
+      }
+      if (newline != nullptr) ++line_;
+      data += piece;
+      size -= piece;
+    }
+    throw_if_failed();
+  }
+
+  // Flushes a last record without a line end and checks that no quoted field is left open.
+  Dataset finish(CsvStats* stats) {
+    throw_if_failed();
+    if (csv_fini(&parser_, &CsvLoader::on_field, &CsvLoader::on_row, this) != 0) {
+      throw DataError(file_ + ": line " + std::to_string(field_line_) + ", column " +
+                      std::to_string(field_index_ + 1) + ": unbalanced quotes: a quoted field opened here is "
+                      "never closed");
+    }
+    throw_if_failed();
+    if (first_record_) throw DataError(file_ + ": no data rows (the file is empty)");
+    if (labels_.empty()) {
+      throw DataError(file_ + ": no data rows after the header at line " + std::to_string(first_line_));
+    }
+    Dataset ds;
+    const auto rows = static_cast<Eigen::Index>(labels_.size());
+    ds.features = Eigen::Map<const RowMatrix>(features_.data(), rows, width_ - 1);
+    ds.labels = std::move(labels_);
+    ds.source = file_;
+    if (stats != nullptr) *stats = CsvStats{static_cast<std::int64_t>(rows), imputed_, had_header_};
+    return ds;
+  }
+
+ private:
+  static void on_field(void* text, std::size_t size, void* self) noexcept {
+    auto* loader = static_cast<CsvLoader*>(self);
+    const std::string_view view = text != nullptr ? std::string_view(static_cast<const char*>(text), size)
+                                                  : std::string_view();
+    try {
+      loader->field(view);
+    } catch (const std::exception& error) {
+      loader->fail(error.what());
+    }
+  }
+
+  static void on_row(int /*terminator*/, void* self) noexcept {
+    auto* loader = static_cast<CsvLoader*>(self);
+    try {
+      loader->row();
+    } catch (const std::exception& error) {
+      loader->fail(error.what());
+    }
+  }
+
+  // Whether libcsv would start a record in these bytes (it skips spaces, tabs and line ends).
+  static bool has_content(const char* data, std::size_t size) {
+    return std::any_of(data, data + size, [](char c) { return c != ' ' && c != '\t' && c != '\r' && c != '\n'; });
+  }
+
+  void field(std::string_view text) {
+    if (error_) return;
+    const std::int64_t column = field_index_++;
+    const std::int64_t line = field_line_;
+    field_line_ = line_;  // the next field starts after this field's delimiter, on the current line
+    if (first_record_) {
+      first_fields_.emplace_back(text);
+      first_field_lines_.push_back(line);
+    } else if (column < width_) {
+      store(column, text, line);  // extra fields of a ragged row are reported at the row's end
+    }
+  }
+
+  void row() {
+    if (error_) return;
+    const std::int64_t count = field_index_;
+    const std::int64_t line = record_line_;
+    field_index_ = 0;
+    at_row_start_ = true;
+    record_line_ = field_line_ = line_;
+    if (first_record_) {
+      first_record_ = false;
+      begin(line);
+      return;
+    }
+    if (count != width_) {
+      fail(file_ + ": line " + std::to_string(line) + ": expected " + std::to_string(width_) +
+           " fields (the width of the first record, line " + std::to_string(first_line_) + "), found " +
+           std::to_string(count));
+      return;
+    }
+    append_row();
+  }
+
+  // Decides on the header and the label column from the first record, then loads it if it is data.
+  void begin(std::int64_t line) {
+    first_line_ = line;
+    width_ = static_cast<std::int64_t>(first_fields_.size());
+    const auto numeric = [](const std::string& text) {
+      double value = 0.0;
+      return is_missing(trim(text)) || parse_number(text, value) != NumberParse::invalid;
+    };
+    had_header_ = options_.header == CsvHeader::yes ||
+                  (options_.header == CsvHeader::automatic && !std::all_of(first_fields_.begin(), first_fields_.end(), numeric));
+    if (had_header_) names_ = first_fields_;
+    resolve_label_column();
+    if (error_) return;
+    row_.assign(static_cast<std::size_t>(width_ - 1), 0.0f);
+    if (!had_header_) {
+      for (std::int64_t column = 0; column < width_ && !error_; ++column) {
+        store(column, first_fields_[static_cast<std::size_t>(column)],
+              first_field_lines_[static_cast<std::size_t>(column)]);
+      }
+      if (!error_) append_row();
+    }
+    first_fields_.clear();
+    first_field_lines_.clear();
+  }
+
+  void resolve_label_column() {
+    const std::string& wanted = options_.label_column;
+    const auto by_name = std::find(names_.begin(), names_.end(), wanted);
+    if (by_name != names_.end()) {
+      label_index_ = by_name - names_.begin();
+    } else {
+      std::int64_t index = -1;
+      const char* end = wanted.data() + wanted.size();
+      const auto [ptr, ec] = std::from_chars(wanted.data(), end, index);
+      if (wanted.empty() || ec != std::errc() || ptr != end || index < 0) {
+        fail(file_ + ": label column '" + wanted + "' not found (" +
+             (had_header_ ? "not a header name nor a 0-based index" : "no header: give a 0-based index") + ")");
+        return;
+      }
+      if (index >= width_) {
+        fail(file_ + ": label column index " + std::to_string(index) + " outside [0, " + std::to_string(width_) +
+             ") (line " + std::to_string(first_line_) + " has " + std::to_string(width_) + " fields)");
+        return;
+      }
+      label_index_ = index;
+    }
+    if (width_ < 2) fail(file_ + ": line " + std::to_string(first_line_) + " has no feature column besides the label");
+  }
+
+  std::string where(std::int64_t line, std::int64_t column) const {
+    std::string text = file_ + ": line " + std::to_string(line) + ", column " + std::to_string(column + 1);
+    if (had_header_) text += " ('" + names_[static_cast<std::size_t>(column)] + "')";
+    return text;
+  }
+
+  void store(std::int64_t column, std::string_view text, std::int64_t line) {
+    double value = 0.0;
+    if (column == label_index_) {
+      const std::string_view label = trim(text);
+      if (label.empty()) return fail(where(line, column) + ": the label is empty");
+      const NumberParse parsed = parse_number(label, value);
+      if (parsed != NumberParse::ok || !std::isfinite(value) || value != std::floor(value)) {
+        return fail(where(line, column) + ": label " + quoted(label) + " is not an integer");
+      }
+      if (value < 0.0 || value >= options_.classes) {
+        return fail(where(line, column) + ": label " + quoted(label) + " is outside [0, " +
+                    std::to_string(options_.classes) + ")");
+      }
+      row_label_ = static_cast<std::int32_t>(value);
+      return;
+    }
+    const auto feature = static_cast<std::size_t>(column < label_index_ ? column : column - 1);
+    if (is_missing(trim(text))) {
+      row_[feature] = 0.0f;
+      ++imputed_;
+      return;
+    }
+    const NumberParse parsed = parse_number(text, value);
+    if (parsed == NumberParse::invalid) return fail(where(line, column) + ": " + quoted(text) + " is not a number");
+    const auto narrowed = static_cast<float>(value);
+    if (parsed == NumberParse::out_of_range || !std::isfinite(narrowed)) {
+      return fail(where(line, column) + ": " + quoted(text) + " is not a finite single-precision number");
+    }
+    row_[feature] = narrowed;
+  }
+
+  void append_row() {
+    features_.insert(features_.end(), row_.begin(), row_.end());
+    labels_.push_back(row_label_);
+  }
+
+  void fail(std::string message) {
+    if (!error_) error_ = std::move(message);
+  }
+
+  void fail_parser() {
+    if (error_) return;
+    const int code = csv_error(&parser_);
+    if (code == CSV_EPARSE) {
+      fail(file_ + ": line " + std::to_string(line_) + ", column " + std::to_string(field_index_ + 1) +
+           ": unbalanced quotes: a quote inside an unquoted field or text after a closing quote");
+    } else {
+      fail(file_ + ": line " + std::to_string(line_) + ": CSV parser error: " + csv_strerror(code));
+    }
+  }
+
+  void throw_if_failed() const {
+    if (error_) throw DataError(*error_);
+  }
+
+  std::string file_;
+  CsvOptions options_;
+  csv_parser parser_{};
+  std::optional<std::string> error_;
+
+  std::int64_t line_ = 1;         // 1-based physical line of the bytes being fed
+  bool at_row_start_ = true;      // no record has begun since the last one ended
+  std::int64_t record_line_ = 1;  // line where the current record starts
+  std::int64_t field_line_ = 1;   // line where the current field starts
+  std::int64_t field_index_ = 0;  // 0-based index of the current field in its record
+
+  bool first_record_ = true;
+  std::int64_t first_line_ = 0;
+  std::vector<std::string> first_fields_;          // the first record, kept until it is known to be data
+  std::vector<std::int64_t> first_field_lines_;    // the line of each of its fields
+  bool had_header_ = false;
+  std::vector<std::string> names_;                 // header names (empty without a header)
+  std::int64_t width_ = 0;                         // fields per record
+  std::int64_t label_index_ = -1;
+
+  std::vector<float> row_;        // width_ - 1 features of the current row
+  std::int32_t row_label_ = 0;
+  std::vector<float> features_;   // rows × (width_ - 1), row-major
+  std::vector<std::int32_t> labels_;
+  std::int64_t imputed_ = 0;
+};
+
+}  // namespace
+
+Dataset read_csv_dataset(const std::filesystem::path& path, const CsvOptions& options, CsvStats* stats) {
+  const std::string file = path.string();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw DataError(file + ": no such file (or not a regular file)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError(file + ": cannot open for reading");
+
+  CsvLoader loader(file, options);
+  std::vector<char> block(std::size_t{1} << 20);
+  bool first_block = true;
+  while (in) {
+    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+    auto size = static_cast<std::size_t>(in.gcount());
+    const char* data = block.data();
+    if (first_block && size >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) {  // UTF-8 byte-order mark
+      data += 3;
+      size -= 3;
+    }
+    first_block = false;
+    loader.feed(data, size);
+  }
+  if (in.bad()) throw DataError(file + ": read error");
+  return loader.finish(stats);
+}
+
+CsvHeader parse_csv_header(const std::string& text) {
+  if (text == "auto") return CsvHeader::automatic;
+  if (text == "true") return CsvHeader::yes;
+  if (text == "false") return CsvHeader::no;
+  throw DataError("CSV header option must be auto, true or false, got '" + text + "'");
+}
+
+}  // namespace mpitrain::data

@@ -1,1 +1,184 @@
-// placeholder
+#include "mpitrain/data/idx_reader.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace mpitrain::data {
+
+namespace {
+
+constexpr std::uint32_t images_magic = 0x00000803;
+constexpr std::uint32_t labels_magic = 0x00000801;
+// Guard against a corrupt header asking for an absurd amount of memory (1 TiB).
+constexpr std::uint64_t max_data_bytes = std::uint64_t{1} << 40;
+
+std::string hex32(std::uint32_t value) {
+  char text[16];
+  std::snprintf(text, sizeof text, "0x%08x", value);
+  return text;
+}
+
+struct GzCloser {
+  void operator()(gzFile_s* file) const noexcept { gzclose(file); }
+};
+using GzHandle = std::unique_ptr<gzFile_s, GzCloser>;
+
+// A gzipped or plain file read sequentially; every error names the file.
+class IdxFile {
+ public:
+  explicit IdxFile(const std::filesystem::path& path) : name_(path.string()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+      throw DataError(name_ + ": no such file (or not a regular file)");
+    }
+    file_.reset(gzopen(name_.c_str(), "rb"));
+    if (!file_) throw DataError(name_ + ": cannot open for reading");
+  }
+
+  const std::string& name() const { return name_; }
+
+  // Reads up to @p size bytes; returns how many were read (fewer only at the end of the file).
+  std::size_t read(std::uint8_t* out, std::size_t size) {
+    std::size_t done = 0;
+    while (done < size) {
+      const auto chunk = static_cast<unsigned>(std::min<std::size_t>(size - done, INT_MAX / 2));
+      const int got = gzread(file_.get(), out + done, chunk);
+      if (got < 0) throw DataError(name_ + ": read error: " + error_text());
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    if (done < size) check_stream_complete();
+    return done;
+  }
+
+  // Reads one big-endian 32-bit header field.
+  std::uint32_t read_u32(const char* what, std::size_t offset) {
+    std::array<std::uint8_t, 4> bytes{};
+    if (read(bytes.data(), bytes.size()) != bytes.size()) {
+      throw DataError(name_ + ": file ends inside the header (" + what + " at byte offset " +
+                      std::to_string(offset) + ")");
+    }
+    return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) | (std::uint32_t{bytes[2]} << 8) |
+           std::uint32_t{bytes[3]};
+  }
+
+  // Reads exactly @p expected data bytes that follow a @p header_bytes header, and nothing more.
+  std::vector<std::uint8_t> read_data(std::uint64_t expected, std::size_t header_bytes) {
+    if (expected > max_data_bytes) {
+      throw DataError(name_ + ": the header announces " + std::to_string(expected) + " data bytes, too many");
+    }
+    std::vector<std::uint8_t> data;
+    // Grow by chunks rather than trusting the header with one huge allocation.
+    constexpr std::size_t chunk = std::size_t{64} << 20;
+    while (data.size() < expected) {
+      const std::size_t old_size = data.size();
+      const std::size_t want = std::min<std::size_t>(chunk, expected - old_size);
+      data.resize(old_size + want);
+      const std::size_t got = read(data.data() + old_size, want);
+      if (got < want) {
+        throw DataError(name_ + ": truncated: expected " + std::to_string(expected) + " data bytes after the " +
+                        std::to_string(header_bytes) + "-byte header, found " + std::to_string(old_size + got));
+      }
+    }
+    std::uint64_t trailing = 0;
+    std::array<std::uint8_t, 4096> scratch{};
+    for (std::size_t got = 0; (got = read(scratch.data(), scratch.size())) > 0;) trailing += got;
+    if (trailing > 0) {
+      throw DataError(name_ + ": " + std::to_string(trailing) + " trailing bytes: expected " +
+                      std::to_string(expected) + " data bytes after the " + std::to_string(header_bytes) +
+                      "-byte header, found " + std::to_string(expected + trailing));
+    }
+    return data;
+  }
+
+ private:
+  // At the end of the input, a gzip stream cut short leaves Z_BUF_ERROR rather than Z_OK.
+  void check_stream_complete() {
+    int code = Z_OK;
+    const char* message = gzerror(file_.get(), &code);
+    if (code == Z_BUF_ERROR) throw DataError(name_ + ": truncated gzip stream (" + message + ")");
+    if (code != Z_OK) throw DataError(name_ + ": read error: " + message);
+  }
+
+  std::string error_text() {
+    int code = Z_OK;
+    const char* message = gzerror(file_.get(), &code);
+    return code == Z_ERRNO ? std::string("I/O error") : std::string(message);
+  }
+
+  std::string name_;
+  GzHandle file_;
+};
+
+void check_magic(const IdxFile& file, std::uint32_t magic, std::uint32_t expected, const char* kind) {
+  if (magic != expected) {
+    throw DataError(file.name() + ": bad magic number " + hex32(magic) + " (expected " + hex32(expected) +
+                    " for " + kind + ")");
+  }
+}
+
+std::uint32_t read_dimension(IdxFile& file, const char* what, std::size_t offset) {
+  const std::uint32_t value = file.read_u32(what, offset);
+  if (value == 0) {
+    throw DataError(file.name() + ": header field " + what + " (byte offset " + std::to_string(offset) +
+                    ") is 0; every dimension must be > 0");
+  }
+  return value;
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::filesystem::path& path) {
+  IdxFile file(path);
+  check_magic(file, file.read_u32("magic", 0), images_magic, "IDX3 ubyte images");
+  IdxImages images;
+  images.count = read_dimension(file, "image count", 4);
+  images.rows = read_dimension(file, "rows", 8);
+  images.cols = read_dimension(file, "columns", 12);
+  // Each factor is < 2^32, so the product of the first two fits; the check stops the third overflowing.
+  const auto pixels = static_cast<std::uint64_t>(images.rows) * static_cast<std::uint64_t>(images.cols);
+  const auto count = static_cast<std::uint64_t>(images.count);
+  const std::uint64_t expected = pixels > max_data_bytes / count ? max_data_bytes + 1 : pixels * count;
+  images.pixels = file.read_data(expected, 16);
+  return images;
+}
+
+std::vector<std::int32_t> read_idx_labels(const std::filesystem::path& path) {
+  IdxFile file(path);
+  check_magic(file, file.read_u32("magic", 0), labels_magic, "IDX1 ubyte labels");
+  const std::uint32_t count = read_dimension(file, "label count", 4);
+  const std::vector<std::uint8_t> bytes = file.read_data(count, 8);
+  return {bytes.begin(), bytes.end()};
+}
+
+Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
+  const IdxImages raw = read_idx_images(images);
+  std::vector<std::int32_t> label_values = read_idx_labels(labels);
+  if (static_cast<std::int64_t>(label_values.size()) != raw.count) {
+    throw DataError("count mismatch: " + images.string() + " has " + std::to_string(raw.count) + " images but " +
+                    labels.string() + " has " + std::to_string(label_values.size()) + " labels");
+  }
+  for (std::size_t i = 0; i < label_values.size(); ++i) {
+    if (label_values[i] < 0 || label_values[i] >= classes) {
+      throw DataError(labels.string() + ": label " + std::to_string(label_values[i]) + " at index " +
+                      std::to_string(i) + " (0-based) is outside [0, " + std::to_string(classes) + ")");
+    }
+  }
+  Dataset ds;
+  const Eigen::Index features = static_cast<Eigen::Index>(raw.rows * raw.cols);
+  ds.features = Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                    raw.pixels.data(), static_cast<Eigen::Index>(raw.count), features)
+                    .cast<float>();
+  ds.labels = std::move(label_values);
+  ds.source = images.string();
+  return ds;
+}
+
+}  // namespace mpitrain::data

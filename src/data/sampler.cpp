@@ -1,1 +1,95 @@
-// placeholder
+#include "mpitrain/data/sampler.hpp"
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace mpitrain::data {
+
+namespace {
+constexpr std::uint64_t golden_gamma = 0x9e3779b97f4a7c15ULL;
+__extension__ typedef unsigned __int128 Uint128;  // __extension__: no -Wpedantic warning
+}  // namespace
+
+Range split_range(std::int64_t count, int parts, int index) {
+  if (parts < 1) throw std::invalid_argument("split_range: parts must be >= 1, got " + std::to_string(parts));
+  if (index < 0 || index >= parts) {
+    throw std::invalid_argument("split_range: index " + std::to_string(index) + " outside [0, " +
+                                std::to_string(parts) + ")");
+  }
+  if (count < 0) throw std::invalid_argument("split_range: count must be >= 0, got " + std::to_string(count));
+  const std::int64_t base = count / parts;
+  const std::int64_t extra = count % parts;
+  const std::int64_t begin = index * base + std::min<std::int64_t>(index, extra);
+  const std::int64_t size = base + (index < extra ? 1 : 0);
+  return Range{begin, begin + size};
+}
+
+DistributedSampler::DistributedSampler(std::int64_t samples, std::int64_t global_batch, std::uint64_t seed)
+    : samples_(samples), global_batch_(global_batch), seed_(seed) {
+  if (samples < 1) throw std::invalid_argument("DistributedSampler: samples must be >= 1, got " + std::to_string(samples));
+  if (global_batch < 1) {
+    throw std::invalid_argument("DistributedSampler: global batch must be >= 1, got " + std::to_string(global_batch));
+  }
+  set_epoch(0);
+}
+
+void DistributedSampler::set_epoch(std::int64_t epoch) {
+  if (epoch < 0) throw std::invalid_argument("DistributedSampler::set_epoch: negative epoch " + std::to_string(epoch));
+  // One next() of a generator seeded with the mixed (seed, epoch) decorrelates neighbouring epochs and seeds.
+  SplitMix64 mixer(seed_ ^ (golden_gamma * static_cast<std::uint64_t>(epoch + 1)));
+  SplitMix64 rng(mixer.next());
+  perm_.resize(static_cast<std::size_t>(samples_));
+  std::iota(perm_.begin(), perm_.end(), std::int64_t{0});
+  // Fisher–Yates (Durstenfeld): position i takes a uniform pick among the first i+1.
+  for (std::int64_t i = samples_ - 1; i > 0; --i) {
+    const auto j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i) + 1));
+    std::swap(perm_[static_cast<std::size_t>(i)], perm_[static_cast<std::size_t>(j)]);
+  }
+}
+
+std::int64_t DistributedSampler::steps_per_epoch() const { return (samples_ + global_batch_ - 1) / global_batch_; }
+
+std::int64_t DistributedSampler::global_count(std::int64_t step) const {
+  if (step < 0 || step >= steps_per_epoch()) {
+    throw std::invalid_argument("DistributedSampler: step " + std::to_string(step) + " outside [0, " +
+                                std::to_string(steps_per_epoch()) + ")");
+  }
+  return std::min(global_batch_, samples_ - step * global_batch_);
+}
+
+std::span<const std::int64_t> DistributedSampler::slice(std::int64_t step, int rank, int world_size) const {
+  const Range local = split_range(global_count(step), world_size, rank);
+  const std::int64_t offset = step * global_batch_ + local.begin;
+  return {perm_.data() + offset, static_cast<std::size_t>(local.size())};
+}
+
+std::uint64_t SplitMix64::next() {
+  // Steele, Lea and Flood 2014, with the finaliser constants of Stafford's "Mix13" variant.
+  std::uint64_t z = (state_ += golden_gamma);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t SplitMix64::below(std::uint64_t bound) {
+  if (bound == 0) throw std::invalid_argument("SplitMix64::below: bound must be >= 1");
+  // Lemire 2019: the high word of x·bound is uniform in [0, bound) once the low words below
+  // 2^64 mod bound (the biased ones) are rejected; the modulo is only computed when a rejection is possible.
+  Uint128 m = static_cast<Uint128>(next()) * bound;
+  auto low = static_cast<std::uint64_t>(m);
+  if (low < bound) {
+    const std::uint64_t threshold = (0 - bound) % bound;
+    while (low < threshold) {
+      m = static_cast<Uint128>(next()) * bound;
+      low = static_cast<std::uint64_t>(m);
+    }
+  }
+  return static_cast<std::uint64_t>(m >> 64);
+}
+
+float SplitMix64::uniform_float() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
+
+}  // namespace mpitrain::data

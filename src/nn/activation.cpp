@@ -1,1 +1,56 @@
-// placeholder
+#include "mpitrain/nn/activation.hpp"
+
+#include <stdexcept>
+
+namespace mpitrain::nn {
+
+ActivationKind parse_activation(const std::string& name) {
+  if (name == "relu") return ActivationKind::relu;
+  if (name == "tanh") return ActivationKind::tanh;
+  if (name == "sigmoid") return ActivationKind::sigmoid;
+  throw std::invalid_argument("unknown activation '" + name + "' (expected relu, tanh or sigmoid)");
+}
+
+std::string to_string(ActivationKind kind) {
+  switch (kind) {
+    case ActivationKind::relu: return "relu";
+    case ActivationKind::tanh: return "tanh";
+    case ActivationKind::sigmoid: return "sigmoid";
+  }
+  return "?";
+}
+
+Activation::Activation(ActivationKind kind, std::int64_t features) : kind_(kind), features_(features) {
+  if (features < 1) throw std::invalid_argument("Activation: features must be >= 1");
+}
+
+void Activation::reserve(std::int64_t max_rows) {
+  if (y_.rows() < max_rows) {
+    y_.resize(max_rows, features_);
+    dx_.resize(max_rows, features_);
+  }
+}
+
+ConstMatrixMap Activation::forward(ConstMatrixMap x) {
+  rows_ = x.rows();
+  MatrixMap y(y_.data(), rows_, features_);
+  switch (kind_) {
+    case ActivationKind::relu: y = x.cwiseMax(0.0f); break;
+    case ActivationKind::tanh: y = x.array().tanh(); break;
+    case ActivationKind::sigmoid: y = (1.0f + (-x.array()).exp()).inverse(); break;
+  }
+  return {y_.data(), rows_, features_};
+}
+
+ConstMatrixMap Activation::backward(ConstMatrixMap dy) {
+  ConstMatrixMap y(y_.data(), rows_, features_);
+  MatrixMap dx(dx_.data(), rows_, features_);
+  switch (kind_) {
+    case ActivationKind::relu: dx = (y.array() > 0.0f).select(dy, 0.0f); break;
+    case ActivationKind::tanh: dx = dy.array() * (1.0f - y.array().square()); break;
+    case ActivationKind::sigmoid: dx = dy.array() * y.array() * (1.0f - y.array()); break;
+  }
+  return {dx_.data(), rows_, features_};
+}
+
+}  // namespace mpitrain::nn

@@ -1,1 +1,353 @@
-// placeholder
+#include "mpitrain/train/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <span>
+
+#include "train/hdf5.hpp"
+
+// Layout choices beyond the header's summary:
+// - `hidden` is a fixed-length string attribute of comma-separated decimal widths ("256,128"), and "" (one
+//   NUL byte) for no hidden layer: HDF5 cannot hold a zero-size fixed-length string nor (portably) a
+//   zero-length attribute array, and a string reads back the same in h5py for every width list.
+// - `/mpitrain/optimizer` also has `state_names` ("m,v", or "" for none) so the order of the state buffers
+//   survives (HDF5 iterates groups by name, not creation order).
+// - Integer attributes: format_version and classes are int32; inputs, epoch, step_in_epoch, global_step and
+//   iterations int64; parameter_crc32 uint32. Strings are fixed-length NUL-padded byte strings (numpy 'S').
+// - Kernels are stored (inputs, outputs) and biases (outputs,), in parameters and optimizer states alike;
+//   scaler shift and scale are 1-D (features) float32, of length 0 when the scaler holds no values.
+
+namespace mpitrain::train {
+namespace {
+
+using detail::format_shape;
+using detail::Group;
+using detail::Hdf5File;
+
+static_assert(std::endian::native == std::endian::little,
+              "parameter_crc32 is defined over the little-endian float32 bytes of the parameters");
+
+constexpr const char* keras_backend = "tensorflow";
+constexpr const char* keras_version = "2.15.0";
+
+[[noreturn]] void fail(const std::string& label, const std::string& what) {
+  throw CheckpointError("checkpoint " + label + ": " + what);
+}
+
+// zlib crc32 of the parameter bytes; fed in chunks because crc32 takes a 32-bit length.
+std::uint32_t parameter_crc32(std::span<const float> values) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  const auto* bytes = reinterpret_cast<const Bytef*>(values.data());
+  std::size_t left = values.size_bytes();
+  while (left > 0) {
+    const auto chunk = static_cast<uInt>(std::min<std::size_t>(left, std::size_t{1} << 30));
+    crc = crc32(crc, bytes, chunk);
+    bytes += chunk;
+    left -= chunk;
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
+// The registry keeps a bias as 1 × outputs; Keras stores it as a vector.
+std::vector<hsize_t> stored_shape(const nn::ParameterInfo& p) {
+  if (p.name.ends_with("/bias:0")) return {static_cast<hsize_t>(p.cols)};
+  return {static_cast<hsize_t>(p.rows), static_cast<hsize_t>(p.cols)};
+}
+
+std::span<const float> slice(const std::vector<float>& flat, const nn::ParameterInfo& p) {
+  return std::span<const float>(flat).subspan(static_cast<std::size_t>(p.offset), static_cast<std::size_t>(p.size()));
+}
+
+std::string join(const std::vector<std::string>& parts) {
+  std::string text;
+  for (const auto& part : parts) text += (text.empty() ? "" : ",") + part;
+  return text;
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> parts;
+  if (text.empty()) return parts;
+  std::size_t start = 0;
+  for (std::size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1) {
+    parts.push_back(text.substr(start, comma - start));
+  }
+  parts.push_back(text.substr(start));
+  return parts;
+}
+
+// Layer names in registry order, each once.
+std::vector<std::string> layer_names(const nn::ParameterRegistry& registry) {
+  std::vector<std::string> names;
+  for (const auto& p : registry.entries()) {
+    if (std::find(names.begin(), names.end(), p.layer) == names.end()) names.push_back(p.layer);
+  }
+  return names;
+}
+
+nn::ParameterRegistry registry_for(const nn::MlpSpec& spec, const std::string& label) {
+  try {
+    return nn::mlp_registry(spec);
+  } catch (const std::invalid_argument& e) {
+    fail(label, std::string("invalid architecture: ") + e.what());
+  }
+}
+
+void validate_for_write(const Checkpoint& ckpt, const nn::ParameterRegistry& registry, const std::string& label) {
+  const auto total = static_cast<std::size_t>(registry.total());
+  auto sizes = [&](const std::string& what, std::size_t have, std::size_t need) {
+    if (have != need) {
+      fail(label, "cannot write: " + what + " has " + std::to_string(have) + " floats, the architecture needs " +
+                      std::to_string(need));
+    }
+  };
+  sizes("parameters", ckpt.parameters.size(), total);
+  if (ckpt.optimizer_state.size() != ckpt.optimizer_state_names.size()) {
+    fail(label, "cannot write: " + std::to_string(ckpt.optimizer_state.size()) + " optimizer state buffers for " +
+                    std::to_string(ckpt.optimizer_state_names.size()) + " names");
+  }
+  for (std::size_t i = 0; i < ckpt.optimizer_state.size(); ++i) {
+    const std::string& name = ckpt.optimizer_state_names[i];
+    if (name.empty() || name.find_first_of(",/") != std::string::npos) {
+      fail(label, "cannot write: optimizer state name '" + name + "' is empty or contains ',' or '/'");
+    }
+    sizes("optimizer state " + name, ckpt.optimizer_state[i].size(), total);
+  }
+  sizes("scaler scale", ckpt.scaler_scale.size(), ckpt.scaler_shift.size());
+  if (!ckpt.scaler_shift.empty()) {
+    sizes("scaler shift", ckpt.scaler_shift.size(), static_cast<std::size_t>(ckpt.architecture.inputs));
+  }
+}
+
+void write_contents(const Hdf5File& file, const Checkpoint& ckpt, const nn::ParameterRegistry& registry) {
+  const hid_t root = file.id();
+  // Keras 2 `save_weights` layout.
+  const std::vector<std::string> layers = layer_names(registry);
+  file.write_strings_attribute(root, "layer_names", layers);
+  file.write_string_attribute(root, "backend", keras_backend);
+  file.write_string_attribute(root, "keras_version", keras_version);
+  for (const auto& layer : layers) {
+    Group group = file.create_group(root, layer);
+    std::vector<std::string> weight_names;
+    for (const auto& p : registry.entries()) {
+      if (p.layer == layer) weight_names.push_back(p.name);
+    }
+    file.write_strings_attribute(group.get(), "weight_names", weight_names);
+    for (const auto& p : registry.entries()) {
+      if (p.layer == layer) file.write_floats(group.get(), p.name, stored_shape(p), slice(ckpt.parameters, p));
+    }
+  }
+
+  // mpitrain's own state.
+  Group own = file.create_group(root, "mpitrain");
+  std::vector<std::string> widths;
+  for (int w : ckpt.architecture.hidden) widths.push_back(std::to_string(w));
+  file.write_int_attribute(own.get(), "format_version", checkpoint_format_version, H5T_STD_I32LE);
+  file.write_int_attribute(own.get(), "inputs", ckpt.architecture.inputs, H5T_STD_I64LE);
+  file.write_string_attribute(own.get(), "hidden", join(widths));
+  file.write_string_attribute(own.get(), "activation", nn::to_string(ckpt.architecture.activation));
+  file.write_int_attribute(own.get(), "classes", ckpt.architecture.classes, H5T_STD_I32LE);
+  file.write_int_attribute(own.get(), "epoch", ckpt.epoch, H5T_STD_I64LE);
+  file.write_int_attribute(own.get(), "step_in_epoch", ckpt.step_in_epoch, H5T_STD_I64LE);
+  file.write_int_attribute(own.get(), "global_step", ckpt.global_step, H5T_STD_I64LE);
+  file.write_string_attribute(own.get(), "config", ckpt.config_ini);
+  file.write_int_attribute(own.get(), "parameter_crc32", parameter_crc32(ckpt.parameters), H5T_STD_U32LE);
+
+  Group optimizer = file.create_group(own.get(), "optimizer");
+  file.write_string_attribute(optimizer.get(), "name", ckpt.optimizer_name);
+  file.write_int_attribute(optimizer.get(), "iterations", ckpt.optimizer_iterations, H5T_STD_I64LE);
+  file.write_string_attribute(optimizer.get(), "state_names", join(ckpt.optimizer_state_names));
+  for (std::size_t i = 0; i < ckpt.optimizer_state.size(); ++i) {
+    for (const auto& p : registry.entries()) {
+      // `<state>/dense/kernel:0`: the parameter name's '/' makes a nested group, created on the way.
+      file.write_floats(optimizer.get(), ckpt.optimizer_state_names[i] + "/" + p.name, stored_shape(p),
+                        slice(ckpt.optimizer_state[i], p));
+    }
+  }
+
+  Group scaler = file.create_group(own.get(), "scaler");
+  file.write_string_attribute(scaler.get(), "method", ckpt.scaler_method);
+  const hsize_t features = ckpt.scaler_shift.size();
+  file.write_floats(scaler.get(), "shift", std::span(&features, 1), ckpt.scaler_shift);
+  file.write_floats(scaler.get(), "scale", std::span(&features, 1), ckpt.scaler_scale);
+}
+
+// fsync of a file or directory; EINVAL (a file system that cannot sync directories) is not an error.
+void sync_path(const std::filesystem::path& path, int flags, const std::string& label) {
+  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+  if (fd < 0) fail(label, "cannot open " + path.string() + " to sync it: " + std::strerror(errno));
+  const int status = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (status != 0 && error != EINVAL) fail(label, "fsync of " + path.string() + " failed: " + std::strerror(error));
+}
+
+// The tensor at @p path below @p loc, opened after checking its shape against the registry's.
+detail::Dataset open_checked(const Hdf5File& file, hid_t loc, const std::string& path, const std::string& what,
+                             const nn::ParameterInfo& p) {
+  if (!file.exists(loc, path)) file.fail(what + " is missing");
+  detail::Dataset dataset = file.open_dataset(loc, path);
+  const std::vector<hsize_t> actual = file.shape(dataset, what);
+  const std::vector<hsize_t> expected = stored_shape(p);
+  if (actual != expected) {
+    file.fail(what + " has shape " + format_shape(actual) + ", the architecture needs " + format_shape(expected));
+  }
+  return dataset;
+}
+
+// Reads one flat buffer (parameters or an optimizer state) tensor by tensor. Every shape is checked
+// before anything is allocated, so a corrupt architecture cannot request a huge buffer on its own.
+// @p path_of gives each parameter's dataset path below @p loc.
+template <typename PathOf>
+std::vector<float> read_flat(const Hdf5File& file, hid_t loc, const std::string& what,
+                             const nn::ParameterRegistry& registry, PathOf path_of) {
+  std::vector<detail::Dataset> datasets;
+  for (const auto& p : registry.entries()) {
+    datasets.push_back(open_checked(file, loc, path_of(p), what + p.name, p));
+  }
+  std::vector<float> flat(static_cast<std::size_t>(registry.total()));
+  for (std::size_t i = 0; i < datasets.size(); ++i) {
+    const auto& p = registry.entries()[i];
+    file.read_floats(datasets[i], what + p.name,
+                     std::span(flat).subspan(static_cast<std::size_t>(p.offset), static_cast<std::size_t>(p.size())));
+  }
+  return flat;
+}
+
+std::vector<int> parse_hidden(const Hdf5File& file, const std::string& text) {
+  std::vector<int> widths;
+  for (const auto& part : split(text)) {
+    int width = 0;
+    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), width);
+    if (ec != std::errc() || end != part.data() + part.size() || part.empty()) {
+      file.fail("attribute hidden of /mpitrain is not a comma-separated list of widths: '" + text + "'");
+    }
+    widths.push_back(width);
+  }
+  return widths;
+}
+
+nn::MlpSpec read_architecture(const Hdf5File& file, hid_t own) {
+  nn::MlpSpec spec;
+  spec.inputs = file.read_int_attribute(own, "inputs");
+  spec.hidden = parse_hidden(file, file.read_string_attribute(own, "hidden"));
+  const std::string activation = file.read_string_attribute(own, "activation");
+  try {
+    spec.activation = nn::parse_activation(activation);
+  } catch (const std::invalid_argument& e) {
+    file.fail(std::string("attribute activation of /mpitrain: ") + e.what());
+  }
+  const std::int64_t classes = file.read_int_attribute(own, "classes");
+  if (classes < INT_MIN || classes > INT_MAX) file.fail("attribute classes of /mpitrain is out of range");
+  spec.classes = static_cast<int>(classes);
+  return spec;
+}
+
+Checkpoint read_contents(const Hdf5File& file) {
+  const hid_t root = file.id();
+  if (!file.exists(root, "mpitrain")) file.fail("not an mpitrain checkpoint (no /mpitrain group)");
+  Group own = file.open_group(root, "mpitrain");
+  const std::int64_t version = file.read_int_attribute(own.get(), "format_version");
+  if (version != checkpoint_format_version) {
+    file.fail("format_version is " + std::to_string(version) + ", this build reads version " +
+              std::to_string(checkpoint_format_version));
+  }
+  Checkpoint ckpt;
+  ckpt.architecture = read_architecture(file, own.get());
+  const nn::ParameterRegistry registry = registry_for(ckpt.architecture, file.label());
+
+  // Keras layout: /<layer>/<layer>/kernel:0; the parameter name already starts with `<layer>/`.
+  ckpt.parameters = read_flat(file, root, "", registry,
+                              [](const nn::ParameterInfo& p) { return p.layer + "/" + p.name; });
+  const std::int64_t stored_crc = file.read_int_attribute(own.get(), "parameter_crc32");
+  const std::uint32_t actual_crc = parameter_crc32(ckpt.parameters);
+  if (stored_crc != actual_crc) {
+    file.fail("parameter checksum mismatch (corrupt file): stored crc32 " + std::to_string(stored_crc) +
+              ", computed " + std::to_string(actual_crc));
+  }
+  ckpt.epoch = file.read_int_attribute(own.get(), "epoch");
+  ckpt.step_in_epoch = file.read_int_attribute(own.get(), "step_in_epoch");
+  ckpt.global_step = file.read_int_attribute(own.get(), "global_step");
+  ckpt.config_ini = file.read_string_attribute(own.get(), "config");
+
+  if (!file.exists(own.get(), "optimizer")) file.fail("no /mpitrain/optimizer group");
+  Group optimizer = file.open_group(own.get(), "optimizer");
+  ckpt.optimizer_name = file.read_string_attribute(optimizer.get(), "name");
+  ckpt.optimizer_iterations = file.read_int_attribute(optimizer.get(), "iterations");
+  ckpt.optimizer_state_names = split(file.read_string_attribute(optimizer.get(), "state_names"));
+  for (const auto& state : ckpt.optimizer_state_names) {
+    ckpt.optimizer_state.push_back(read_flat(file, optimizer.get(), "optimizer state " + state + " of ", registry,
+                                             [&](const nn::ParameterInfo& p) { return state + "/" + p.name; }));
+  }
+
+  if (!file.exists(own.get(), "scaler")) file.fail("no /mpitrain/scaler group");
+  Group scaler = file.open_group(own.get(), "scaler");
+  ckpt.scaler_method = file.read_string_attribute(scaler.get(), "method");
+  for (auto [name, out] : {std::pair{"shift", &ckpt.scaler_shift}, std::pair{"scale", &ckpt.scaler_scale}}) {
+    const std::string what = std::string("scaler ") + name;
+    if (!file.exists(scaler.get(), name)) file.fail(what + " is missing");
+    detail::Dataset dataset = file.open_dataset(scaler.get(), name);
+    const std::vector<hsize_t> shape = file.shape(dataset, what);
+    const auto inputs = static_cast<hsize_t>(ckpt.architecture.inputs);
+    if (shape.size() != 1 || (shape[0] != 0 && shape[0] != inputs)) {
+      file.fail(what + " has shape " + format_shape(shape) + ", expected (0,) or (" + std::to_string(inputs) + ",)");
+    }
+    out->resize(static_cast<std::size_t>(shape[0]));
+    file.read_floats(dataset, what, *out);
+  }
+  if (ckpt.scaler_shift.size() != ckpt.scaler_scale.size()) file.fail("scaler shift and scale differ in length");
+  return ckpt;
+}
+
+}  // namespace
+
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) {
+  const std::string label = path.string();
+  const detail::ErrorSilencer silence;
+  const nn::ParameterRegistry registry = registry_for(ckpt.architecture, label);
+  validate_for_write(ckpt, registry, label);
+
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  try {
+    {
+      // Every HDF5 object is closed when write_contents returns, so the close below really closes the file.
+      Hdf5File file = Hdf5File::create(tmp, label);
+      write_contents(file, ckpt, registry);
+      file.flush_and_close();
+    }
+    sync_path(tmp, O_RDONLY, label);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      fail(label, "cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno));
+    }
+    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+    sync_path(dir, O_RDONLY | O_DIRECTORY, label);
+  } catch (...) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    throw;
+  }
+}
+
+Checkpoint read_checkpoint(const std::filesystem::path& path) {
+  const std::string label = path.string();
+  const detail::ErrorSilencer silence;
+  try {
+    const Hdf5File file = Hdf5File::open_read_only(path, label);
+    return read_contents(file);
+  } catch (const CheckpointError&) {
+    throw;
+  } catch (const std::exception& e) {  // e.g. bad_alloc from sizes a corrupt file claims
+    fail(label, e.what());
+  }
+}
+
+}  // namespace mpitrain::train

@@ -1,1 +1,259 @@
-// placeholder
+// Unit tests of the CSV reader on fixture files written at test time.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "mpitrain/data/csv_reader.hpp"
+
+namespace mpitrain::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CsvTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("mpitrain_test_csv_" + std::string(info->name()) + "_" + std::to_string(std::random_device{}()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  // Writes @p content byte for byte (no newline translation).
+  fs::path write(const std::string& content, const std::string& name = "data.csv") const {
+    const fs::path path = dir_ / name;
+    std::ofstream out(path, std::ios::binary);
+    out << content;
+    return path;
+  }
+
+  Dataset read(const std::string& content, CsvOptions options = {}, CsvStats* stats = nullptr) const {
+    return read_csv_dataset(write(content), options, stats);
+  }
+
+  // Expects a DataError whose message holds the file name and every fragment.
+  void expect_error(const std::string& content, const CsvOptions& options,
+                    const std::vector<std::string>& fragments) const {
+    const fs::path path = write(content);
+    try {
+      (void)read_csv_dataset(path, options);
+      ADD_FAILURE() << "expected a DataError for:\n" << content;
+    } catch (const DataError& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find(path.string()), std::string::npos) << "file not named in: " << message;
+      for (const std::string& fragment : fragments) {
+        EXPECT_NE(message.find(fragment), std::string::npos) << "'" << fragment << "' not in: " << message;
+      }
+    }
+  }
+
+  fs::path dir_;
+};
+
+CsvOptions with_label(std::string column, CsvHeader header = CsvHeader::automatic, int classes = 10) {
+  CsvOptions options;
+  options.label_column = std::move(column);
+  options.header = header;
+  options.classes = classes;
+  return options;
+}
+
+void expect_rows(const Dataset& ds, const std::vector<std::vector<float>>& features,
+                 const std::vector<std::int32_t>& labels) {
+  ASSERT_EQ(ds.size(), static_cast<std::int64_t>(labels.size()));
+  ASSERT_EQ(ds.features.rows(), static_cast<Eigen::Index>(features.size()));
+  EXPECT_EQ(ds.labels, labels);
+  for (std::size_t r = 0; r < features.size(); ++r) {
+    ASSERT_EQ(ds.feature_count(), static_cast<std::int64_t>(features[r].size()));
+    for (std::size_t c = 0; c < features[r].size(); ++c) {
+      EXPECT_FLOAT_EQ(ds.features(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c)), features[r][c])
+          << "row " << r << " column " << c;
+    }
+  }
+}
+
+TEST_F(CsvTest, AutoHeaderDetectsNames) {
+  CsvStats stats;
+  const Dataset ds = read("label,a,b\n1,2.5,3\n0,-1,4e2\n", {}, &stats);
+  expect_rows(ds, {{2.5f, 3.0f}, {-1.0f, 400.0f}}, {1, 0});
+  EXPECT_TRUE(stats.had_header);
+  EXPECT_EQ(stats.rows, 2);
+  EXPECT_EQ(stats.imputed_cells, 0);
+  EXPECT_NE(ds.source.find("data.csv"), std::string::npos);
+}
+
+TEST_F(CsvTest, AutoHeaderTakesANumericFirstRecordAsData) {
+  CsvStats stats;
+  // Missing cells in the first record do not make it a header.
+  const Dataset ds = read("1,2.5,,3\n0,-1,4,+5\n", with_label("0"), &stats);
+  expect_rows(ds, {{2.5f, 0.0f, 3.0f}, {-1.0f, 4.0f, 5.0f}}, {1, 0});
+  EXPECT_FALSE(stats.had_header);
+  EXPECT_EQ(stats.imputed_cells, 1);
+}
+
+TEST_F(CsvTest, HeaderTrueUsesANumericFirstRecordAsNames) {
+  CsvStats stats;
+  // Names win over indices: "2" is the name of column 0, not column index 2.
+  const Dataset ds = read("2,7,9\n1,20,30\n3,40,50\n", with_label("2", CsvHeader::yes), &stats);
+  expect_rows(ds, {{20, 30}, {40, 50}}, {1, 3});
+  EXPECT_TRUE(stats.had_header);
+  // A number that is not a name is an index.
+  expect_rows(read("9,8,7\n5,1,2\n", with_label("1", CsvHeader::yes)), {{5, 2}}, {1});
+}
+
+TEST_F(CsvTest, HeaderFalseReadsTheFirstRecordAsData) {
+  CsvStats stats;
+  expect_rows(read("1,2\n0,3\n", with_label("0", CsvHeader::no), &stats), {{2}, {3}}, {1, 0});
+  EXPECT_FALSE(stats.had_header);
+  expect_error("label,a\n1,2\n", with_label("0", CsvHeader::no), {"line 1", "column 1", "'label'", "not an integer"});
+}
+
+TEST_F(CsvTest, LabelByNameOrIndexAnywhereKeepsFeatureOrder) {
+  const std::string content = "a,target,b,c\n1,2,3,4\n5,6,7,8\n";
+  const std::vector<std::vector<float>> features{{1, 3, 4}, {5, 7, 8}};
+  expect_rows(read(content, with_label("target")), features, {2, 6});
+  expect_rows(read(content, with_label("1")), features, {2, 6});
+  expect_rows(read("1,2,3,4\n5,6,7,8\n", with_label("3")), {{1, 2, 3}, {5, 6, 7}}, {4, 8});
+}
+
+TEST_F(CsvTest, MissingValuesAreImputedAndCounted) {
+  CsvStats stats;
+  const Dataset ds = read(
+      "label,a,b,c\n"
+      "1,,NA,5\n"
+      "2,NaN,nan,null\n"
+      "3,NULL,\"\",7\n"
+      "4,1,2,\n",
+      {}, &stats);
+  expect_rows(ds, {{0, 0, 5}, {0, 0, 0}, {0, 0, 7}, {1, 2, 0}}, {1, 2, 3, 4});
+  EXPECT_EQ(stats.imputed_cells, 2 + 3 + 2 + 1);
+  EXPECT_EQ(stats.rows, 4);
+}
+
+TEST_F(CsvTest, CrlfLineEndings) {
+  expect_rows(read("label,a\r\n1,2\r\n0,3\r\n"), {{2}, {3}}, {1, 0});
+  expect_rows(read("label,a\r\n1,2\r\n0,3"), {{2}, {3}}, {1, 0});  // no final line end
+  expect_error("label,a\r\n1,2\r\n\r\n0,x\r\n", {}, {"line 4", "column 2", "'a'", "'x'"});
+}
+
+TEST_F(CsvTest, ByteOrderMarkIsSkipped) {
+  CsvStats stats;
+  expect_rows(read("\xEF\xBB\xBFlabel,a\n1,2\n", {}, &stats), {{2}}, {1});
+  EXPECT_TRUE(stats.had_header);
+  expect_rows(read("\xEF\xBB\xBF" "1,2\n", with_label("0")), {{2}}, {1});
+}
+
+TEST_F(CsvTest, QuotedFieldsWithCommasQuotesAndNewlines) {
+  // Line 1-2: a header with a quoted comma and an embedded newline; lines 3-4: data, some quoted.
+  const std::string header = "label,\"f,1\",\"f\n2\",\"say \"\"hi\"\"\"\n";
+  CsvStats stats;
+  const Dataset ds = read(header + "1,\"2.5\",3,\" 4 \"\n\"0\",5,\"6\",7\n", {}, &stats);
+  expect_rows(ds, {{2.5f, 3, 4}, {5, 6, 7}}, {1, 0});
+  // The error after the multi-line record is still on the right line, and names the quoted header.
+  expect_error(header + "1,2,3,4\n0,4,x,6\n", {}, {"line 4", "column 3", "'f\n2'", "'x'"});
+  expect_error(header + "1,2,3,4\n0,4,5,bad\n", {}, {"line 4", "column 4", "'say \"hi\"'"});
+  // A quoted comma stays inside its field (the row is not ragged) and is reported as the value.
+  expect_error(header + "1,\"2,5\",3,4\n", {}, {"line 3", "column 2", "'f,1'", "'2,5' is not a number"});
+  // A data field spanning lines 3-4 is reported at the line it starts on, and the next record's line is 5.
+  expect_error(header + "1,\"x\ny\",3,4\n", {}, {"line 3", "column 2"});
+  expect_error(header + "1,\"2\n\",3,4\n0,1,2,z\n", {}, {"line 5", "column 4"});
+}
+
+TEST_F(CsvTest, BlankLinesAreSkippedAndLinesStillCounted) {
+  expect_rows(read("label,a\n\n1,2\n   \n\n0,3\n\n"), {{2}, {3}}, {1, 0});
+  expect_error("label,a\n\n1,2\n   \n\n0,3\n\n1,bad\n", {}, {"line 8", "column 2"});
+}
+
+TEST_F(CsvTest, LineNumbersAcrossReadBlocks) {
+  // More than the reader's 1 MiB block, so lines and a CRLF pair straddle block boundaries.
+  std::string content = "label,a,b\r\n";
+  const int rows = 120000;
+  for (int i = 0; i < rows; ++i) content += std::to_string(i % 10) + "," + std::to_string(i) + ".25,7\r\n";
+  ASSERT_GT(content.size(), std::size_t{1} << 20);
+  CsvStats stats;
+  const Dataset ds = read(content, {}, &stats);
+  EXPECT_EQ(stats.rows, rows);
+  EXPECT_FLOAT_EQ(ds.features(rows - 1, 0), static_cast<float>(rows - 1) + 0.25f);
+  EXPECT_EQ(ds.labels[rows - 1], (rows - 1) % 10);
+  expect_error(content + "3,1,oops\r\n", {}, {"line " + std::to_string(rows + 2), "column 3", "'b'"});
+}
+
+TEST_F(CsvTest, NonNumericFeatureNamesLineColumnAndHeader) {
+  expect_error("label,a,b\n1,2,3\n0,4,abc\n", {}, {"line 3", "column 3", "('b')", "'abc'", "not a number"});
+  for (const std::string bad : {"1.5x", "0x10", "1,5e", "--1", "NAN", "N/A", "None"}) {
+    expect_error("label,a\n1,\"" + bad + "\"\n", {}, {"line 2", "column 2", "('a')", "not a number"});
+  }
+  for (const std::string bad : {"inf", "-Infinity", "-nan", "1e39", "1e999"}) {
+    expect_error("label,a\n1," + bad + "\n", {}, {"line 2", "column 2", "('a')", "not a finite"});
+  }
+  // Without a header there is no name to give.
+  expect_error("1,2\n0,x\n", with_label("0"), {"line 2", "column 2", "'x'"});
+}
+
+TEST_F(CsvTest, LabelMustBeAnIntegerInRange) {
+  expect_rows(read("label,a\n3.0,1\n9,2\n"), {{1}, {2}}, {3, 9});
+  expect_error("label,a\n1,2\n3.5,1\n", {}, {"line 3", "column 1", "'3.5'", "not an integer"});
+  expect_error("label,a\n1,2\n-1,1\n", {}, {"line 3", "'-1'", "outside [0, 10)"});
+  expect_error("label,a\n1,2\n10,1\n", {}, {"line 3", "'10'", "outside [0, 10)"});
+  expect_error("a,label\n1,2\n1,\n", {}, {"line 3", "column 2", "empty"});
+  expect_error("label,a\nNA,1\n", {}, {"line 2", "'NA'", "not an integer"});
+  expect_rows(read("label,a\n4,1\n", with_label("label", CsvHeader::automatic, 5)), {{1}}, {4});
+  expect_error("label,a\n5,1\n", with_label("label", CsvHeader::automatic, 5), {"line 2", "outside [0, 5)"});
+}
+
+TEST_F(CsvTest, RaggedRowNamesLineAndWidths) {
+  expect_error("label,a,b\n1,2,3\n0,4\n", {}, {"line 3", "expected 3", "found 2"});
+  expect_error("label,a,b\n1,2,3\n\n0,4,5,6\n", {}, {"line 4", "expected 3", "found 4"});
+}
+
+TEST_F(CsvTest, UnknownLabelColumn) {
+  expect_error("label,a\n1,2\n", with_label("target"), {"'target'", "not found"});
+  expect_error("label,a\n1,2\n", with_label("5"), {"index 5", "outside [0, 2)"});
+  expect_error("1,2\n0,3\n", with_label("label"), {"'label'", "not found"});
+  expect_error("label\n1\n", {}, {"no feature column"});
+}
+
+TEST_F(CsvTest, UnbalancedQuotesAreErrors) {
+  // A quote opened on line 2 and never closed swallows the rest of the file.
+  expect_error("label,a\n1,\"2\n0,3\n", {}, {"line 2", "column 2", "unbalanced quotes"});
+  // A stray quote inside an unquoted field, and text after a closing quote.
+  expect_error("label,a\n1,2\n0,3\"4\n", {}, {"line 3", "column 2", "unbalanced quotes"});
+  expect_error("label,a\n1,\"2\"5\n", {}, {"line 2", "column 2", "unbalanced quotes"});
+}
+
+TEST_F(CsvTest, EmptyFileAndHeaderOnly) {
+  expect_error("", {}, {"no data rows"});
+  expect_error("\n\n  \n", {}, {"no data rows"});
+  expect_error("\xEF\xBB\xBF", {}, {"no data rows"});
+  expect_error("label,a,b\n", {}, {"no data rows", "header at line 1"});
+}
+
+TEST_F(CsvTest, MissingFile) {
+  const fs::path missing = dir_ / "nope.csv";
+  try {
+    (void)read_csv_dataset(missing, {});
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find(missing.string()), std::string::npos) << error.what();
+  }
+}
+
+TEST(CsvHeaderOption, Parses) {
+  EXPECT_EQ(parse_csv_header("auto"), CsvHeader::automatic);
+  EXPECT_EQ(parse_csv_header("true"), CsvHeader::yes);
+  EXPECT_EQ(parse_csv_header("false"), CsvHeader::no);
+  EXPECT_THROW(parse_csv_header("yes"), DataError);
+  EXPECT_THROW(parse_csv_header(""), DataError);
+}
+
+}  // namespace
+}  // namespace mpitrain::data

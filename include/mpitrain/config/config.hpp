@@ -96,6 +96,11 @@ struct Config {
 ///         or naming the file when it cannot be read.
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides);
 
+/// Parses INI text (as written by to_ini, e.g. the config stored in a checkpoint) and validates it.
+/// @param origin names the text's source in error messages.
+/// @throws ConfigError naming @p origin and the key.
+Config parse_config_text(const std::string& ini, const std::string& origin);
+
 /// Checks every value's range; called by load_config.
 /// @throws ConfigError naming the key, the value and the allowed range.
 void validate(const Config& config);

@@ -20,6 +20,7 @@ struct CsvOptions {
   CsvHeader header = CsvHeader::automatic;  ///< automatic: a header if any field of the first record is not numeric.
   std::string label_column = "label";       ///< A header name, or a 0-based column index.
   int classes = 10;                         ///< Labels must be integers in [0, classes).
+  bool label_optional = false;              ///< If the label column is absent, every column is a feature and labels are 0.
 };
 
 /// What read_csv_dataset saw, for the log.

@@ -41,6 +41,14 @@ enum class ReduceOp { sum, max, min, lor };
 /// The MPI datatype of T (float, double, int, std::int64_t, std::uint64_t, char, unsigned char).
 template <class T>
 MPI_Datatype mpi_type();
+template <> MPI_Datatype mpi_type<float>();
+template <> MPI_Datatype mpi_type<double>();
+template <> MPI_Datatype mpi_type<int>();
+template <> MPI_Datatype mpi_type<std::int64_t>();
+template <> MPI_Datatype mpi_type<std::uint64_t>();
+template <> MPI_Datatype mpi_type<std::uint32_t>();
+template <> MPI_Datatype mpi_type<char>();
+template <> MPI_Datatype mpi_type<unsigned char>();
 
 /// A duplicated MPI communicator with cached rank, size, local rank and local size (ranks on the same
 /// node, from MPI_Comm_split_type shared). Errors return (MPI_ERRORS_RETURN) and become MpiError.

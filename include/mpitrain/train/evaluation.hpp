@@ -1,0 +1,42 @@
+#pragma once
+/// @file evaluation.hpp
+/// Distributed inference whose results do not depend on the world size: the rows are cut into chunks of
+/// a fixed size at fixed global positions, each rank computes whole chunks (a contiguous run of them), and
+/// per-chunk sums are combined in chunk order. Every chunk is computed with the same shapes at any world
+/// size, so metrics and predictions are bit-identical for 1, 2 or 3 ranks.
+
+#include <cstdint>
+#include <vector>
+
+#include "mpitrain/data/dataset.hpp"
+#include "mpitrain/dist/communicator.hpp"
+#include "mpitrain/nn/mlp.hpp"
+
+namespace mpitrain::train {
+
+/// Rows per evaluation chunk.
+inline constexpr std::int64_t evaluation_chunk_rows = 256;
+
+/// Metrics of a labelled set.
+struct EvaluationResult {
+  std::int64_t count = 0;                 ///< Samples.
+  double loss = 0.0;                      ///< Mean softmax cross-entropy (nats), without L2 penalty.
+  double accuracy = 0.0;                  ///< Share of samples whose arg-max logit is the label.
+  int classes = 0;                        ///< K.
+  std::vector<std::int64_t> confusion;    ///< K × K row-major: row = true class, column = predicted.
+  /// TP / (TP + FP) for class @p k; 0 when nothing was predicted as k.
+  [[nodiscard]] double precision(int k) const;
+  /// TP / (TP + FN) for class @p k; 0 when class k does not occur.
+  [[nodiscard]] double recall(int k) const;
+};
+
+/// Evaluates @p model on @p ds (samples × features, already scaled) across the ranks of @p comm.
+/// Every rank gets the same result. @throws dist::MpiError; std::invalid_argument on a feature mismatch.
+EvaluationResult evaluate(nn::Mlp& model, const data::Dataset& ds, const dist::Communicator& comm);
+
+/// Class probabilities (softmax of the logits) of every row of @p features (samples × features, scaled).
+/// @return on rank 0, samples × K row-major; empty on other ranks.
+std::vector<float> predict_probabilities(nn::Mlp& model, const data::RowMatrix& features,
+                                         const dist::Communicator& comm);
+
+}  // namespace mpitrain::train

@@ -1,0 +1,43 @@
+#pragma once
+// The subcommands of the mpitrain executable. Each returns the process exit code:
+// 0 success, 1 a runtime or data error (agreed by every rank), 2 a usage or configuration error.
+
+#include <string>
+#include <vector>
+
+#include "mpitrain/dist/communicator.hpp"
+
+namespace mpitrain::app {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_error = 1;
+inline constexpr int exit_usage = 2;
+
+int train_command(const std::vector<std::string>& args, const dist::Communicator& comm);
+int predict_command(const std::vector<std::string>& args, const dist::Communicator& comm);
+int evaluate_command(const std::vector<std::string>& args, const dist::Communicator& comm);
+
+/// Runs @p fn under dist::run_agreed; on failure logs the agreed message once (rank 0) and returns
+/// @p code on every rank, else returns 0.
+template <class F>
+int agreed(const dist::Communicator& comm, int code, F&& fn);
+
+}  // namespace mpitrain::app
+
+#include <spdlog/spdlog.h>
+
+namespace mpitrain::app {
+template <class F>
+int agreed(const dist::Communicator& comm, int code, F&& fn) {
+  try {
+    dist::run_agreed(comm, std::forward<F>(fn));
+  } catch (const dist::AgreedError& e) {
+    if (comm.rank() == 0) {
+      spdlog::error("{}{}", e.what(),
+                    comm.size() > 1 ? " (on rank " + std::to_string(e.failing_rank()) + ")" : std::string());
+    }
+    return code;
+  }
+  return exit_ok;
+}
+}  // namespace mpitrain::app

@@ -1,0 +1,53 @@
+#include "app/model_io.hpp"
+
+#include "mpitrain/data/csv_reader.hpp"
+#include "mpitrain/data/idx_reader.hpp"
+#include "mpitrain/train/checkpoint.hpp"
+
+namespace mpitrain::app {
+
+LoadedModel load_model(const std::filesystem::path& checkpoint) {
+  train::Checkpoint c = train::read_checkpoint(checkpoint);
+  LoadedModel out;
+  out.config = config::parse_config_text(c.config_ini, "config stored in " + checkpoint.string());
+  out.model = std::make_unique<nn::Mlp>(c.architecture);
+  std::copy(c.parameters.begin(), c.parameters.end(), out.model->parameters().begin());
+  out.scaler = data::Scaler(c.scaler_method, out.config.data.scale_divisor);
+  out.scaler.set(std::move(c.scaler_shift), std::move(c.scaler_scale));
+  return out;
+}
+
+data::Dataset load_inputs(const LoadedModel& loaded, const std::filesystem::path& input,
+                          const std::filesystem::path& labels, bool need_labels) {
+  const auto& spec = loaded.model->spec();
+  data::Dataset ds;
+  const std::string ext = input.extension().string();
+  if (ext == ".csv" || ext == ".CSV") {
+    data::CsvOptions options;
+    options.header = data::parse_csv_header(loaded.config.data.csv_header);
+    options.label_column = loaded.config.data.label_column;
+    options.classes = spec.classes;
+    options.label_optional = !need_labels;
+    ds = data::read_csv_dataset(input, options);
+  } else if (!labels.empty()) {
+    ds = data::load_idx_dataset(input, labels, spec.classes);
+  } else {
+    if (need_labels) throw data::DataError(input.string() + ": IDX images need --labels FILE");
+    data::IdxImages images = data::read_idx_images(input);
+    ds.source = input.string();
+    ds.features.resize(images.count, images.rows * images.cols);
+    for (std::int64_t i = 0; i < ds.features.size(); ++i) {
+      ds.features.data()[i] = static_cast<float>(images.pixels[static_cast<std::size_t>(i)]);
+    }
+    ds.labels.assign(static_cast<std::size_t>(images.count), 0);
+  }
+  if (ds.feature_count() != spec.inputs) {
+    throw data::DataError(input.string() + ": " + std::to_string(ds.feature_count()) +
+                          " features per row, the model needs " + std::to_string(spec.inputs));
+  }
+  data::check_finite(ds);
+  loaded.scaler.apply(ds);
+  return ds;
+}
+
+}  // namespace mpitrain::app

@@ -1,0 +1,30 @@
+#pragma once
+// Shared by predict and evaluate: a trained model restored from a checkpoint, and input files read and
+// scaled the way its training data was.
+
+#include <filesystem>
+#include <memory>
+
+#include "mpitrain/config/config.hpp"
+#include "mpitrain/data/dataset.hpp"
+#include "mpitrain/data/scaling.hpp"
+#include "mpitrain/nn/mlp.hpp"
+
+namespace mpitrain::app {
+
+struct LoadedModel {
+  std::unique_ptr<nn::Mlp> model;
+  data::Scaler scaler{"none", 1.0};
+  config::Config config;  // the training run's config
+};
+
+// Reads and validates the checkpoint. Throws train::CheckpointError naming the file.
+LoadedModel load_model(const std::filesystem::path& checkpoint);
+
+// Reads an IDX images file (with @p labels an IDX labels file, else labels are 0) or a CSV file (with
+// the training config's label column when @p need_labels or when the file has it), checks it against the
+// model's input width and scales it. Throws data::DataError naming the file.
+data::Dataset load_inputs(const LoadedModel& loaded, const std::filesystem::path& input,
+                          const std::filesystem::path& labels, bool need_labels);
+
+}  // namespace mpitrain::app
