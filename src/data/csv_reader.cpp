@@ -23,10 +23,12 @@ constexpr unsigned char parser_options = CSV_STRICT | CSV_STRICT_FINI | CSV_APPE
 
 enum class NumberParse { ok, invalid, out_of_range };
 
+// libcsv already trims spaces and tabs around unquoted fields; quoted ones keep theirs.
 std::string_view trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t");
+  constexpr std::string_view space = " \t\r\n\v\f";
+  const auto first = text.find_first_not_of(space);
   if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
+  return text.substr(first, text.find_last_not_of(space) - first + 1);
 }
 
 bool is_missing(std::string_view text) {

@@ -56,7 +56,10 @@ ErrorSilencer::~ErrorSilencer() {
 
 Hdf5File Hdf5File::create(const std::filesystem::path& path, std::string label) {
   PropertyList fapl(H5Pcreate(H5P_FILE_ACCESS));
-  if (fapl.get() < 0 || H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_SEMI) < 0) {
+  // The 1.8 file format checksums all metadata (superblock, object headers, B-trees, heaps), so a reader
+  // detects a corrupt header instead of parsing it; HDF5 >= 1.8 and every h5py read it.
+  if (fapl.get() < 0 || H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_SEMI) < 0 ||
+      H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18) < 0) {
     throw_error(label, "cannot set up file access", true);
   }
   FileHandle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()));
@@ -92,11 +95,8 @@ bool Hdf5File::exists(hid_t loc, const std::string& path) const {
     const std::size_t slash = std::min(path.find('/', start), path.size());
     if (!prefix.empty()) prefix += '/';
     prefix += path.substr(start, slash - start);
-    // A negative answer (e.g. the parent is a dataset) counts as absent; the stack is cleared below.
-    if (H5Lexists(loc, prefix.c_str(), H5P_DEFAULT) <= 0) {
-      H5Eclear2(H5E_DEFAULT);
-      return false;
-    }
+    // Negative: the lookup itself failed (a corrupt header, or a parent that is not a group).
+    if (check(H5Lexists(loc, prefix.c_str(), H5P_DEFAULT), "look-up of " + prefix) == 0) return false;
     start = slash + 1;
   }
   return true;
@@ -174,7 +174,9 @@ void Hdf5File::write_floats(hid_t loc, const std::string& path, std::span<const 
 }
 
 Attribute Hdf5File::open_attribute(hid_t loc, const std::string& name) const {
-  if (H5Aexists(loc, name.c_str()) <= 0) fail("attribute " + name + " of " + object_path(loc) + " is missing");
+  if (check(H5Aexists(loc, name.c_str()), "look-up of attribute " + name) == 0) {
+    fail("attribute " + name + " of " + object_path(loc) + " is missing");
+  }
   return Attribute(check(H5Aopen(loc, name.c_str(), H5P_DEFAULT), "open attribute " + name));
 }
 

@@ -189,10 +189,10 @@ TEST_F(CsvTest, LineNumbersAcrossReadBlocks) {
 
 TEST_F(CsvTest, NonNumericFeatureNamesLineColumnAndHeader) {
   expect_error("label,a,b\n1,2,3\n0,4,abc\n", {}, {"line 3", "column 3", "('b')", "'abc'", "not a number"});
-  for (const std::string bad : {"1.5x", "0x10", "1,5e", "--1", "NAN", "N/A", "None"}) {
+  for (const std::string bad : {"1.5x", "0x10", "1,5e", "--1", "N/A", "None", "1 2"}) {
     expect_error("label,a\n1,\"" + bad + "\"\n", {}, {"line 2", "column 2", "('a')", "not a number"});
   }
-  for (const std::string bad : {"inf", "-Infinity", "-nan", "1e39", "1e999"}) {
+  for (const std::string bad : {"inf", "-Infinity", "NAN", "-nan", "1e39", "1e999"}) {
     expect_error("label,a\n1," + bad + "\n", {}, {"line 2", "column 2", "('a')", "not a finite"});
   }
   // Without a header there is no name to give.

@@ -30,7 +30,9 @@ TEST(SplitRange, CoversCountContiguouslyWithSizesWithinOne) {
         smallest = std::min(smallest, r.size());
         largest = std::max(largest, r.size());
         // The larger slices come first: a slice is never larger than the one before it.
-        if (index > 0) EXPECT_LE(r.size(), split_range(count, parts, index - 1).size());
+        if (index > 0) {
+          EXPECT_LE(r.size(), split_range(count, parts, index - 1).size());
+        }
       }
       EXPECT_EQ(next_begin, count);
       EXPECT_LE(largest - smallest, 1);

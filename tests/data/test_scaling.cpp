@@ -160,7 +160,7 @@ TEST(Dataset, SplitValidationPartitionsRowsDeterministically) {
   ASSERT_EQ(train.size(), 7);
   EXPECT_EQ(validation.feature_count(), 2);
   std::set<int> seen;
-  for (const Dataset* part : {&train, &validation}) {
+  for (const Dataset* part : std::vector<const Dataset*>{&train, &validation}) {
     for (Eigen::Index r = 0; r < part->features.rows(); ++r) {
       const int id = static_cast<int>(part->features(r, 0));
       EXPECT_TRUE(seen.insert(id).second) << "row " << id << " appears twice";
@@ -168,7 +168,9 @@ TEST(Dataset, SplitValidationPartitionsRowsDeterministically) {
       EXPECT_EQ(part->labels[static_cast<std::size_t>(r)], id % 3);
       EXPECT_EQ(part->features(r, 1), 10.0f * static_cast<float>(id));
       // Rows keep their file order within each part.
-      if (r > 0) EXPECT_LT(part->features(r - 1, 0), part->features(r, 0));
+      if (r > 0) {
+        EXPECT_LT(part->features(r - 1, 0), part->features(r, 0));
+      }
     }
   }
   EXPECT_EQ(seen.size(), 10U);

@@ -1,1 +1,106 @@
-int main() { return 0; }
+// Collectives under mpirun with 1, 2 and 3 ranks. Expected values are computed from the rank numbers.
+#include <gtest/gtest.h>
+
+#include <numeric>
+
+#include "mpitrain/dist/communicator.hpp"
+#include "mpitrain/dist/gradient_reducer.hpp"
+
+using namespace mpitrain::dist;
+
+namespace {
+const Communicator* world = nullptr;
+}
+
+TEST(Communicator, RankAndSize) {
+  int rank = -1, size = -1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  EXPECT_EQ(world->rank(), rank);
+  EXPECT_EQ(world->size(), size);
+  EXPECT_EQ(world->local_size(), size);  // one node in tests
+  EXPECT_EQ(world->local_rank(), rank);
+}
+
+TEST(Communicator, AllreduceOps) {
+  const int r = world->rank(), n = world->size();
+  std::vector<double> v = {static_cast<double>(r), 1.0};
+  world->allreduce(std::span<double>(v), ReduceOp::sum);
+  EXPECT_EQ(v[0], n * (n - 1) / 2.0);
+  EXPECT_EQ(v[1], n);
+  EXPECT_EQ(world->allreduce(static_cast<std::int64_t>(r), ReduceOp::max), n - 1);
+  EXPECT_EQ(world->allreduce(static_cast<std::int64_t>(r) + 5, ReduceOp::min), 5);
+  EXPECT_EQ(world->allreduce(static_cast<int>(r == n - 1), ReduceOp::lor), 1);
+}
+
+TEST(Communicator, FusedReducerSumsGradients) {
+  const int r = world->rank(), n = world->size();
+  std::vector<float> g(1000);
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = static_cast<float>(i * (r + 1));
+  FusedAllreduceReducer reducer(*world);
+  reducer.reduce(g);
+  const float factor = static_cast<float>(n * (n + 1) / 2);
+  for (std::size_t i = 0; i < g.size(); ++i) ASSERT_EQ(g[i], static_cast<float>(i) * factor);
+}
+
+TEST(Communicator, BroadcastString) {
+  std::string text = world->rank() == 0 ? std::string(5000, 'x') + "end" : "other";
+  world->broadcast(text, 0);
+  EXPECT_EQ(text.size(), 5003u);
+  EXPECT_EQ(text.substr(5000), "end");
+}
+
+TEST(Communicator, GathervKeepsRankOrder) {
+  const int r = world->rank(), n = world->size();
+  std::vector<int> local(static_cast<std::size_t>(r));  // rank r sends r copies of r
+  std::fill(local.begin(), local.end(), r);
+  std::vector<int> expected;
+  for (int i = 0; i < n; ++i) expected.insert(expected.end(), static_cast<std::size_t>(i), i);
+  EXPECT_EQ(world->allgatherv(std::span<const int>(local)), expected);
+  const auto gathered = world->gatherv(std::span<const int>(local), 0);
+  if (r == 0) {
+    EXPECT_EQ(gathered, expected);
+  } else {
+    EXPECT_TRUE(gathered.empty());
+  }
+}
+
+TEST(Communicator, RunAgreedPropagatesTheLowestFailingRank) {
+  const int n = world->size();
+  const int failing = n - 1;
+  try {
+    run_agreed(*world, [&] {
+      if (world->rank() >= failing) throw std::runtime_error("bad input on rank " + std::to_string(world->rank()));
+    });
+    FAIL() << "no AgreedError";
+  } catch (const AgreedError& e) {
+    EXPECT_EQ(e.failing_rank(), failing);
+    EXPECT_EQ(std::string(e.what()), "bad input on rank " + std::to_string(failing));
+  }
+  EXPECT_NO_THROW(run_agreed(*world, [] {}));
+}
+
+TEST(Communicator, MoveLeavesSourceEmpty) {
+  Communicator a(world->handle());
+  Communicator b(std::move(a));
+  EXPECT_EQ(a.handle(), MPI_COMM_NULL);  // NOLINT(bugprone-use-after-move): checking the moved-from state
+  EXPECT_EQ(b.allreduce(1, ReduceOp::sum), world->size());
+}
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  Environment env(argc, argv);
+  int failed = 0;
+  {
+    Communicator comm(MPI_COMM_WORLD);
+    world = &comm;
+    if (comm.rank() != 0) {
+      delete ::testing::UnitTest::GetInstance()->listeners().Release(
+          ::testing::UnitTest::GetInstance()->listeners().default_result_printer());
+    }
+    failed = RUN_ALL_TESTS();
+    // Every rank's verdict counts: a failure on any rank fails the run on all.
+    failed = comm.allreduce(failed != 0 ? 1 : 0, ReduceOp::lor);
+  }
+  return failed;
+}

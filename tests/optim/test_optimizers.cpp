@@ -1,1 +1,84 @@
-// placeholder
+// Optimizer steps against values computed by hand.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "mpitrain/optim/optimizer.hpp"
+
+using namespace mpitrain::optim;
+
+TEST(Sgd, PlainStep) {
+  Sgd sgd(2, 0.1, 0.0, false);
+  std::vector<float> p = {1.0f, -2.0f};
+  const std::vector<float> g = {0.5f, -1.0f};
+  sgd.step(p, g);
+  EXPECT_FLOAT_EQ(p[0], 1.0f - 0.05f);
+  EXPECT_FLOAT_EQ(p[1], -2.0f + 0.1f);
+}
+
+TEST(Sgd, MomentumTwoSteps) {
+  // v1 = -lr g = -0.1; p1 = 0.9. v2 = 0.9·(-0.1) - 0.1·1 = -0.19; p2 = 0.71.
+  Sgd sgd(1, 0.1, 0.9, false);
+  std::vector<float> p = {1.0f};
+  const std::vector<float> g = {1.0f};
+  sgd.step(p, g);
+  EXPECT_FLOAT_EQ(p[0], 0.9f);
+  sgd.step(p, g);
+  EXPECT_FLOAT_EQ(p[0], 0.71f);
+  EXPECT_FLOAT_EQ(sgd.state()[0].values[0], -0.19f);
+}
+
+TEST(Sgd, NesterovTwoSteps) {
+  // v1 = -0.1; p1 = 1 + 0.9·(-0.1) - 0.1 = 0.81. v2 = -0.19; p2 = 0.81 + 0.9·(-0.19) - 0.1 = 0.539.
+  Sgd sgd(1, 0.1, 0.9, true);
+  std::vector<float> p = {1.0f};
+  const std::vector<float> g = {1.0f};
+  sgd.step(p, g);
+  EXPECT_FLOAT_EQ(p[0], 0.81f);
+  sgd.step(p, g);
+  EXPECT_NEAR(p[0], 0.539f, 1e-6);
+}
+
+TEST(Adam, FirstStepMovesByLearningRateTimesSign) {
+  // t = 1: m = (1-β1) g, v = (1-β2) g², m̂ = g, v̂ = g², step = lr · g / (|g| + ε̂), ε̂ = ε/sqrt(1-β2).
+  Adam adam(3, 0.01, 0.9, 0.999, 1e-7);
+  std::vector<float> p = {0.0f, 1.0f, -1.0f};
+  const std::vector<float> g = {2.0f, -0.5f, 0.001f};
+  adam.step(p, g);
+  EXPECT_NEAR(p[0], -0.01, 1e-6);
+  EXPECT_NEAR(p[1], 1.01, 1e-6);
+  EXPECT_NEAR(p[2], -1.0 - 0.01 * 0.001 / (0.001 + 1e-7 / std::sqrt(0.001)), 1e-6);
+  EXPECT_EQ(adam.iterations(), 1);
+}
+
+TEST(Adam, ThreeStepsMatchTextbookBiasCorrectedForm) {
+  // Kingma and Ba, Algorithm 1: m̂ = m/(1-β1^t), v̂ = v/(1-β2^t), θ -= α m̂/(sqrt(v̂) + ε̂), with the
+  // efficient form's ε̂ = ε/sqrt(1-β2^t), computed here in double.
+  const double lr = 0.05, b1 = 0.8, b2 = 0.95, eps = 1e-3;
+  Adam adam(2, lr, b1, b2, eps);
+  std::vector<float> p = {0.3f, -0.7f};
+  double theta[2] = {0.3, -0.7}, m[2] = {0, 0}, v[2] = {0, 0};
+  const double grads[3][2] = {{0.5, -2.0}, {-0.25, 1.0}, {0.125, 0.0}};
+  for (int t = 1; t <= 3; ++t) {
+    const std::vector<float> g = {static_cast<float>(grads[t - 1][0]), static_cast<float>(grads[t - 1][1])};
+    adam.step(p, g);
+    for (int i = 0; i < 2; ++i) {
+      m[i] = b1 * m[i] + (1 - b1) * grads[t - 1][i];
+      v[i] = b2 * v[i] + (1 - b2) * grads[t - 1][i] * grads[t - 1][i];
+      const double m_hat = m[i] / (1 - std::pow(b1, t));
+      const double v_hat = v[i] / (1 - std::pow(b2, t));
+      theta[i] -= lr * m_hat / (std::sqrt(v_hat) + eps / std::sqrt(1 - std::pow(b2, t)));
+    }
+    EXPECT_NEAR(p[0], theta[0], 1e-6) << "step " << t;
+    EXPECT_NEAR(p[1], theta[1], 1e-6) << "step " << t;
+  }
+  EXPECT_NEAR(adam.state()[0].values[0], m[0], 1e-7);
+  EXPECT_NEAR(adam.state()[1].values[1], v[1], 1e-7);
+}
+
+TEST(Optimizer, SizeMismatchThrows) {
+  auto adam = make_optimizer({"adam", 0.1, 0.9, 0.999, 1e-7, 0, false}, 3);
+  std::vector<float> p(2), g(2);
+  EXPECT_THROW(adam->step(p, g), std::invalid_argument);
+  EXPECT_THROW(make_optimizer({"rmsprop"}, 3), std::invalid_argument);
+}

@@ -1,1 +1,81 @@
-// placeholder
+// Config parsing: every bad key, type and value is an error naming the key.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "mpitrain/config/config.hpp"
+
+using namespace mpitrain::config;
+
+namespace {
+std::filesystem::path write_ini(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / ("mpitrain_test_" + name + ".ini");
+  std::ofstream(path) << text;
+  return path;
+}
+const std::string minimal = "[data]\ntrain_images = a.gz\ntrain_labels = b.gz\n";
+
+std::string error_of(const std::filesystem::path& path, const std::vector<std::string>& overrides = {}) {
+  try {
+    load_config(path, overrides);
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST(Config, ReadsValuesAndOverridesWin) {
+  const auto path = write_ini("ok", minimal + "[model]\nhidden = 32, 16\n[train]\nepochs = 3\nbatch_size = 8\n");
+  const Config c = load_config(path, {"--train.epochs=5", "--optim.learning_rate", "0.5"});
+  EXPECT_EQ(c.train.epochs, 5);
+  EXPECT_EQ(c.train.batch_size, 8);
+  EXPECT_DOUBLE_EQ(c.optim.learning_rate, 0.5);
+  EXPECT_EQ(c.model.hidden, (std::vector<int>{32, 16}));
+  EXPECT_EQ(c.name, "mpitrain_test_ok");
+  EXPECT_EQ(c.data.train_images, "a.gz");
+}
+
+TEST(Config, UnknownKeyIsNamed) {
+  const auto path = write_ini("unknown", minimal + "[train]\nepocs = 3\n");
+  const std::string e = error_of(path);
+  EXPECT_NE(e.find("train.epocs"), std::string::npos) << e;
+  EXPECT_NE(e.find(path.string()), std::string::npos) << e;
+  EXPECT_NE(error_of(write_ini("ok2", minimal), {"--optim.lr=1"}).find("optim.lr"), std::string::npos);
+}
+
+TEST(Config, WrongTypeIsNamed) {
+  const std::string e = error_of(write_ini("type", minimal + "[train]\nepochs = ten\n"));
+  EXPECT_NE(e.find("train.epochs"), std::string::npos) << e;
+  const std::string h = error_of(write_ini("hidden", minimal + "[model]\nhidden = 256,x\n"));
+  EXPECT_NE(h.find("model.hidden"), std::string::npos) << h;
+}
+
+TEST(Config, OutOfRangeIsNamed) {
+  const auto path = write_ini("range", minimal);
+  for (const auto& [override, key] : std::vector<std::pair<std::string, std::string>>{
+           {"--train.batch_size=0", "train.batch_size"},
+           {"--optim.learning_rate=-1", "optim.learning_rate"},
+           {"--optim.beta1=1", "optim.beta1"},
+           {"--model.activation=gelu", "model.activation"},
+           {"--data.validation_fraction=1.5", "data.validation_fraction"},
+           {"--model.classes=1", "model.classes"}}) {
+    const std::string e = error_of(path, {override});
+    EXPECT_NE(e.find(key), std::string::npos) << override << ": " << e;
+  }
+}
+
+TEST(Config, MissingFileIsNamed) {
+  EXPECT_NE(error_of("/nonexistent/x.ini").find("/nonexistent/x.ini"), std::string::npos);
+}
+
+TEST(Config, IniRoundTrip) {
+  const Config c = load_config(write_ini("rt", minimal), {"--optim.learning_rate=0.0003", "--model.hidden=7",
+                                                          "--optim.nesterov=true", "--model.seed=18446744073709551615"});
+  const Config back = parse_config_text(to_ini(c), "round trip");
+  EXPECT_EQ(to_ini(back), to_ini(c));
+  EXPECT_DOUBLE_EQ(back.optim.learning_rate, 0.0003);
+  EXPECT_EQ(back.model.hidden, std::vector<int>{7});
+  EXPECT_TRUE(back.optim.nesterov);
+  EXPECT_EQ(back.model.seed, 18446744073709551615ULL);
+}
