@@ -177,14 +177,18 @@ TEST_F(CsvTest, LineNumbersAcrossReadBlocks) {
   // More than the reader's 1 MiB block, so lines and a CRLF pair straddle block boundaries.
   std::string content = "label,a,b\r\n";
   const int rows = 120000;
-  for (int i = 0; i < rows; ++i) content += std::to_string(i % 10) + "," + std::to_string(i) + ".25,7\r\n";
+  for (int i = 0; i < rows; ++i) {
+    content.append(std::to_string(i % 10)).append(",").append(std::to_string(i)).append(".25,7\r\n");
+  }
   ASSERT_GT(content.size(), std::size_t{1} << 20);
   CsvStats stats;
   const Dataset ds = read(content, {}, &stats);
   EXPECT_EQ(stats.rows, rows);
   EXPECT_FLOAT_EQ(ds.features(rows - 1, 0), static_cast<float>(rows - 1) + 0.25f);
   EXPECT_EQ(ds.labels[rows - 1], (rows - 1) % 10);
-  expect_error(content + "3,1,oops\r\n", {}, {"line " + std::to_string(rows + 2), "column 3", "'b'"});
+  std::string last_line = "line ";
+  last_line += std::to_string(rows + 2);  // the header is line 1
+  expect_error(content + "3,1,oops\r\n", {}, {last_line, "column 3", "'b'"});
 }
 
 TEST_F(CsvTest, NonNumericFeatureNamesLineColumnAndHeader) {

@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""Checks an mpitrain checkpoint the way Keras 2 would load it, against `mpitrain predict`'s output.
+
+Usage: keras_load.py CHECKPOINT INPUT OUTPUT_CSV
+
+CHECKPOINT  an .h5 file written by mpitrain.
+INPUT       the samples given to `mpitrain predict`: an IDX images file (gzipped or plain, magic 0x00000803)
+            or, if the name ends with .csv, a CSV of features (a header line is skipped; a first column
+            named `label`, or one extra column beyond the model's inputs, is the label and is dropped).
+OUTPUT_CSV  the predictions `mpitrain predict` wrote: row,predicted_class,prob_0..prob_{K-1}.
+
+The weights are read exactly as Keras 2's `load_weights_from_hdf5_group` reads them: f.attrs['layer_names'],
+then for each layer g = f[name], g.attrs['weight_names'] and g[weight_name]. The forward pass (Dense,
+the activation named in /mpitrain between layers, none after the last, softmax) runs in float64 on inputs
+scaled as /mpitrain/scaler says: x' = (x - shift) / scale. Passes when every probability is within 1e-5 of
+the C++ one and the predicted classes agree (a class may differ only at an exact tie, |p_a - p_b| <= 1e-6).
+Exit status: 0 pass, 1 mismatch, 2 bad usage or unreadable input. Needs only numpy and h5py.
+"""
+
+import csv
+import gzip
+import struct
+import sys
+
+import h5py
+import numpy as np
+
+TOLERANCE = 1e-5
+TIE = 1e-6
+MISSING = {"", "NA", "NaN", "nan", "null", "NULL"}
+
+
+def text(value):
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+def load_keras_weights(f):
+    """[(kernel, bias), ...] in layer order, read like Keras 2's load_weights_from_hdf5_group."""
+    layers = []
+    for name in [text(n) for n in f.attrs["layer_names"]]:
+        g = f[name]
+        weight_names = [text(w) for w in g.attrs["weight_names"]]
+        weights = [np.asarray(g[w]) for w in weight_names]
+        if len(weights) != 2:
+            raise ValueError(f"layer {name}: expected kernel and bias, got {weight_names}")
+        layers.append((weights[0].astype(np.float64), weights[1].astype(np.float64)))
+    return layers
+
+
+def read_idx_images(path):
+    with open(path, "rb") as raw:
+        data = raw.read()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    magic, count, rows, cols = struct.unpack(">IIII", data[:16])
+    if magic != 0x00000803:
+        raise ValueError(f"{path}: bad IDX images magic 0x{magic:08x}")
+    pixels = np.frombuffer(data, dtype=np.uint8, count=count * rows * cols, offset=16)
+    return pixels.reshape(count, rows * cols).astype(np.float64)
+
+
+def read_csv_features(path, inputs):
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        records = [r for r in csv.reader(handle) if r]
+    drop_label = False
+    try:
+        [float(v) for v in records[0] if v not in MISSING]
+    except ValueError:  # a header
+        drop_label = records[0][0].strip() == "label"
+        records = records[1:]
+    x = np.array([[0.0 if v in MISSING else float(v) for v in r] for r in records], dtype=np.float64)
+    if drop_label or x.shape[1] == inputs + 1:
+        x = x[:, 1:]
+    return x
+
+
+def activation(name):
+    return {
+        "relu": lambda z: np.maximum(z, 0.0),
+        "tanh": np.tanh,
+        "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    }[name]
+
+
+def forward(layers, act, x):
+    h = x
+    for i, (kernel, bias) in enumerate(layers):
+        h = h @ kernel + bias
+        if i + 1 < len(layers):
+            h = act(h)
+    h = h - h.max(axis=1, keepdims=True)
+    e = np.exp(h)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def read_predictions(path):
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        rows = [r for r in reader if r]
+    if header[:2] != ["row", "predicted_class"] or not all(h.startswith("prob_") for h in header[2:]):
+        raise ValueError(f"{path}: unexpected header {header}")
+    table = np.array([[float(v) for v in r] for r in rows], dtype=np.float64)
+    table = table[np.argsort(table[:, 0], kind="stable")]
+    if len(np.unique(table[:, 0])) != len(table):
+        raise ValueError(f"{path}: repeated row numbers")
+    return table[:, 1].astype(np.int64), table[:, 2:]
+
+
+def main(argv):
+    if len(argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 2
+    checkpoint, input_path, predictions = argv[1:]
+    try:
+        with h5py.File(checkpoint, "r") as f:
+            layers = load_keras_weights(f)
+            own = f["mpitrain"]
+            act = activation(text(own.attrs["activation"]))
+            method = text(own["scaler"].attrs["method"])
+            shift = np.asarray(own["scaler/shift"], dtype=np.float64)
+            scale = np.asarray(own["scaler/scale"], dtype=np.float64)
+        inputs = layers[0][0].shape[0]
+        if input_path.endswith(".csv"):
+            x = read_csv_features(input_path, inputs)
+        else:
+            x = read_idx_images(input_path)
+        cpp_class, cpp_prob = read_predictions(predictions)
+    except (OSError, KeyError, ValueError, struct.error) as error:
+        print(f"keras_load.py: {error}", file=sys.stderr)
+        return 2
+
+    if x.shape[1] != inputs:
+        print(f"FAIL: {input_path} has {x.shape[1]} features, the checkpoint's first kernel needs {inputs}")
+        return 1
+    if method != "none" and shift.size:
+        x = (x - shift) / scale
+    prob = forward(layers, act, x)
+    if cpp_prob.shape != prob.shape:
+        print(f"FAIL: {predictions} holds {cpp_prob.shape} probabilities, numpy computed {prob.shape}")
+        return 1
+
+    max_diff = float(np.max(np.abs(prob - cpp_prob))) if prob.size else 0.0
+    np_class = prob.argmax(axis=1)
+    differing = np.nonzero(np_class != cpp_class)[0]
+    # A differing class is acceptable only at a genuine tie between the two classes' probabilities.
+    real = [i for i in differing if prob[i, np_class[i]] - prob[i, cpp_class[i]] > TIE]
+    print(f"{len(prob)} samples, {prob.shape[1]} classes, scaler {method}: "
+          f"max |prob difference| = {max_diff:.3g}, differing classes = {len(real)}")
+    if max_diff > TOLERANCE:
+        worst = np.unravel_index(np.argmax(np.abs(prob - cpp_prob)), prob.shape)
+        print(f"FAIL: max |prob difference| {max_diff:.3g} > {TOLERANCE} (sample {worst[0]}, class {worst[1]}: "
+              f"numpy {prob[worst]:.8f}, mpitrain {cpp_prob[worst]:.8f})")
+        return 1
+    if real:
+        i = real[0]
+        print(f"FAIL: {len(real)} predicted classes differ, first at sample {i}: "
+              f"numpy {np_class[i]}, mpitrain {cpp_class[i]}")
+        return 1
+    print("PASS: Keras-style load reproduces mpitrain's predictions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
