@@ -23,21 +23,33 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
       "default runs/<config name>): config.ini, train.log, metrics.jsonl, checkpoint-*.h5, summary.json.\n\n"
       "options");
   desc.add_options()("help,h", "this help")("config", po::value<std::string>(), "INI config file");
-  po::variables_map vm;
   std::vector<std::string> overrides;
   config::Config config;
   std::filesystem::path run_dir;
 
+  bool help = false;
+  std::string config_path;
   int code = agreed(comm, exit_usage, [&] {
-    auto parsed = po::command_line_parser(args).options(desc).allow_unregistered().run();
-    po::store(parsed, vm);
-    overrides = po::collect_unrecognized(parsed.options, po::include_positional);
-    if (vm.count("help") != 0) return;
-    if (vm.count("config") == 0) throw std::invalid_argument("train: --config FILE is required");
-    config = config::load_config(vm["config"].as<std::string>(), overrides);
+    // --config and --help here; every other token is a `--section.key=value` override for load_config.
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (a == "--help" || a == "-h") {
+        help = true;
+      } else if (a == "--config") {
+        if (i + 1 >= args.size()) throw std::invalid_argument("train: --config needs a file");
+        config_path = args[++i];
+      } else if (a.starts_with("--config=")) {
+        config_path = a.substr(9);
+      } else {
+        overrides.push_back(a);
+      }
+    }
+    if (help) return;
+    if (config_path.empty()) throw std::invalid_argument("train: --config FILE is required");
+    config = config::load_config(config_path, overrides);
   });
   if (code != exit_ok) return code;
-  if (vm.count("help") != 0) {
+  if (help) {
     if (comm.rank() == 0) std::cout << desc << '\n';
     return exit_ok;
   }
@@ -52,7 +64,7 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     out << config::to_ini(config);
     if (!out.flush()) throw std::runtime_error("cannot write " + (run_dir / "config.ini").string());
     train::add_log_file(run_dir / "train.log");
-    spdlog::info("mpitrain train: config {}, run directory {}", vm["config"].as<std::string>(),
+    spdlog::info("mpitrain train: config {}, run directory {}", config_path,
                  run_dir.string());
   });
   if (code != exit_ok) return code;

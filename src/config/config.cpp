@@ -158,7 +158,17 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
   try {
     // Command-line overrides win: stored first, because program_options keeps the first value it sees.
     po::variables_map cli;
-    po::store(po::command_line_parser(overrides).options(schema.description()).run(), cli);
+    // `--section.key=` sets an empty value, which program_options would refuse in that form.
+    std::vector<std::string> tokens;
+    for (const auto& t : overrides) {
+      if (t.size() > 3 && t.starts_with("--") && t.back() == '=' && t.find('=') == t.size() - 1) {
+        tokens.push_back(t.substr(0, t.size() - 1));
+        tokens.emplace_back();
+      } else {
+        tokens.push_back(t);
+      }
+    }
+    po::store(po::command_line_parser(tokens).options(schema.description()).run(), cli);
     for (auto& [key, value] : cli) vm.erase(key), vm.insert({key, value});
     po::notify(vm);
   } catch (const po::error& e) {

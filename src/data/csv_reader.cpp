@@ -103,7 +103,7 @@ class CsvLoader {
     }
     Dataset ds;
     const auto rows = static_cast<Eigen::Index>(labels_.size());
-    ds.features = Eigen::Map<const RowMatrix>(features_.data(), rows, width_ - 1);
+    ds.features = Eigen::Map<const RowMatrix>(features_.data(), rows, feature_count_);
     ds.labels = std::move(labels_);
     ds.source = file_;
     if (stats != nullptr) *stats = CsvStats{static_cast<std::int64_t>(rows), imputed_, had_header_};
@@ -140,7 +140,7 @@ class CsvLoader {
     if (error_) return;
     const std::int64_t column = field_index_++;
     const std::int64_t line = field_line_;
-    field_line_ = line_;  // the next field starts after this field's delimiter, on the current line
+    // field_line_ = line_;  // the next field starts after this field's delimiter, on the current line
     if (first_record_) {
       first_fields_.emplace_back(text);
       first_field_lines_.push_back(line);
@@ -183,7 +183,7 @@ class CsvLoader {
     if (had_header_) names_ = first_fields_;
     resolve_label_column();
     if (error_) return;
-    row_.assign(static_cast<std::size_t>(width_ - 1), 0.0f);
+    row_.assign(static_cast<std::size_t>(feature_count_), 0.0f);
     if (!had_header_) {
       for (std::int64_t column = 0; column < width_ && !error_; ++column) {
         store(column, first_fields_[static_cast<std::size_t>(column)],
@@ -195,28 +195,31 @@ class CsvLoader {
     first_field_lines_.clear();
   }
 
+  // Sets label_index_ (-1: no label column, allowed only with label_optional) and feature_count_.
   void resolve_label_column() {
     const std::string& wanted = options_.label_column;
     const auto by_name = std::find(names_.begin(), names_.end(), wanted);
+    std::int64_t index = -1;
+    const char* end = wanted.data() + wanted.size();
+    const auto [ptr, ec] = std::from_chars(wanted.data(), end, index);
+    const bool is_index = !wanted.empty() && ec == std::errc() && ptr == end && index >= 0;
     if (by_name != names_.end()) {
       label_index_ = by_name - names_.begin();
-    } else {
-      std::int64_t index = -1;
-      const char* end = wanted.data() + wanted.size();
-      const auto [ptr, ec] = std::from_chars(wanted.data(), end, index);
-      if (wanted.empty() || ec != std::errc() || ptr != end || index < 0) {
-        fail(file_ + ": label column '" + wanted + "' not found (" +
-             (had_header_ ? "not a header name nor a 0-based index" : "no header: give a 0-based index") + ")");
-        return;
-      }
-      if (index >= width_) {
-        fail(file_ + ": label column index " + std::to_string(index) + " outside [0, " + std::to_string(width_) +
-             ") (line " + std::to_string(first_line_) + " has " + std::to_string(width_) + " fields)");
-        return;
-      }
+    } else if (is_index && index < width_) {
       label_index_ = index;
+    } else if (options_.label_optional) {
+      label_index_ = -1;
+    } else if (is_index) {
+      return fail(file_ + ": label column index " + std::to_string(index) + " outside [0, " + std::to_string(width_) +
+                  ") (line " + std::to_string(first_line_) + " has " + std::to_string(width_) + " fields)");
+    } else {
+      return fail(file_ + ": label column '" + wanted + "' not found (" +
+                  (had_header_ ? "not a header name nor a 0-based index" : "no header: give a 0-based index") + ")");
     }
-    if (width_ < 2) fail(file_ + ": line " + std::to_string(first_line_) + " has no feature column besides the label");
+    feature_count_ = width_ - (label_index_ >= 0 ? 1 : 0);
+    if (feature_count_ < 1) {
+      fail(file_ + ": line " + std::to_string(first_line_) + " has no feature column besides the label");
+    }
   }
 
   std::string where(std::int64_t line, std::int64_t column) const {
@@ -241,7 +244,7 @@ class CsvLoader {
       row_label_ = static_cast<std::int32_t>(value);
       return;
     }
-    const auto feature = static_cast<std::size_t>(column < label_index_ ? column : column - 1);
+    const auto feature = static_cast<std::size_t>(label_index_ < 0 || column < label_index_ ? column : column - 1);
     if (is_missing(trim(text))) {
       row_[feature] = 0.0f;
       ++imputed_;
@@ -298,11 +301,12 @@ class CsvLoader {
   bool had_header_ = false;
   std::vector<std::string> names_;                 // header names (empty without a header)
   std::int64_t width_ = 0;                         // fields per record
-  std::int64_t label_index_ = -1;
+  std::int64_t label_index_ = -1;                  // -1: no label column (label_optional), labels are 0
+  std::int64_t feature_count_ = 0;                 // width_ minus the label column
 
-  std::vector<float> row_;        // width_ - 1 features of the current row
+  std::vector<float> row_;        // feature_count_ features of the current row
   std::int32_t row_label_ = 0;
-  std::vector<float> features_;   // rows × (width_ - 1), row-major
+  std::vector<float> features_;   // rows × feature_count_, row-major
   std::vector<std::int32_t> labels_;
   std::int64_t imputed_ = 0;
 };

@@ -25,6 +25,8 @@
 //   iterations int64; parameter_crc32 uint32. Strings are fixed-length NUL-padded byte strings (numpy 'S').
 // - Kernels are stored (inputs, outputs) and biases (outputs,), in parameters and optimizer states alike;
 //   scaler shift and scale are 1-D (features) float32, of length 0 when the scaler holds no values.
+// - The file uses the HDF5 1.8 format (libver bounds v18..v18, see hdf5.cpp): checksummed metadata, so a
+//   corrupt header is reported rather than parsed, and attributes over 64 KiB (a long config) are allowed.
 
 namespace mpitrain::train {
 namespace {

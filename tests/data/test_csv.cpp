@@ -166,6 +166,10 @@ TEST_F(CsvTest, QuotedFieldsWithCommasQuotesAndNewlines) {
   // A data field spanning lines 3-4 is reported at the line it starts on, and the next record's line is 5.
   expect_error(header + "1,\"x\ny\",3,4\n", {}, {"line 3", "column 2"});
   expect_error(header + "1,\"2\n\",3,4\n0,1,2,z\n", {}, {"line 5", "column 4"});
+  // A field after a multi-line one in the same record is on the line where it starts.
+  expect_error(header + "1,\"2\n\",3,bad\n", {}, {"line 4", "column 4"});
+  // A row error names the line where the record starts.
+  expect_error(header + "1,2,3,4\n1,\"2\n\",3\n", {}, {"line 4", "expected 4", "found 3"});
 }
 
 TEST_F(CsvTest, BlankLinesAreSkippedAndLinesStillCounted) {
@@ -224,6 +228,20 @@ TEST_F(CsvTest, UnknownLabelColumn) {
   expect_error("label,a\n1,2\n", with_label("5"), {"index 5", "outside [0, 2)"});
   expect_error("1,2\n0,3\n", with_label("label"), {"'label'", "not found"});
   expect_error("label\n1\n", {}, {"no feature column"});
+}
+
+TEST_F(CsvTest, OptionalLabelColumn) {
+  CsvOptions options;
+  options.label_optional = true;
+  // Absent: every column is a feature, in file order, and every label is 0.
+  expect_rows(read("a,b,c\n1,2,3\n4,,6\n", options), {{1, 2, 3}, {4, 0, 6}}, {0, 0});
+  expect_rows(read("1,2\n3,4\n", options), {{1, 2}, {3, 4}}, {0, 0});
+  options.label_column = "7";
+  expect_rows(read("1,2\n3,4\n", options), {{1, 2}, {3, 4}}, {0, 0});
+  // Present: used and checked as usual.
+  options.label_column = "label";
+  expect_rows(read("x,label\n1,2\n3,4\n", options), {{1}, {3}}, {2, 4});
+  expect_error("x,label\n1,2\n3,40\n", options, {"line 3", "column 2", "outside [0, 10)"});
 }
 
 TEST_F(CsvTest, UnbalancedQuotesAreErrors) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -98,7 +99,10 @@ std::vector<std::string> raw_fixed_strings(hid_t loc, const char* name, std::siz
   std::vector<char> buffer(n * width);
   EXPECT_GE(H5Aread(attr.get(), type.get(), buffer.data()), 0);
   std::vector<std::string> out;
-  for (std::size_t i = 0; i < n; ++i) out.emplace_back(buffer.data() + i * width, strnlen(buffer.data() + i * width, width));
+  for (std::size_t i = 0; i < n; ++i) {
+    const char* s = buffer.data() + i * width;
+    out.emplace_back(s, strnlen(s, width));
+  }
   return out;
 }
 

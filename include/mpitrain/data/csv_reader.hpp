@@ -3,6 +3,12 @@
 /// CSV data sets read with libcsv (RFC 4180: quoted fields, CRLF or LF endings). A UTF-8 byte-order mark
 /// is skipped and blank lines are ignored. Missing values: an empty field and the tokens `NA`, `NaN` and
 /// `null` (case-sensitive as written, also `nan`, `NULL`) become 0, as the origin model's `fillna(0)`.
+///
+/// Numbers are read with std::from_chars (a leading `+` and surrounding whitespace are accepted), then
+/// narrowed to float; the whole field must be the number. Line numbers are 1-based physical lines (LF
+/// count, a CRLF pair is one line end; a UTF-8 BOM does not count): a field's error names the line the
+/// field starts on, a row's error the line the record starts on, so quoted fields that span lines do not
+/// shift later line numbers. Columns are 1-based positions in the record.
 
 #include <cstdint>
 #include <filesystem>
@@ -17,10 +23,15 @@ enum class CsvHeader { automatic, yes, no };
 
 /// Options of read_csv_dataset.
 struct CsvOptions {
-  CsvHeader header = CsvHeader::automatic;  ///< automatic: a header if any field of the first record is not numeric.
-  std::string label_column = "label";       ///< A header name, or a 0-based column index.
-  int classes = 10;                         ///< Labels must be integers in [0, classes).
-  bool label_optional = false;              ///< If the label column is absent, every column is a feature and labels are 0.
+  /// automatic: a header if any field of the first record is neither a number nor a missing-value token.
+  CsvHeader header = CsvHeader::automatic;
+  /// A header name (looked up first), or else a 0-based column index.
+  std::string label_column = "label";
+  /// Labels must be integers in [0, classes).
+  int classes = 10;
+  /// If the label column is absent (neither a header name nor an index < width), every column is a feature
+  /// and every label is 0 (for predict). A label column that is present is still checked.
+  bool label_optional = false;
 };
 
 /// What read_csv_dataset saw, for the log.
@@ -31,11 +42,14 @@ struct CsvStats {
 };
 
 /// Reads a CSV file: one row per sample, the label column plus feature columns (in file order).
+/// @return samples × features (every column but the label), labels, source = @p path.
 /// @param stats if not null, receives the counts.
 /// @throws DataError naming the file, the 1-based line and column (and header name) for: a non-numeric
 ///         or non-finite feature, a label that is not an integer in [0, classes), a row whose width
-///         differs from the first record's, a label column that does not exist, unbalanced quotes,
-///         an unreadable file or no data rows.
+///         differs from the first record's, a label column that does not exist (unless
+///         options.label_optional), unbalanced quotes,
+///         a file with no feature column, an unreadable file or no data rows. A feature outside the
+///         float range (e.g. 1e39) counts as non-finite.
 Dataset read_csv_dataset(const std::filesystem::path& path, const CsvOptions& options,
                          CsvStats* stats = nullptr);
 

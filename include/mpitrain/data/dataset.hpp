@@ -44,9 +44,12 @@ void check_labels(const Dataset& ds, int classes);
 void check_finite(const Dataset& ds);
 
 /// Splits off the last `round(fraction × size)` samples (after a seeded shuffle) as a validation set.
-/// Deterministic in @p seed, independent of the world size.
-/// @param fraction in [0, 1); 0 returns an empty validation set and leaves @p train unchanged.
-/// @return the validation set; @p train keeps the rest.
+/// Deterministic in @p seed, independent of the world size. Both parts keep the rows' original order.
+/// @param fraction in [0, 1); 0 (or a fraction that rounds to no sample) returns an empty validation set
+///        (0 × features) and leaves @p train unchanged.
+/// @return the validation set (source "<train.source> (validation)"); @p train keeps the rest.
+/// @throws std::invalid_argument for a fraction outside [0, 1).
+/// @throws DataError when the split would leave no training sample.
 Dataset split_validation(Dataset& train, double fraction, std::uint64_t seed);
 
 }  // namespace mpitrain::data

@@ -22,7 +22,8 @@ struct IdxImages {
 
 /// Reads an IDX3 ubyte images file (magic 0x00000803), gzipped or plain.
 /// @throws DataError naming the file and what is wrong: missing file, bad magic (with the value read),
-///         a zero dimension, or a size that differs from the header (expected and actual bytes).
+///         a header cut short (field and byte offset), a zero dimension, a truncated gzip stream, or a data
+///         size that differs from the header's product (expected and actual bytes; trailing bytes too).
 IdxImages read_idx_images(const std::filesystem::path& path);
 
 /// Reads an IDX1 ubyte labels file (magic 0x00000801), gzipped or plain.

@@ -14,8 +14,9 @@ namespace mpitrain::data {
 
 /// Half-open range [begin, end) of positions.
 struct Range {
-  std::int64_t begin = 0;
-  std::int64_t end = 0;
+  std::int64_t begin = 0;  ///< First position.
+  std::int64_t end = 0;    ///< One past the last position.
+  /// Number of positions, end - begin.
   [[nodiscard]] std::int64_t size() const { return end - begin; }
 };
 
@@ -31,18 +32,25 @@ class DistributedSampler {
   /// @param global_batch G, samples per optimizer step over all ranks (>= 1).
   /// @param seed the sampler seed.
   /// @throws std::invalid_argument for N < 1 or G < 1.
+  /// The permutation of epoch 0 is built here; call set_epoch at the start of every epoch.
   DistributedSampler(std::int64_t samples, std::int64_t global_batch, std::uint64_t seed);
 
-  /// Builds the permutation of @p epoch (0-based); the same for every world size.
+  /// Builds the permutation of @p epoch (0-based); the same for every world size: a Fisher–Yates shuffle
+  /// driven by SplitMix64 seeded with next() of SplitMix64(seed ^ (0x9e3779b97f4a7c15 · (epoch + 1))).
+  /// @throws std::invalid_argument for a negative epoch.
   void set_epoch(std::int64_t epoch);
 
   /// ceil(N / G).
   [[nodiscard]] std::int64_t steps_per_epoch() const;
 
   /// Number of samples in step @p step's global batch (G, or fewer for the last).
+  /// @throws std::invalid_argument when step is outside [0, steps_per_epoch()).
   [[nodiscard]] std::int64_t global_count(std::int64_t step) const;
 
-  /// The sample indices of rank @p rank of @p world_size in step @p step of the current epoch.
+  /// The sample indices of rank @p rank of @p world_size in step @p step of the current epoch:
+  /// permutation()[step·G + r.begin, step·G + r.end) with r = split_range(global_count(step), world_size, rank).
+  /// May be empty in the last, partial step. The span is valid until the next set_epoch.
+  /// @throws std::invalid_argument for a bad step, rank or world size.
   [[nodiscard]] std::span<const std::int64_t> slice(std::int64_t step, int rank, int world_size) const;
 
   /// The current epoch's permutation (N indices).
@@ -61,12 +69,14 @@ class DistributedSampler {
 /// the sampler and the initialisation must be identical on every platform and rank.
 class SplitMix64 {
  public:
+  /// Starts the stream at @p seed; SplitMix64(0).next() is 0xe220a8397b1dcdaf.
   explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
   /// Next 64 random bits.
   std::uint64_t next();
-  /// Uniform integer in [0, bound), bound >= 1.
+  /// Uniform integer in [0, bound), bound >= 1 (Lemire's multiply-shift with rejection: unbiased).
+  /// @throws std::invalid_argument for bound 0.
   std::uint64_t below(std::uint64_t bound);
-  /// Uniform float in [0, 1) with 24 random bits.
+  /// Uniform float in [0, 1) with 24 random bits: (next() >> 40) · 2^-24.
   float uniform_float();
 
  private:

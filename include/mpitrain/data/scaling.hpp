@@ -16,15 +16,18 @@ namespace mpitrain::data {
 class Scaler {
  public:
   /// @param method `divide`, `standardize` or `none`.
-  /// @param divisor used by `divide` (> 0).
-  /// @throws DataError for an unknown method or divisor <= 0.
+  /// @param divisor used by `divide` (finite, > 0); ignored by the other methods.
+  /// @throws DataError for an unknown method, or divisor <= 0 with `divide`.
   Scaler(std::string method, double divisor);
 
-  /// Computes shift and scale from @p train (samples × features). Only `standardize` depends on the data.
+  /// Computes shift and scale from @p train (samples × features). Only `standardize` depends on the data
+  /// (statistics accumulated in double); the others only take the feature count.
+  /// @throws DataError for `standardize` on an empty training set.
   void fit(const Dataset& train);
 
   /// Applies the fitted transform in place to @p ds (samples × features).
-  /// @throws DataError when the feature count differs from the fitted one.
+  /// @throws DataError naming ds.source when the feature count differs from the fitted one (or the
+  ///         scaler was never fitted).
   void apply(Dataset& ds) const;
 
   /// Per-column shift (size = features after fit).
@@ -32,6 +35,7 @@ class Scaler {
   /// Per-column scale (size = features after fit).
   [[nodiscard]] const std::vector<float>& scale() const { return scale_; }
   /// Restores a fitted transform (from a checkpoint).
+  /// @throws DataError when the sizes differ, or a value is not finite, or a scale is <= 0.
   void set(std::vector<float> shift, std::vector<float> scale);
   /// The method name.
   [[nodiscard]] const std::string& method() const { return method_; }
