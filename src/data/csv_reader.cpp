@@ -140,7 +140,7 @@ class CsvLoader {
     if (error_) return;
     const std::int64_t column = field_index_++;
     const std::int64_t line = field_line_;
-    // field_line_ = line_;  // the next field starts after this field's delimiter, on the current line
+    field_line_ = line_;  // the next field starts after this field's delimiter, on the current line
     if (first_record_) {
       first_fields_.emplace_back(text);
       first_field_lines_.push_back(line);
@@ -179,7 +179,8 @@ class CsvLoader {
       return is_missing(trim(text)) || parse_number(text, value) != NumberParse::invalid;
     };
     had_header_ = options_.header == CsvHeader::yes ||
-                  (options_.header == CsvHeader::automatic && !std::all_of(first_fields_.begin(), first_fields_.end(), numeric));
+                  (options_.header == CsvHeader::automatic &&
+                   !std::all_of(first_fields_.begin(), first_fields_.end(), numeric));
     if (had_header_) names_ = first_fields_;
     resolve_label_column();
     if (error_) return;

@@ -29,7 +29,9 @@ Range split_range(std::int64_t count, int parts, int index) {
 
 DistributedSampler::DistributedSampler(std::int64_t samples, std::int64_t global_batch, std::uint64_t seed)
     : samples_(samples), global_batch_(global_batch), seed_(seed) {
-  if (samples < 1) throw std::invalid_argument("DistributedSampler: samples must be >= 1, got " + std::to_string(samples));
+  if (samples < 1) {
+    throw std::invalid_argument("DistributedSampler: samples must be >= 1, got " + std::to_string(samples));
+  }
   if (global_batch < 1) {
     throw std::invalid_argument("DistributedSampler: global batch must be >= 1, got " + std::to_string(global_batch));
   }

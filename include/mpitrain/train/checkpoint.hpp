@@ -7,11 +7,14 @@
 ///   `<layer>/bias:0`]; datasets `/<layer>/<layer>/kernel:0` (float32, inputs × outputs) and
 ///   `/<layer>/<layer>/bias:0` (float32, outputs).
 /// mpitrain's own state lives in groups Keras ignores:
-///   `/mpitrain` attributes format_version, inputs, hidden, activation, classes, epoch, step_in_epoch,
-///   global_step, config (INI text), parameter_crc32 (zlib crc32 of the parameter bytes in registry order);
-///   `/mpitrain/optimizer` attributes name, iterations, and one dataset per state buffer and parameter:
+///   `/mpitrain` attributes format_version, inputs, hidden (comma-separated widths, e.g. "256,128"; ""
+///   for none), activation, classes, epoch, step_in_epoch, global_step, config (INI text),
+///   parameter_crc32 (zlib crc32 of the parameter bytes in registry order);
+///   `/mpitrain/optimizer` attributes name, iterations, state_names (e.g. "m,v"), and one dataset per
+///   state buffer and parameter:
 ///   `/mpitrain/optimizer/<state>/<parameter name>` with the parameter's shape;
 ///   `/mpitrain/scaler` attribute method, datasets shift and scale (features).
+/// Files are written in the HDF5 1.8 format (checksummed metadata), which h5py and Keras read.
 
 #include <cstdint>
 #include <filesystem>
