@@ -37,6 +37,7 @@ class Schema {
     bind("data.scaling", c.data.scaling, "divide, standardize or none");
     bind("data.scale_divisor", c.data.scale_divisor, "divisor for scaling = divide");
     bind("data.validation_fraction", c.data.validation_fraction, "share held out for validation");
+    bind("data.shuffle", c.data.shuffle, "global or local");
     bind("model.hidden", hidden_, "hidden widths, e.g. 256,128");
     bind("model.activation", c.model.activation, "relu, tanh or sigmoid");
     bind("model.classes", c.model.classes, "number of classes");
@@ -56,10 +57,30 @@ class Schema {
     bind("train.seed", c.train.seed, "sampler seed");
     bind("train.log_every", c.train.log_every, "steps between metric lines");
     bind("train.threads", c.train.threads, "Eigen threads per rank");
+    bind("train.watchdog_seconds", c.train.watchdog_seconds, "abort when a step takes longer (s)");
+    bind("train.nonfinite", c.train.nonfinite, "stop or skip on a non-finite loss or gradient");
+    bind("train.clip_grad_norm", c.train.clip_grad_norm, "clip the gradient's global norm (0: off)");
+    bind("train.check_replicas_every", c.train.check_replicas_every, "replica hash check period (steps)");
     bind("checkpoint.dir", c.checkpoint.dir, "run directory (default runs/<config name>)");
     bind("checkpoint.every_epochs", c.checkpoint.every_epochs, "checkpoint every N epochs");
+    bind("checkpoint.every_steps", c.checkpoint.every_steps, "checkpoint every N steps (0: never)");
+    bind("checkpoint.resume", c.checkpoint.resume, "empty, auto, or a checkpoint path");
+    bind("checkpoint.keep", c.checkpoint.keep, "keep the newest N checkpoints (0: all)");
+    bind("dist.reducer", c.dist.reducer, "fused or bucketed");
+    bind("dist.bucket_mb", c.dist.bucket_mb, "bucket size (MiB)");
+    bind("dist.compression", c.dist.compression, "none, bf16 or fp16");
+    bind("energy.enabled", c.energy.enabled, "energy accounting on or off");
+    bind("energy.powercap_root", c.energy.powercap_root, "powercap sysfs root");
+    bind("energy.rapl_domain", c.energy.rapl_domain, "package or psys");
+    bind("energy.cpu_watts_per_core", c.energy.cpu_watts_per_core, "W per core for the estimate");
+    bind("energy.pue", c.energy.pue, "power usage effectiveness");
+    bind("energy.carbon_intensity_g_per_kwh", c.energy.carbon_intensity_g_per_kwh, "gCO2e per kWh");
+    bind("energy.predict_after_steps", c.energy.predict_after_steps, "steps before the prediction");
+    bind("energy.sample_seconds", c.energy.sample_seconds, "RAPL sampling period (s)");
+    bind("energy.country_iso_code", c.energy.country_iso_code, "ISO code for emissions.csv");
     bind("log.level", c.log.level, "trace, debug, info, warn or error");
     bind("log.progress", c.log.progress, "progress bar: auto, true or false");
+    bind("log.timeline", c.log.timeline, "write a Chrome trace per rank");
     hidden_ = join(c.model.hidden);
   }
 
@@ -227,6 +248,23 @@ void validate(const Config& c) {
   require(c.train.log_every >= 1, "train.log_every", c.train.log_every, ">= 1");
   require(c.train.threads >= 1, "train.threads", c.train.threads, ">= 1");
   require(c.checkpoint.every_epochs >= 0, "checkpoint.every_epochs", c.checkpoint.every_epochs, ">= 0");
+  require_one_of("data.shuffle", c.data.shuffle, {"global", "local"});
+  require(c.train.watchdog_seconds > 0, "train.watchdog_seconds", c.train.watchdog_seconds, "> 0");
+  require_one_of("train.nonfinite", c.train.nonfinite, {"stop", "skip"});
+  require(c.train.clip_grad_norm >= 0, "train.clip_grad_norm", c.train.clip_grad_norm, ">= 0");
+  require(c.train.check_replicas_every >= 0, "train.check_replicas_every", c.train.check_replicas_every, ">= 0");
+  require(c.checkpoint.every_steps >= 0, "checkpoint.every_steps", c.checkpoint.every_steps, ">= 0");
+  require(c.checkpoint.keep >= 0, "checkpoint.keep", c.checkpoint.keep, ">= 0");
+  require_one_of("dist.reducer", c.dist.reducer, {"fused", "bucketed"});
+  require(c.dist.bucket_mb > 0, "dist.bucket_mb", c.dist.bucket_mb, "> 0");
+  require_one_of("dist.compression", c.dist.compression, {"none", "bf16", "fp16"});
+  require_one_of("energy.rapl_domain", c.energy.rapl_domain, {"package", "psys"});
+  require(c.energy.cpu_watts_per_core > 0, "energy.cpu_watts_per_core", c.energy.cpu_watts_per_core, "> 0");
+  require(c.energy.pue >= 1, "energy.pue", c.energy.pue, ">= 1");
+  require(c.energy.carbon_intensity_g_per_kwh >= 0, "energy.carbon_intensity_g_per_kwh",
+          c.energy.carbon_intensity_g_per_kwh, ">= 0");
+  require(c.energy.predict_after_steps >= 0, "energy.predict_after_steps", c.energy.predict_after_steps, ">= 0");
+  require(c.energy.sample_seconds > 0, "energy.sample_seconds", c.energy.sample_seconds, "> 0");
   require_one_of("log.level", c.log.level, {"trace", "debug", "info", "warn", "error"});
   require_one_of("log.progress", c.log.progress, {"auto", "true", "false"});
 }

@@ -32,6 +32,8 @@ struct DataConfig {
   std::string scaling = "divide";        ///< `divide` (by scale_divisor), `standardize` or `none`.
   double scale_divisor = 255.0;          ///< Divisor for scaling = divide (> 0).
   double validation_fraction = 0.0;      ///< Share of the training set held out for validation, [0, 1).
+  std::string shuffle = "global";        ///< `global` (one permutation, world-size independent) or `local`
+                                         ///< (each rank loads and shuffles only its 1/N shard).
 };
 
 /// [model]: the MLP.
@@ -63,18 +65,46 @@ struct TrainConfig {
   std::uint64_t seed = 1;                ///< Seed of the sampler's per-epoch permutation.
   int log_every = 100;                   ///< Steps between metric lines (>= 1).
   int threads = 1;                       ///< Eigen threads per rank (>= 1).
+  double watchdog_seconds = 600;         ///< Abort the job when a step or collective takes longer (s, > 0).
+  std::string nonfinite = "stop";        ///< On a non-finite loss or gradient: `stop` or `skip` the step.
+  double clip_grad_norm = 0;             ///< If > 0, clip the averaged gradient to this global L2 norm.
+  std::int64_t check_replicas_every = 100;  ///< Compare parameter hashes across ranks every N steps (0: never).
 };
 
 /// [checkpoint]: the run directory and checkpoints.
 struct CheckpointConfig {
   std::string dir;                       ///< Run directory; empty: `runs/<config file stem>`.
   int every_epochs = 1;                  ///< Write a checkpoint every N epochs (0: only at the end).
+  std::int64_t every_steps = 0;          ///< Also write one every N steps (0: never).
+  std::string resume;                    ///< Empty: fresh start; `auto`: newest valid checkpoint in dir; or a path.
+  int keep = 0;                          ///< Keep the newest N checkpoints (0: keep all).
+};
+
+/// [dist]: gradient exchange.
+struct DistConfig {
+  std::string reducer = "bucketed";      ///< `fused` (one allreduce after backward) or `bucketed` (overlapped).
+  double bucket_mb = 0.25;               ///< Bucket size in MiB for the bucketed reducer (> 0).
+  std::string compression = "none";      ///< Gradient exchange type: `none` (fp32), `bf16` or `fp16`.
+};
+
+/// [energy]: energy and carbon accounting.
+struct EnergyConfig {
+  bool enabled = true;                   ///< Measure or estimate energy at all.
+  std::string powercap_root = "/sys/class/powercap";  ///< Root of the Linux powercap (RAPL) tree.
+  std::string rapl_domain = "package";   ///< `package` (package + dram zones) or `psys` (platform zone).
+  double cpu_watts_per_core = 12.0;      ///< Green Algorithms P_core (W per core) for the estimate.
+  double pue = 1.0;                      ///< Power usage effectiveness of the facility (>= 1).
+  double carbon_intensity_g_per_kwh = 475.0;  ///< Grid carbon intensity (gCO2e/kWh); 475 world average.
+  std::int64_t predict_after_steps = 50; ///< Log a prediction of the whole run after this many steps (0: off).
+  double sample_seconds = 1.0;           ///< RAPL sampling period of the sampling thread (s, > 0).
+  std::string country_iso_code;          ///< For emissions.csv (optional).
 };
 
 /// [log]: logging.
 struct LogConfig {
   std::string level = "info";            ///< spdlog level: trace, debug, info, warn, error.
   std::string progress = "auto";         ///< Progress bar: `auto` (on a terminal), `true`, `false`.
+  bool timeline = false;                 ///< Write a Chrome trace per rank (timeline-rank<N>.json).
 };
 
 /// A whole run's configuration.
@@ -85,10 +115,13 @@ struct Config {
   TrainConfig train;
   CheckpointConfig checkpoint;
   LogConfig log;
+  DistConfig dist;
+  EnergyConfig energy;
   std::string name = "run";              ///< Config name: the stem of the config file.
 };
 
-/// Reads an INI file (sections [data], [model], [optim], [train], [checkpoint], [log]) and applies
+/// Reads an INI file (sections [data], [model], [optim], [train], [checkpoint], [log], [dist], [energy])
+/// and applies
 /// overrides of the form `--section.key=value` (later wins), then validates.
 /// @param path INI file; an empty path means defaults plus overrides.
 /// @param overrides command-line tokens `--section.key=value` (or `--section.key value`).
