@@ -9,6 +9,7 @@
 #include "app/commands.hpp"
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/train/logging.hpp"
+#include "mpitrain/train/stop_signal.hpp"
 #include "mpitrain/train/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -73,7 +74,22 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
   code = agreed(comm, exit_error, [&] { data = train::load_training_data(config); });
   if (code != exit_ok) return code;
 
-  train::train(config, data, comm, run_dir);
+  try {
+    train::train(config, data, comm, run_dir);
+  } catch (const train::TrainingStopped& e) {
+    // Every rank throws this alike, so all return the same code without aborting.
+    if (comm.rank() == 0) {
+      if (e.exit_code() == train::exit_preempted) {
+        spdlog::warn("{}", e.what());
+      } else {
+        spdlog::error("{}", e.what());
+      }
+    }
+    return e.exit_code();
+  } catch (const dist::AgreedError& e) {
+    if (comm.rank() == 0) spdlog::error("{}", e.what());
+    return exit_error;
+  }
   if (comm.rank() == 0) spdlog::info("run directory: {}", std::filesystem::absolute(run_dir).string());
   return exit_ok;
 }

@@ -189,7 +189,15 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
         tokens.push_back(t);
       }
     }
-    po::store(po::command_line_parser(tokens).options(schema.description()).run(), cli);
+    // A key given twice: the later value wins (program_options would refuse the repetition).
+    auto parsed = po::command_line_parser(tokens).options(schema.description()).run();
+    std::vector<po::option> last;
+    for (auto& option : parsed.options) {
+      std::erase_if(last, [&](const po::option& o) { return o.string_key == option.string_key; });
+      last.push_back(option);
+    }
+    parsed.options = std::move(last);
+    po::store(parsed, cli);
     for (auto& [key, value] : cli) vm.erase(key), vm.insert({key, value});
     po::notify(vm);
   } catch (const po::error& e) {

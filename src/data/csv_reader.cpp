@@ -2,6 +2,8 @@
 
 #include <csv.h>
 
+#include "data/reader_internals.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -60,7 +62,9 @@ std::string quoted(std::string_view text) {
 // error is recorded and parsing stops at the next piece.
 class CsvLoader {
  public:
-  CsvLoader(std::string file, const CsvOptions& options) : file_(std::move(file)), options_(options) {
+  // @param allow_empty: no data rows is not an error (a shard of a small file may own none).
+  CsvLoader(std::string file, const CsvOptions& options, bool allow_empty = false)
+      : file_(std::move(file)), options_(options), allow_empty_(allow_empty) {
     if (csv_init(&parser_, parser_options) != 0) throw DataError(file_ + ": cannot initialise the CSV parser");
   }
   ~CsvLoader() { csv_free(&parser_); }
@@ -88,6 +92,16 @@ class CsvLoader {
     throw_if_failed();
   }
 
+  // Feeds the file's first record (ending with a line end) to decide the header, the label column and the
+  // width, without loading it as data; then counts lines from 1 again for the bytes fed next.
+  void feed_reference(std::string_view first_record) {
+    reference_only_ = true;
+    feed(first_record.data(), first_record.size());
+    reference_only_ = false;
+    if (first_record_) throw DataError(file_ + ": the first record does not end within its line");
+    line_ = record_line_ = field_line_ = 1;
+  }
+
   // Flushes a last record without a line end and checks that no quoted field is left open.
   Dataset finish(CsvStats* stats) {
     throw_if_failed();
@@ -98,7 +112,7 @@ class CsvLoader {
     }
     throw_if_failed();
     if (first_record_) throw DataError(file_ + ": no data rows (the file is empty)");
-    if (labels_.empty()) {
+    if (labels_.empty() && !allow_empty_) {
       throw DataError(file_ + ": no data rows after the header at line " + std::to_string(first_line_));
     }
     Dataset ds;
@@ -185,7 +199,7 @@ class CsvLoader {
     resolve_label_column();
     if (error_) return;
     row_.assign(static_cast<std::size_t>(feature_count_), 0.0f);
-    if (!had_header_) {
+    if (!had_header_ && !reference_only_) {
       for (std::int64_t column = 0; column < width_ && !error_; ++column) {
         store(column, first_fields_[static_cast<std::size_t>(column)],
               first_field_lines_[static_cast<std::size_t>(column)]);
@@ -286,6 +300,8 @@ class CsvLoader {
 
   std::string file_;
   CsvOptions options_;
+  bool allow_empty_ = false;
+  bool reference_only_ = false;   // the record being fed only sets the header and width
   csv_parser parser_{};
   std::optional<std::string> error_;
 
@@ -315,29 +331,52 @@ class CsvLoader {
 }  // namespace
 
 Dataset read_csv_dataset(const std::filesystem::path& path, const CsvOptions& options, CsvStats* stats) {
+  return detail::read_csv_window(path, options, detail::CsvWindow{}, stats);
+}
+
+namespace detail {
+
+Dataset read_csv_window(const std::filesystem::path& path, const CsvOptions& options, const CsvWindow& window,
+                        CsvStats* stats) {
   const std::string file = path.string();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) throw DataError(file + ": no such file (or not a regular file)");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw DataError(file + ": cannot open for reading");
 
-  CsvLoader loader(file, options);
+  constexpr std::string_view bom = "\xEF\xBB\xBF";  // UTF-8 byte-order mark
+  const bool whole = window.begin == 0 && window.first_record.empty();
+  CsvLoader loader(whole ? file : file + " [shard from byte " + std::to_string(window.begin) +
+                                      "; lines counted from there]",
+                   options, window.allow_empty);
+  if (!window.first_record.empty()) {
+    std::string_view first = window.first_record;
+    if (first.starts_with(bom)) first.remove_prefix(bom.size());
+    loader.feed_reference(first);
+  }
+  if (window.begin > 0) in.seekg(static_cast<std::streamoff>(window.begin));
+  std::uint64_t remaining = window.end - window.begin;
   std::vector<char> block(std::size_t{1} << 20);
-  bool first_block = true;
-  while (in) {
-    in.read(block.data(), static_cast<std::streamsize>(block.size()));
+  bool first_block = window.begin == 0;
+  while (in && remaining > 0) {
+    in.read(block.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(block.size(), remaining)));
     auto size = static_cast<std::size_t>(in.gcount());
+    remaining -= size;
     const char* data = block.data();
-    if (first_block && size >= 3 && std::memcmp(data, "\xEF\xBB\xBF", 3) == 0) {  // UTF-8 byte-order mark
-      data += 3;
-      size -= 3;
+    if (first_block && std::string_view(data, size).starts_with(bom)) {
+      data += bom.size();
+      size -= bom.size();
     }
     first_block = false;
     loader.feed(data, size);
   }
   if (in.bad()) throw DataError(file + ": read error");
-  return loader.finish(stats);
+  Dataset ds = loader.finish(stats);
+  ds.source = file;
+  return ds;
 }
+
+}  // namespace detail
 
 CsvHeader parse_csv_header(const std::string& text) {
   if (text == "auto") return CsvHeader::automatic;

@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include "data/reader_internals.hpp"
+
 #include <algorithm>
 #include <array>
 #include <climits>
@@ -44,6 +46,23 @@ class IdxFile {
 
   const std::string& name() const { return name_; }
 
+  // Whether the file is plain (zlib reads it transparently) rather than gzipped. Valid after a read.
+  bool plain() { return gzdirect(file_.get()) == 1; }
+
+  // Moves to uncompressed byte @p offset: lseek for a plain file; for gzip, zlib decompresses and
+  // discards up to it at the next read (a short read then tells that the data ended first).
+  void seek(std::uint64_t offset) {
+    if (gzseek(file_.get(), static_cast<z_off_t>(offset), SEEK_SET) < 0) {
+      throw DataError(name_ + ": cannot seek to byte " + std::to_string(offset) + ": " + error_text());
+    }
+  }
+
+  // The uncompressed offset reached.
+  std::uint64_t position() {
+    const z_off_t at = gztell(file_.get());
+    return at < 0 ? 0 : static_cast<std::uint64_t>(at);
+  }
+
   // Reads up to @p size bytes; returns how many were read (fewer only at the end of the file).
   std::size_t read(std::uint8_t* out, std::size_t size) {
     std::size_t done = 0;
@@ -82,20 +101,29 @@ class IdxFile {
       const std::size_t want = std::min<std::size_t>(chunk, expected - old_size);
       data.resize(old_size + want);
       const std::size_t got = read(data.data() + old_size, want);
-      if (got < want) {
-        throw DataError(name_ + ": truncated: expected " + std::to_string(expected) + " data bytes after the " +
-                        std::to_string(header_bytes) + "-byte header, found " + std::to_string(old_size + got));
-      }
+      if (got < want) throw truncated(expected, header_bytes, old_size + got);
     }
+    check_no_trailing(expected, header_bytes);
+    return data;
+  }
+
+  // At the end of @p expected data bytes, checks that nothing follows.
+  void check_no_trailing(std::uint64_t expected, std::size_t header_bytes) {
     std::uint64_t trailing = 0;
     std::array<std::uint8_t, 4096> scratch{};
     for (std::size_t got = 0; (got = read(scratch.data(), scratch.size())) > 0;) trailing += got;
-    if (trailing > 0) {
-      throw DataError(name_ + ": " + std::to_string(trailing) + " trailing bytes: expected " +
-                      std::to_string(expected) + " data bytes after the " + std::to_string(header_bytes) +
-                      "-byte header, found " + std::to_string(expected + trailing));
-    }
-    return data;
+    if (trailing > 0) throw trailing_bytes(expected, header_bytes, expected + trailing);
+  }
+
+  DataError trailing_bytes(std::uint64_t expected, std::size_t header_bytes, std::uint64_t found) const {
+    return DataError(name_ + ": " + std::to_string(found - expected) + " trailing bytes: expected " +
+                     std::to_string(expected) + " data bytes after the " + std::to_string(header_bytes) +
+                     "-byte header, found " + std::to_string(found));
+  }
+
+  DataError truncated(std::uint64_t expected, std::size_t header_bytes, std::uint64_t found) const {
+    return DataError(name_ + ": truncated: expected " + std::to_string(expected) + " data bytes after the " +
+                     std::to_string(header_bytes) + "-byte header, found " + std::to_string(found));
   }
 
  private:
@@ -133,15 +161,21 @@ std::uint32_t read_dimension(IdxFile& file, const char* what, std::size_t offset
   return value;
 }
 
-}  // namespace
-
-IdxImages read_idx_images(const std::filesystem::path& path) {
-  IdxFile file(path);
+// Reads the 16-byte header of an images file into count, rows and cols.
+IdxImages read_images_header(IdxFile& file) {
   check_magic(file, file.read_u32("magic", 0), images_magic, "IDX3 ubyte images");
   IdxImages images;
   images.count = read_dimension(file, "image count", 4);
   images.rows = read_dimension(file, "rows", 8);
   images.cols = read_dimension(file, "columns", 12);
+  return images;
+}
+
+}  // namespace
+
+IdxImages read_idx_images(const std::filesystem::path& path) {
+  IdxFile file(path);
+  IdxImages images = read_images_header(file);
   // Each factor is < 2^32, so the product of the first two fits; the check stops the third overflowing.
   const auto pixels = static_cast<std::uint64_t>(images.rows) * static_cast<std::uint64_t>(images.cols);
   const auto count = static_cast<std::uint64_t>(images.count);
@@ -180,5 +214,56 @@ Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesys
   ds.source = images.string();
   return ds;
 }
+
+namespace detail {
+
+IdxRecords read_idx_records(const std::filesystem::path& path, bool images,
+                            const std::function<Range(std::int64_t)>& choose) {
+  IdxFile file(path);
+  IdxRecords out;
+  std::size_t header_bytes = 8;
+  if (images) {
+    const IdxImages header = read_images_header(file);
+    out.total = header.count;
+    out.rows = header.rows;
+    out.cols = header.cols;
+    header_bytes = 16;
+  } else {
+    check_magic(file, file.read_u32("magic", 0), labels_magic, "IDX1 ubyte labels");
+    out.total = read_dimension(file, "label count", 4);
+  }
+  const auto record_bytes = static_cast<std::uint64_t>(out.rows) * static_cast<std::uint64_t>(out.cols);
+  const auto total = static_cast<std::uint64_t>(out.total);
+  if (record_bytes > max_data_bytes / total) {
+    throw DataError(file.name() + ": the header announces more than " + std::to_string(max_data_bytes) +
+                    " data bytes, too many");
+  }
+  out.range = choose(out.total);
+  if (out.range.begin < 0 || out.range.end < out.range.begin || out.range.end > out.total) {
+    throw DataError(file.name() + ": records [" + std::to_string(out.range.begin) + ", " +
+                    std::to_string(out.range.end) + ") are outside the file's " + std::to_string(out.total));
+  }
+  const std::uint64_t total_bytes = record_bytes * total;
+  // A plain file's size tells whether it is complete, so every shard checks it for nothing.
+  if (file.plain()) {
+    std::error_code ec;
+    const std::uintmax_t size = std::filesystem::file_size(path, ec);
+    if (!ec && size < header_bytes + total_bytes) throw file.truncated(total_bytes, header_bytes, size - header_bytes);
+    if (!ec && size > header_bytes + total_bytes) {
+      throw file.trailing_bytes(total_bytes, header_bytes, size - header_bytes);
+    }
+  }
+  const std::uint64_t skip = record_bytes * static_cast<std::uint64_t>(out.range.begin);
+  file.seek(header_bytes + skip);
+  out.bytes.resize(record_bytes * static_cast<std::uint64_t>(out.range.size()));
+  if (file.read(out.bytes.data(), out.bytes.size()) < out.bytes.size()) {
+    throw file.truncated(total_bytes, header_bytes, file.position() - header_bytes);
+  }
+  // Only the shard holding the last record reads on to check that nothing follows.
+  if (out.range.end == out.total) file.check_no_trailing(total_bytes, header_bytes);
+  return out;
+}
+
+}  // namespace detail
 
 }  // namespace mpitrain::data

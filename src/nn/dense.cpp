@@ -49,7 +49,10 @@ ConstMatrixMap Dense::backward(ConstMatrixMap dy) {
     db.setZero();
   } else {
     dw.noalias() = x.transpose() * dy;
-    db = dy.colwise().sum();
+    // Row by row, not dy.colwise().sum(): Eigen's vectorised reduction peels a head whose length depends
+    // on the run-time address alignment, which changed the last bit from run to run and between ranks.
+    db = dy.row(0);
+    for (std::int64_t i = 1; i < rows_; ++i) db += dy.row(i);
   }
   MatrixMap dx(dx_.data(), rows_, inputs_);
   dx.noalias() = dy * w.transpose();

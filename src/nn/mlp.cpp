@@ -111,8 +111,9 @@ double Mlp::l2_penalty(double lambda) const {
   double sum = 0.0;
   for (const auto& p : registry_.entries()) {
     if (!p.decay) continue;
-    Eigen::Map<const Eigen::VectorXf> w(params_.data() + p.offset, p.size());
-    sum += static_cast<double>(w.squaredNorm());
+    // A plain loop in double: the same sum at any address alignment (see Dense::backward).
+    const float* w = params_.data() + p.offset;
+    for (std::int64_t i = 0; i < p.size(); ++i) sum += static_cast<double>(w[i]) * w[i];
   }
   return lambda * sum;
 }

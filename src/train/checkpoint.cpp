@@ -1,4 +1,5 @@
 #include "mpitrain/train/checkpoint.hpp"
+#include "mpitrain/train/fault_injection.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -60,6 +61,15 @@ std::uint32_t parameter_crc32(std::span<const float> values) {
 }
 
 // The registry keeps a bias as 1 × outputs; Keras stores it as a vector.
+// crc32 of every optimizer state buffer, one after the other.
+std::uint32_t state_crc32(const std::vector<std::vector<float>>& states) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (const auto& s : states) {
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(s.data()), s.size() * sizeof(float));
+  }
+  return static_cast<std::uint32_t>(crc);
+}
+
 std::vector<hsize_t> stored_shape(const nn::ParameterInfo& p) {
   if (p.name.ends_with("/bias:0")) return {static_cast<hsize_t>(p.cols)};
   return {static_cast<hsize_t>(p.rows), static_cast<hsize_t>(p.cols)};
@@ -161,6 +171,9 @@ void write_contents(const Hdf5File& file, const Checkpoint& ckpt, const nn::Para
   file.write_int_attribute(own.get(), "step_in_epoch", ckpt.step_in_epoch, H5T_STD_I64LE);
   file.write_int_attribute(own.get(), "global_step", ckpt.global_step, H5T_STD_I64LE);
   file.write_string_attribute(own.get(), "config", ckpt.config_ini);
+  file.write_string_attribute(own.get(), "trajectory", ckpt.trajectory);
+  file.write_int_attribute(own.get(), "sampler_seed", static_cast<std::int64_t>(ckpt.sampler_seed), H5T_STD_I64LE);
+  file.write_int_attribute(own.get(), "state_crc32", state_crc32(ckpt.optimizer_state), H5T_STD_U32LE);
   file.write_int_attribute(own.get(), "parameter_crc32", parameter_crc32(ckpt.parameters), H5T_STD_U32LE);
 
   Group optimizer = file.create_group(own.get(), "optimizer");
@@ -279,6 +292,8 @@ Checkpoint read_contents(const Hdf5File& file) {
   ckpt.step_in_epoch = file.read_int_attribute(own.get(), "step_in_epoch");
   ckpt.global_step = file.read_int_attribute(own.get(), "global_step");
   ckpt.config_ini = file.read_string_attribute(own.get(), "config");
+  ckpt.trajectory = file.read_string_attribute(own.get(), "trajectory");
+  ckpt.sampler_seed = static_cast<std::uint64_t>(file.read_int_attribute(own.get(), "sampler_seed"));
 
   if (!file.exists(own.get(), "optimizer")) file.fail("no /mpitrain/optimizer group");
   Group optimizer = file.open_group(own.get(), "optimizer");
@@ -288,6 +303,11 @@ Checkpoint read_contents(const Hdf5File& file) {
   for (const auto& state : ckpt.optimizer_state_names) {
     ckpt.optimizer_state.push_back(read_flat(file, optimizer.get(), "optimizer state " + state + " of ", registry,
                                              [&](const nn::ParameterInfo& p) { return state + "/" + p.name; }));
+  }
+
+  const std::int64_t stored_state_crc = file.read_int_attribute(own.get(), "state_crc32");
+  if (stored_state_crc != state_crc32(ckpt.optimizer_state)) {
+    file.fail("optimizer state checksum mismatch (corrupt file)");
   }
 
   if (!file.exists(own.get(), "scaler")) file.fail("no /mpitrain/scaler group");
@@ -327,6 +347,7 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt)
       file.flush_and_close();
     }
     sync_path(tmp, O_RDONLY, label);
+    fault_in_checkpoint(0, ckpt.global_step);  // tests: kill -9 between the complete temporary and the rename
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
       fail(label, "cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno));
     }

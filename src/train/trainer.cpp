@@ -6,6 +6,7 @@
 #include <Eigen/Core>
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "mpitrain/data/sampler.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
@@ -13,9 +14,14 @@
 #include "mpitrain/nn/mlp.hpp"
 #include "mpitrain/optim/optimizer.hpp"
 #include "mpitrain/train/checkpoint.hpp"
+#include "mpitrain/train/checkpoint_store.hpp"
 #include "mpitrain/train/evaluation.hpp"
+#include "mpitrain/train/fault_injection.hpp"
 #include "mpitrain/train/metrics.hpp"
 #include "mpitrain/train/progress.hpp"
+#include "mpitrain/train/stop_signal.hpp"
+#include "mpitrain/train/watchdog.hpp"
+#include "train/resume.hpp"
 
 namespace mpitrain::train {
 
@@ -25,25 +31,23 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-nn::MlpSpec spec_of(const config::Config& config, std::int64_t inputs) {
-  return nn::MlpSpec{inputs, config.model.hidden, nn::parse_activation(config.model.activation),
-                     config.model.classes};
-}
-
-optim::OptimizerOptions optimizer_options(const config::OptimConfig& o) {
-  return {o.name, o.learning_rate, o.beta1, o.beta2, o.epsilon, o.momentum, o.nesterov};
-}
-
 // Loss and accuracy accumulated over some steps on this rank; summed across ranks when reported.
 struct Window {
-  double loss = 0.0;           // sum of per-sample losses
-  double correct = 0.0;        // samples classified correctly
-  double count = 0.0;          // samples
-  double penalty = 0.0;        // sum over steps of the L2 penalty
+  double loss = 0.0;      // sum of per-sample losses
+  double correct = 0.0;   // samples classified correctly
+  double count = 0.0;     // samples
+  double penalty = 0.0;   // sum over steps of the L2 penalty
   double steps = 0.0;
   Clock::time_point start = Clock::now();
 
-  // Returns {mean loss + mean penalty, accuracy, global samples}; collective.
+  void add(const nn::LossSums& sums, double step_penalty) {
+    loss += sums.loss;
+    correct += static_cast<double>(sums.correct);
+    count += static_cast<double>(sums.count);
+    penalty += step_penalty;
+    steps += 1;
+  }
+  // {mean loss + mean penalty, accuracy, global samples}; collective.
   std::array<double, 3> reduce(const dist::Communicator& comm) const {
     std::array<double, 3> sums{loss, correct, count};
     comm.allreduce(std::span<double>(sums), dist::ReduceOp::sum);
@@ -52,36 +56,382 @@ struct Window {
   }
 };
 
-Checkpoint make_checkpoint(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer,
-                           const data::Scaler& scaler, std::int64_t epoch, std::int64_t step_in_epoch,
-                           std::int64_t global_step) {
-  Checkpoint c;
-  c.architecture = model.spec();
-  c.parameters.assign(model.parameters().begin(), model.parameters().end());
-  c.optimizer_name = optimizer.name();
-  c.optimizer_iterations = optimizer.iterations();
-  for (const auto& s : optimizer.state()) {
-    c.optimizer_state_names.push_back(s.name);
-    c.optimizer_state.emplace_back(s.values.begin(), s.values.end());
+// The training loop of one run; see trainer.hpp.
+class Trainer {
+ public:
+  Trainer(const config::Config& config, TrainingData& data, const dist::Communicator& comm,
+          std::filesystem::path run_dir)
+      : config_(config), data_(data), comm_(comm), run_dir_(std::move(run_dir)), rank_(comm.rank()),
+        world_(comm.size()),
+        global_batch_(config.train.global_batch_size > 0
+                          ? config.train.global_batch_size
+                          : static_cast<std::int64_t>(config.train.batch_size) * world_),
+        max_rows_((global_batch_ + world_ - 1) / world_),
+        sampler_(data.train.size(), global_batch_, config.train.seed),
+        model_(nn::MlpSpec{data.train.feature_count(), config.model.hidden,
+                           nn::parse_activation(config.model.activation), config.model.classes}),
+        optimizer_(optim::make_optimizer({config.optim.name, config.optim.learning_rate, config.optim.beta1,
+                                          config.optim.beta2, config.optim.epsilon, config.optim.momentum,
+                                          config.optim.nesterov},
+                                         model_.registry().total())),
+        reducer_(comm),
+        trajectory_(trajectory_config(config, global_batch_, world_)),
+        x_(max_rows_, data.train.feature_count()),
+        grad_logits_(max_rows_, config.model.classes),
+        labels_(static_cast<std::size_t>(max_rows_)) {
+    total_steps_ = sampler_.steps_per_epoch() * config.train.epochs;
+    if (config.train.max_steps > 0) total_steps_ = std::min(total_steps_, config.train.max_steps);
+    model_.reserve(max_rows_);
   }
-  c.epoch = epoch;
-  c.step_in_epoch = step_in_epoch;
-  c.global_step = global_step;
-  c.scaler_method = scaler.method();
-  c.scaler_shift = scaler.shift();
-  c.scaler_scale = scaler.scale();
-  c.config_ini = config::to_ini(config);
-  return c;
+
+  nlohmann::json run();
+
+ private:
+  void initialise();
+  bool train_step(std::int64_t epoch, std::int64_t step, Window& epoch_window, Window& log_window);
+  void write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch);
+  void check_replicas(const char* when);
+  void phase(Phase p) { watchdog_.enter(p, global_step_); }
+  void log_interval(std::int64_t epoch, Window& window);
+  nlohmann::json end_epoch(std::int64_t epoch, std::int64_t steps_done, const Window& window, double seconds);
+
+  const config::Config& config_;
+  TrainingData& data_;
+  const dist::Communicator& comm_;
+  std::filesystem::path run_dir_;
+  int rank_;
+  int world_;
+  std::int64_t global_batch_;
+  std::int64_t max_rows_;
+  data::DistributedSampler sampler_;
+  nn::Mlp model_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  dist::FusedAllreduceReducer reducer_;
+  std::string trajectory_;
+  data::RowMatrix x_;            // max_rows × features: this rank's slice of the global batch
+  data::RowMatrix grad_logits_;  // max_rows × classes
+  std::vector<std::int32_t> labels_;
+  Watchdog watchdog_{config_.train.watchdog_seconds, rank_};
+  std::optional<MetricsWriter> metrics_;
+  std::optional<ProgressBar> bar_;
+
+  std::int64_t total_steps_ = 0;
+  std::int64_t start_epoch_ = 0;
+  std::int64_t start_step_ = 0;
+  std::int64_t global_step_ = 0;
+  std::int64_t samples_seen_ = 0;
+  std::int64_t skipped_steps_ = 0;
+  std::string resumed_from_;
+  std::string last_checkpoint_;
+};
+
+void Trainer::initialise() {
+  std::optional<Checkpoint> ckpt;
+  std::filesystem::path path;
+  dist::run_agreed(comm_, [&] {
+    if (rank_ != 0) return;
+    const auto resume = resolve_resume(config_.checkpoint, run_dir_);
+    if (!resume) return;
+    path = *resume;
+    ckpt = read_checkpoint(path);
+    if (ckpt->architecture != model_.spec()) {
+      throw CheckpointError("checkpoint " + path.string() + " holds another architecture than the config");
+    }
+    if (ckpt->optimizer_name != optimizer_->name()) {
+      throw CheckpointError("checkpoint " + path.string() + " holds " + ckpt->optimizer_name +
+                            " state, the config asks for " + optimizer_->name());
+    }
+    check_trajectory(*ckpt, path, trajectory_);
+  });
+  // Rank 0's parameters (fresh or restored) and state reach every rank.
+  std::array<std::int64_t, 5> position{0, 0, 0, 0, 0};
+  if (rank_ == 0) {
+    if (ckpt) {
+      std::copy(ckpt->parameters.begin(), ckpt->parameters.end(), model_.parameters().begin());
+      auto states = optimizer_->state();
+      for (std::size_t i = 0; i < states.size(); ++i) {
+        std::copy(ckpt->optimizer_state[i].begin(), ckpt->optimizer_state[i].end(), states[i].values.begin());
+      }
+      position = {1, ckpt->epoch, ckpt->step_in_epoch, ckpt->global_step, ckpt->optimizer_iterations};
+    } else {
+      model_.init_glorot(config_.model.seed);
+    }
+  }
+  comm_.broadcast(std::span<std::int64_t>(position), 0);
+  comm_.broadcast(model_.parameters(), 0);
+  for (auto& state : optimizer_->state()) comm_.broadcast(state.values, 0);
+  if (position[0] == 1) {
+    start_epoch_ = position[1];
+    start_step_ = position[2];
+    global_step_ = position[3];
+    optimizer_->set_iterations(position[4]);
+    resumed_from_ = path.string();
+    comm_.broadcast(resumed_from_, 0);
+    spdlog::info("resumed from {}: epoch {}, step {} of the epoch, global step {}", resumed_from_, start_epoch_ + 1,
+                 start_step_, global_step_);
+  }
 }
 
-std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, std::int64_t global_step) {
-  char name[64];
-  std::snprintf(name, sizeof name, "checkpoint-%08lld.h5", static_cast<long long>(global_step));
-  return run_dir / name;
+// One optimizer step; returns false when the step was skipped (non-finite, train.nonfinite = skip).
+bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_window, Window& log_window) {
+  phase(Phase::data);
+  const FaultKind fault = fault_at_step(rank_, global_step_);
+  const bool poison = fault == FaultKind::nan;
+  const auto slice = sampler_.slice(step, rank_, world_);
+  const auto n = static_cast<std::int64_t>(slice.size());
+  const std::int64_t features = x_.cols();
+  const int classes = config_.model.classes;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t s = slice[static_cast<std::size_t>(i)];
+    x_.row(i) = data_.train.features.row(s);
+    labels_[static_cast<std::size_t>(i)] = data_.train.labels[static_cast<std::size_t>(s)];
+  }
+  if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
+  phase(Phase::forward);
+  auto logits = model_.forward(nn::ConstMatrixMap(x_.data(), n, features));
+  nn::MatrixMap g(grad_logits_.data(), n, classes);
+  const nn::LossSums sums =
+      nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels_.data(), slice.size()), g);
+  phase(Phase::backward);
+  model_.backward(nn::ConstMatrixMap(grad_logits_.data(), n, classes));
+  auto grads = model_.gradients();
+  phase(Phase::allreduce);
+  reducer_.reduce(grads);
+
+  // One small collective agrees on what every rank must do alike: stop for a signal, and which ranks
+  // saw a non-finite loss (a NaN there reaches the summed gradient too, checked below on every rank).
+  phase(Phase::agreement);
+  const bool local_bad = !std::isfinite(sums.loss) || (poison && n == 0);
+  std::array<int, 2> control{stop_signal_received() != 0 ? 1 : 0, local_bad ? rank_ + 1 : 0};
+  comm_.allreduce(std::span<int>(control), dist::ReduceOp::max);
+  Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
+  const bool nonfinite = control[1] > 0 || !gv.allFinite();
+  const std::int64_t step_index = global_step_;
+  ++global_step_;
+  const std::int64_t count = sampler_.global_count(step);
+  samples_seen_ += count;
+  if (nonfinite) {
+    const std::string where = "non-finite loss or gradient at step " + std::to_string(step_index) +
+                              (control[1] > 0 ? " (rank " + std::to_string(control[1] - 1) + ")" : "");
+    if (config_.train.nonfinite == "stop") {
+      throw TrainingStopped(where + "; stopping (train.nonfinite = stop), the last checkpoint is kept: " +
+                                (last_checkpoint_.empty() ? std::string("none written yet") : last_checkpoint_),
+                            std::max(control[1] - 1, 0), 1);
+    }
+    ++skipped_steps_;
+    spdlog::warn("{}: step skipped on every rank (train.nonfinite = skip)", where);
+  } else {
+    phase(Phase::optimizer);
+    gv *= 1.0f / static_cast<float>(count);
+    const double penalty = model_.l2_penalty(config_.optim.weight_decay);
+    model_.add_l2_gradient(config_.optim.weight_decay, grads);
+    if (config_.train.clip_grad_norm > 0) {
+      // After the allreduce, in a fixed order: the same norm on every rank, whatever its alignment.
+      double sum_sq = 0.0;
+      for (const float v : grads) sum_sq += static_cast<double>(v) * v;
+      const double norm = std::sqrt(sum_sq);
+      if (norm > config_.train.clip_grad_norm) gv *= static_cast<float>(config_.train.clip_grad_norm / norm);
+    }
+    optimizer_->step(model_.parameters(), grads);
+    if (fault == FaultKind::desync) model_.parameters()[0] += 1e-3f;
+    epoch_window.add(sums, penalty);
+    log_window.add(sums, penalty);
+  }
+  if (control[0] != 0) {
+    const bool epoch_done = step + 1 == sampler_.steps_per_epoch();
+    if (rank_ == 0) {
+      bar_->clear();
+      spdlog::warn("stop signal received: writing a checkpoint at step {} and exiting", global_step_);
+    }
+    write_checkpoint_now(epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : step + 1);
+    throw TrainingStopped("stopped by a signal after step " + std::to_string(global_step_) +
+                              "; checkpoint written: resume with --checkpoint.resume=auto",
+                          0, exit_preempted);
+  }
+  return !nonfinite;
 }
 
-nlohmann::json eval_json(const EvaluationResult& r) {
-  return {{"loss", r.loss}, {"accuracy", r.accuracy}, {"samples", r.count}};
+void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch) {
+  phase(Phase::checkpoint);
+  const auto path = checkpoint_path(run_dir_, global_step_);
+  if (rank_ == 0) {
+    Checkpoint c;
+    c.architecture = model_.spec();
+    c.parameters.assign(model_.parameters().begin(), model_.parameters().end());
+    c.optimizer_name = optimizer_->name();
+    c.optimizer_iterations = optimizer_->iterations();
+    for (const auto& s : optimizer_->state()) {
+      c.optimizer_state_names.push_back(s.name);
+      c.optimizer_state.emplace_back(s.values.begin(), s.values.end());
+    }
+    c.epoch = epochs_done;
+    c.step_in_epoch = step_in_epoch;
+    c.global_step = global_step_;
+    c.scaler_method = data_.scaler.method();
+    c.scaler_shift = data_.scaler.shift();
+    c.scaler_scale = data_.scaler.scale();
+    c.config_ini = config::to_ini(config_);
+    c.sampler_seed = config_.train.seed;
+    c.trajectory = trajectory_;
+    write_checkpoint(path, c);
+    prune_checkpoints(run_dir_, config_.checkpoint.keep);
+    spdlog::info("checkpoint written: {}", path.string());
+  }
+  last_checkpoint_ = path.filename().string();
+  phase(Phase::idle);
+}
+
+// Every replica must hold the same parameters: crc32 compared with one allreduce (max of crc and ~crc).
+void Trainer::check_replicas(const char* when) {
+  phase(Phase::agreement);
+  const std::string hex = checksum_hex(model_.parameters());
+  const std::uint64_t crc = std::stoull(hex, nullptr, 16);
+  std::array<std::uint64_t, 2> v{crc, ~crc};
+  comm_.allreduce(std::span<std::uint64_t>(v), dist::ReduceOp::max);
+  if (v[0] != ~v[1]) {
+    throw TrainingStopped("replicas diverged: parameter checksums differ across ranks " + std::string(when) +
+                              " step " + std::to_string(global_step_) + " (this rank: " + hex + ")",
+                          0, 1);
+  }
+}
+
+void Trainer::log_interval(std::int64_t epoch, Window& window) {
+  const double elapsed = seconds_since(window.start);
+  const auto [loss, accuracy, samples] = window.reduce(comm_);
+  if (rank_ == 0) {
+    metrics_->write({{"kind", "interval"}, {"epoch", epoch + 1}, {"step", global_step_}, {"loss", loss},
+                     {"accuracy", accuracy}, {"learning_rate", optimizer_->learning_rate()},
+                     {"samples_per_second", samples / elapsed}, {"skipped_steps", skipped_steps_}});
+    if (bar_->active()) {
+      bar_->update(epoch + 1, global_step_, samples / elapsed, loss);
+    } else {
+      spdlog::info("epoch {} step {}/{}: loss {:.4f} accuracy {:.4f}, {:.0f} samples/s", epoch + 1, global_step_,
+                   total_steps_, loss, accuracy, samples / elapsed);
+    }
+  }
+  window = Window{};
+}
+
+nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, const Window& window,
+                                  double seconds) {
+  const auto [loss, accuracy, samples] = window.reduce(comm_);
+  nlohmann::json record = {{"kind", "epoch"}, {"epoch", epoch + 1}, {"step", global_step_},
+                           {"loss", loss}, {"accuracy", accuracy},
+                           {"learning_rate", optimizer_->learning_rate()},
+                           {"samples_per_second", samples / seconds}, {"seconds", seconds},
+                           {"complete", steps_done == sampler_.steps_per_epoch()},
+                           {"skipped_steps", skipped_steps_}};
+  if (data_.validation.size() > 0) {
+    phase(Phase::evaluation);
+    const auto v = evaluate(model_, data_.validation, comm_);
+    record["val_loss"] = v.loss;
+    record["val_accuracy"] = v.accuracy;
+  }
+  if (rank_ == 0) {
+    bar_->clear();
+    metrics_->write(record);
+    spdlog::info("epoch {}/{} done: train loss {:.4f} accuracy {:.4f}{}, {:.0f} samples/s, {:.1f} s", epoch + 1,
+                 config_.train.epochs, loss, accuracy,
+                 record.contains("val_loss")
+                     ? fmt::format(", validation loss {:.4f} accuracy {:.4f}", record["val_loss"].get<double>(),
+                                   record["val_accuracy"].get<double>())
+                     : std::string(),
+                 samples / seconds, seconds);
+  }
+  return record;
+}
+
+nlohmann::json Trainer::run() {
+  Eigen::setNbThreads(config_.train.threads);
+  install_stop_handlers();
+  initialise();
+  if (rank_ == 0) metrics_.emplace(run_dir_ / "metrics.jsonl");
+  bar_.emplace(rank_ == 0 && progress_enabled(config_.log.progress), total_steps_);
+  spdlog::info("training: {} samples, world size {}, global batch {} (up to {} per rank), {} steps per epoch, "
+               "{} steps, {} parameters",
+               data_.train.size(), world_, global_batch_, max_rows_, sampler_.steps_per_epoch(), total_steps_,
+               model_.registry().total());
+
+  const auto wall_start = Clock::now();
+  double train_seconds = 0.0;
+  double final_loss = 0.0, final_accuracy = 0.0;
+  std::int64_t epochs_done = start_epoch_;
+  const std::int64_t steps_per_epoch = sampler_.steps_per_epoch();
+  for (std::int64_t epoch = start_epoch_; epoch < config_.train.epochs && global_step_ < total_steps_; ++epoch) {
+    sampler_.set_epoch(epoch);
+    Window epoch_window, log_window;
+    const auto epoch_start = Clock::now();
+    std::int64_t step = epoch == start_epoch_ ? start_step_ : 0;
+    for (; step < steps_per_epoch && global_step_ < total_steps_; ++step) {
+      train_step(epoch, step, epoch_window, log_window);
+      if (global_step_ % config_.train.log_every == 0) log_interval(epoch, log_window);
+      if (config_.train.check_replicas_every > 0 && global_step_ % config_.train.check_replicas_every == 0) {
+        check_replicas("at");
+      }
+      if (config_.checkpoint.every_steps > 0 && global_step_ % config_.checkpoint.every_steps == 0 &&
+          step + 1 < steps_per_epoch) {
+        write_checkpoint_now(epoch, step + 1);
+      }
+    }
+    const double seconds = seconds_since(epoch_start);
+    train_seconds += seconds;
+    const auto record = end_epoch(epoch, step, epoch_window, seconds);
+    final_loss = record["loss"];
+    final_accuracy = record["accuracy"];
+    const bool complete = step == steps_per_epoch;
+    if (complete) epochs_done = epoch + 1;
+    const bool last = !(epoch + 1 < config_.train.epochs && global_step_ < total_steps_);
+    const bool periodic = config_.checkpoint.every_epochs > 0 && complete &&
+                          (epoch + 1) % config_.checkpoint.every_epochs == 0;
+    if (periodic || last) write_checkpoint_now(complete ? epoch + 1 : epoch, complete ? 0 : step);
+  }
+  if (!resumed_from_.empty() && global_step_ == total_steps_ && last_checkpoint_.empty()) {
+    last_checkpoint_ = std::filesystem::path(resumed_from_).filename().string();
+  }
+  check_replicas("after");
+  phase(Phase::evaluation);
+
+  nlohmann::json summary = {
+      {"world_size", world_},
+      {"global_batch_size", global_batch_},
+      {"per_rank_batch_size", max_rows_},
+      {"epochs", epochs_done},
+      {"steps", global_step_},
+      {"samples", samples_seen_},
+      {"train_seconds", train_seconds},
+      {"samples_per_second", train_seconds > 0 ? static_cast<double>(samples_seen_) / train_seconds : 0.0},
+      {"final_train_loss", final_loss},
+      {"final_train_accuracy", final_accuracy},
+      {"parameters", model_.registry().total()},
+      {"param_checksum", checksum_hex(model_.parameters())},
+      {"checkpoint", last_checkpoint_},
+      {"skipped_steps", skipped_steps_},
+      {"resumed_from", resumed_from_},
+  };
+  if (data_.test.size() > 0) {
+    const auto t = evaluate(model_, data_.test, comm_);
+    summary["test_loss"] = t.loss;
+    summary["test_accuracy"] = t.accuracy;
+    summary["test_samples"] = t.count;
+  }
+  if (data_.validation.size() > 0) {
+    const auto v = evaluate(model_, data_.validation, comm_);
+    summary["validation_loss"] = v.loss;
+    summary["validation_accuracy"] = v.accuracy;
+  }
+  summary["wall_seconds"] = seconds_since(wall_start);
+  phase(Phase::idle);
+  if (rank_ == 0) {
+    write_json_file(run_dir_ / "summary.json", summary);
+    spdlog::info("done: {} steps in {:.1f} s ({:.0f} samples/s); final train loss {:.4f}{}; checksum {}",
+                 global_step_, train_seconds, summary["samples_per_second"].get<double>(), final_loss,
+                 summary.contains("test_accuracy")
+                     ? fmt::format("; test loss {:.4f} accuracy {:.4f}", summary["test_loss"].get<double>(),
+                                   summary["test_accuracy"].get<double>())
+                     : std::string(),
+                 summary["param_checksum"].get<std::string>());
+  }
+  return summary;
 }
 
 }  // namespace
@@ -95,188 +445,8 @@ std::string checksum_hex(std::span<const float> values) {
 
 nlohmann::json train(const config::Config& config, TrainingData& data, const dist::Communicator& comm,
                      const std::filesystem::path& run_dir) {
-  const int rank = comm.rank();
-  const int world = comm.size();
-  const bool root = rank == 0;
-  Eigen::setNbThreads(config.train.threads);
-
-  const std::int64_t n_train = data.train.size();
-  const std::int64_t global_batch = config.train.global_batch_size > 0
-                                        ? config.train.global_batch_size
-                                        : static_cast<std::int64_t>(config.train.batch_size) * world;
-  const std::int64_t max_rows = (global_batch + world - 1) / world;
-  data::DistributedSampler sampler(n_train, global_batch, config.train.seed);
-  const std::int64_t steps_per_epoch = sampler.steps_per_epoch();
-  std::int64_t total_steps = steps_per_epoch * config.train.epochs;
-  if (config.train.max_steps > 0) total_steps = std::min(total_steps, config.train.max_steps);
-
-  nn::Mlp model(spec_of(config, data.train.feature_count()));
-  if (root) model.init_glorot(config.model.seed);
-  comm.broadcast(model.parameters(), 0);  // rank 0's initial parameters on every rank
-  auto optimizer = optim::make_optimizer(optimizer_options(config.optim), model.registry().total());
-  dist::FusedAllreduceReducer reducer(comm);
-
-  const std::int64_t features = data.train.feature_count();
-  const int classes = config.model.classes;
-  model.reserve(max_rows);
-  data::RowMatrix x(max_rows, features);           // max_rows × features: this rank's slice
-  data::RowMatrix grad_logits(max_rows, classes);  // max_rows × classes
-  std::vector<std::int32_t> labels(static_cast<std::size_t>(max_rows));
-
-  spdlog::info("training: {} samples, world size {}, global batch {} (about {} per rank), {} steps per "
-               "epoch, {} steps, {} parameters",
-               n_train, world, global_batch, max_rows, steps_per_epoch, total_steps, model.registry().total());
-
-  std::optional<MetricsWriter> metrics;
-  if (root) metrics.emplace(run_dir / "metrics.jsonl");
-  ProgressBar bar(root && progress_enabled(config.log.progress), total_steps);
-  const float lr = static_cast<float>(optimizer->learning_rate());
-
-  std::int64_t global_step = 0;
-  std::int64_t samples_seen = 0;
-  double train_seconds = 0.0;
-  double final_train_loss = 0.0, final_train_accuracy = 0.0;
-  std::int64_t epochs_done = 0;
-  std::string last_checkpoint;
-  const auto wall_start = Clock::now();
-
-  for (std::int64_t epoch = 0; epoch < config.train.epochs && global_step < total_steps; ++epoch) {
-    sampler.set_epoch(epoch);
-    Window epoch_window, log_window;
-    const auto epoch_start = Clock::now();
-    std::int64_t step = 0;
-    for (; step < steps_per_epoch && global_step < total_steps; ++step) {
-      const auto slice = sampler.slice(step, rank, world);
-      const auto n = static_cast<std::int64_t>(slice.size());
-      for (std::int64_t i = 0; i < n; ++i) {
-        const std::int64_t s = slice[static_cast<std::size_t>(i)];
-        x.row(i) = data.train.features.row(s);
-        labels[static_cast<std::size_t>(i)] = data.train.labels[static_cast<std::size_t>(s)];
-      }
-      auto logits = model.forward(nn::ConstMatrixMap(x.data(), n, features));
-      nn::MatrixMap g(grad_logits.data(), n, classes);
-      const nn::LossSums sums =
-          nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels.data(), slice.size()), g);
-      model.backward(nn::ConstMatrixMap(grad_logits.data(), n, classes));
-      auto grads = model.gradients();
-      reducer.reduce(grads);
-      const std::int64_t count = sampler.global_count(step);
-      Eigen::Map<Eigen::VectorXf>(grads.data(), static_cast<Eigen::Index>(grads.size())) *=
-          1.0f / static_cast<float>(count);
-      const double penalty = model.l2_penalty(config.optim.weight_decay);
-      model.add_l2_gradient(config.optim.weight_decay, grads);
-      optimizer->step(model.parameters(), grads);
-      ++global_step;
-      samples_seen += count;
-      for (Window* w : {&epoch_window, &log_window}) {
-        w->loss += sums.loss;
-        w->correct += static_cast<double>(sums.correct);
-        w->count += static_cast<double>(sums.count);
-        w->penalty += penalty;
-        w->steps += 1;
-      }
-      if (global_step % config.train.log_every == 0) {
-        const double elapsed = seconds_since(log_window.start);
-        const auto [loss, accuracy, samples] = log_window.reduce(comm);
-        if (root) {
-          metrics->write({{"kind", "interval"}, {"epoch", epoch + 1}, {"step", global_step},
-                          {"loss", loss}, {"accuracy", accuracy}, {"learning_rate", lr},
-                          {"samples_per_second", samples / elapsed},
-                          {"seconds", seconds_since(wall_start)}});
-          if (bar.active()) {
-            bar.update(epoch + 1, global_step, samples / elapsed, loss);
-          } else {
-            spdlog::info("epoch {} step {}/{}: loss {:.4f} accuracy {:.4f}, {:.0f} samples/s", epoch + 1,
-                         global_step, total_steps, loss, accuracy, samples / elapsed);
-          }
-        }
-        log_window = Window{};
-      }
-    }
-    train_seconds += seconds_since(epoch_start);
-    const double epoch_seconds = seconds_since(epoch_start);
-    const auto [loss, accuracy, samples] = epoch_window.reduce(comm);
-    final_train_loss = loss;
-    final_train_accuracy = accuracy;
-    const bool complete = step == steps_per_epoch;
-    if (complete) epochs_done = epoch + 1;
-    nlohmann::json record = {{"kind", "epoch"}, {"epoch", epoch + 1}, {"step", global_step},
-                             {"loss", loss}, {"accuracy", accuracy}, {"learning_rate", lr},
-                             {"samples_per_second", samples / epoch_seconds},
-                             {"seconds", seconds_since(wall_start)}, {"complete", complete}};
-    if (data.validation.size() > 0) {
-      const auto v = evaluate(model, data.validation, comm);
-      record["val_loss"] = v.loss;
-      record["val_accuracy"] = v.accuracy;
-    }
-    if (root) {
-      bar.clear();
-      metrics->write(record);
-      spdlog::info("epoch {}/{} done: train loss {:.4f} accuracy {:.4f}{}, {:.0f} samples/s, {:.1f} s",
-                   epoch + 1, config.train.epochs, loss, accuracy,
-                   record.contains("val_loss")
-                       ? fmt::format(", validation loss {:.4f} accuracy {:.4f}", record["val_loss"].get<double>(),
-                                     record["val_accuracy"].get<double>())
-                       : std::string(),
-                   samples / epoch_seconds, epoch_seconds);
-    }
-    const bool last = !(epoch + 1 < config.train.epochs && global_step < total_steps);
-    const bool periodic = config.checkpoint.every_epochs > 0 && complete &&
-                          (epoch + 1) % config.checkpoint.every_epochs == 0;
-    if (root && (periodic || last)) {
-      const auto path = checkpoint_path(run_dir, global_step);
-      write_checkpoint(path, make_checkpoint(config, model, *optimizer, data.scaler, epochs_done,
-                                             complete ? 0 : step, global_step));
-      last_checkpoint = path.filename().string();
-      spdlog::info("checkpoint written: {}", path.string());
-    }
-  }
-
-  // Every replica must hold the same parameters.
-  const std::string checksum = checksum_hex(model.parameters());
-  const auto crc = static_cast<std::uint64_t>(std::stoul(checksum, nullptr, 16));
-  const std::uint64_t lo = comm.allreduce(crc, dist::ReduceOp::min);
-  const std::uint64_t hi = comm.allreduce(crc, dist::ReduceOp::max);
-  if (lo != hi) {
-    throw std::runtime_error("replicas diverged: parameter checksums differ across ranks after step " +
-                             std::to_string(global_step));
-  }
-
-  nlohmann::json summary = {
-      {"world_size", world},
-      {"global_batch_size", global_batch},
-      {"per_rank_batch_size", max_rows},
-      {"epochs", epochs_done},
-      {"steps", global_step},
-      {"samples", samples_seen},
-      {"train_seconds", train_seconds},
-      {"wall_seconds", seconds_since(wall_start)},
-      {"samples_per_second", train_seconds > 0 ? static_cast<double>(samples_seen) / train_seconds : 0.0},
-      {"final_train_loss", final_train_loss},
-      {"final_train_accuracy", final_train_accuracy},
-      {"parameters", model.registry().total()},
-      {"param_checksum", checksum},
-      {"checkpoint", last_checkpoint},
-  };
-  if (data.test.size() > 0) {
-    const auto t = evaluate(model, data.test, comm);
-    summary["test_loss"] = t.loss;
-    summary["test_accuracy"] = t.accuracy;
-    summary["test_samples"] = t.count;
-  }
-  if (data.validation.size() > 0) summary["validation"] = eval_json(evaluate(model, data.validation, comm));
-  summary["wall_seconds"] = seconds_since(wall_start);
-  if (root) {
-    write_json_file(run_dir / "summary.json", summary);
-    spdlog::info("done: {} steps in {:.1f} s ({:.0f} samples/s); final train loss {:.4f}{}; checksum {}",
-                 global_step, train_seconds, summary["samples_per_second"].get<double>(), final_train_loss,
-                 summary.contains("test_accuracy")
-                     ? fmt::format("; test loss {:.4f} accuracy {:.4f}", summary["test_loss"].get<double>(),
-                                   summary["test_accuracy"].get<double>())
-                     : std::string(),
-                 checksum);
-  }
-  return summary;
+  Trainer trainer(config, data, comm, run_dir);
+  return trainer.run();
 }
 
 }  // namespace mpitrain::train

@@ -27,7 +27,7 @@ std::string error_of(const std::filesystem::path& path, const std::vector<std::s
 
 TEST(Config, ReadsValuesAndOverridesWin) {
   const auto path = write_ini("ok", minimal + "[model]\nhidden = 32, 16\n[train]\nepochs = 3\nbatch_size = 8\n");
-  const Config c = load_config(path, {"--train.epochs=5", "--optim.learning_rate", "0.5"});
+  const Config c = load_config(path, {"--train.epochs=4", "--train.epochs=5", "--optim.learning_rate", "0.5"});
   EXPECT_EQ(c.train.epochs, 5);
   EXPECT_EQ(c.train.batch_size, 8);
   EXPECT_DOUBLE_EQ(c.optim.learning_rate, 0.5);

@@ -51,6 +51,8 @@ struct Checkpoint {
   std::vector<float> scaler_shift;               ///< features.
   std::vector<float> scaler_scale;               ///< features.
   std::string config_ini;                        ///< The resolved config of the run.
+  std::uint64_t sampler_seed = 0;                ///< The sampler's seed: with epoch and step_in_epoch, its position.
+  std::string trajectory;                        ///< The config keys that shape the trajectory, `key = value` lines.
 };
 
 /// Writes @p ckpt to @p path atomically: into `<path>.tmp`, fsync, rename over @p path, fsync of the

@@ -27,13 +27,33 @@ struct TrainingData {
   data::Scaler scaler{"none", 1.0};  ///< The fitted scaling (saved in checkpoints).
 };
 
+/// Training ended early on every rank alike (agreed): a non-finite loss or gradient with
+/// train.nonfinite = stop, diverged replicas, or a stop signal (exit_code exit_preempted, after rank 0
+/// wrote a checkpoint). what() says why, with the step and the rank.
+class TrainingStopped : public dist::AgreedError {
+ public:
+  TrainingStopped(const std::string& what, int failing_rank, int exit_code)
+      : dist::AgreedError(what, failing_rank), exit_code_(exit_code) {}
+  /// The process exit code every rank should return.
+  [[nodiscard]] int exit_code() const { return exit_code_; }
+
+ private:
+  int exit_code_;
+};
+
+/// The config keys that shape the trajectory (model, optimizer, seeds, effective global batch, data,
+/// clipping, gradient compression; the world size only with data.shuffle = local), as sorted
+/// `key = value` lines. Two runs with equal text follow the same trajectory.
+std::string trajectory_config(const config::Config& config, std::int64_t global_batch, int world_size);
+
 /// Loads and scales the data sets a config names, checking labels and values; logs rows and imputed
 /// cells. @throws data::DataError naming the file and location.
 TrainingData load_training_data(const config::Config& config);
 
-/// Runs training as configured and writes the run directory (rank 0). Returns the summary (the same
-/// object written to summary.json) on every rank.
-/// @throws dist::MpiError, CheckpointError, std::runtime_error (replicas diverged: checksum mismatch).
+/// Runs training as configured and writes the run directory (rank 0); resumes from a checkpoint when
+/// checkpoint.resume says so. Returns the summary (the same object written to summary.json) on every rank.
+/// @throws TrainingStopped (every rank alike), dist::AgreedError for a bad checkpoint to resume from
+///         (every rank alike), dist::MpiError, CheckpointError, std::runtime_error.
 nlohmann::json train(const config::Config& config, TrainingData& data, const dist::Communicator& comm,
                      const std::filesystem::path& run_dir);
 

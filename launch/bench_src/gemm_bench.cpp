@@ -1,0 +1,130 @@
+// gemm_bench: the GEMM roofline of launch/bench. Times Eigen's single-precision GEMM at the shapes of one
+// training step of an MLP (the same expressions as nn::Dense: Y = X·W forward, dW = Xᵀ·dY and
+// dX = dY·Wᵀ backward, all row-major, rows are samples) and prints one JSON object:
+//   {"batch", "threads", "shapes": [{"name", "m", "n", "k", "seconds", "gflops"}...],
+//    "peak_gflops"       the best rate over the model's shapes (the target's "GEMM peak"),
+//    "step_gemm_gflops"  2·Σmnk / Σseconds over the step's GEMMs: the rate of a step made only of them,
+//    "square_gflops"     a 512×512×512 product, for reference}
+// A GEMM of m×k by k×n counts 2·m·n·k floating-point operations. Each shape is repeated for at least
+// --seconds and the median of 7 such rounds is kept, which rejects the noise of a shared machine.
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Clock = std::chrono::steady_clock;
+
+struct Shape {
+  std::string name;
+  long m, n, k;   // the product is (m × k)·(k × n)
+  int kind;       // 0: A·B, 1: Aᵀ·B (weight gradient), 2: A·Bᵀ (input gradient)
+};
+
+// Median seconds of one product over 7 rounds of at least min_seconds each.
+double time_shape(const Shape& s, double min_seconds) {
+  RowMatrix a = s.kind == 1 ? RowMatrix::Random(s.k, s.m) : RowMatrix::Random(s.m, s.k);
+  RowMatrix b = s.kind == 2 ? RowMatrix::Random(s.n, s.k) : RowMatrix::Random(s.k, s.n);
+  RowMatrix c(s.m, s.n);
+  auto run = [&] {
+    if (s.kind == 0) c.noalias() = a * b;
+    if (s.kind == 1) c.noalias() = a.transpose() * b;
+    if (s.kind == 2) c.noalias() = a * b.transpose();
+  };
+  run();
+  std::vector<double> rounds;
+  for (int r = 0; r < 7; ++r) {
+    long reps = 0;
+    const auto start = Clock::now();
+    double elapsed = 0.0;
+    do {
+      run();
+      ++reps;
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    } while (elapsed < min_seconds);
+    rounds.push_back(elapsed / static_cast<double>(reps));
+  }
+  std::nth_element(rounds.begin(), rounds.begin() + 3, rounds.end());
+  if (c(0, 0) == 12345.678f) std::puts("");  // keeps the products observable
+  return rounds[3];
+}
+
+std::vector<long> parse_list(const std::string& text) {
+  std::vector<long> out;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t comma = text.find(',', pos);
+    out.push_back(std::stol(text.substr(pos, comma - pos)));
+    pos = comma == std::string::npos ? text.size() : comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long batch = 64, inputs = 784, classes = 10;
+  std::vector<long> hidden = {256, 128};
+  int threads = 1;
+  double seconds = 0.05;
+  try {
+    for (int i = 1; i + 1 < argc; i += 2) {
+      const std::string key = argv[i], value = argv[i + 1];
+      if (key == "--batch") batch = std::stol(value);
+      else if (key == "--inputs") inputs = std::stol(value);
+      else if (key == "--hidden") hidden = parse_list(value);
+      else if (key == "--classes") classes = std::stol(value);
+      else if (key == "--threads") threads = std::stoi(value);
+      else if (key == "--seconds") seconds = std::stod(value);
+      else throw std::invalid_argument("unknown option " + key);
+    }
+    if (argc % 2 == 0) throw std::invalid_argument(std::string("option ") + argv[argc - 1] + " needs a value");
+    if (batch < 1 || inputs < 1 || classes < 1 || threads < 1 || !(seconds > 0)) {
+      throw std::invalid_argument("--batch, --inputs, --classes, --threads and --seconds must be positive");
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gemm_bench: %s\nusage: gemm_bench [--batch 64] [--inputs 784] [--hidden 256,128] "
+                         "[--classes 10] [--threads 1] [--seconds 0.05]\n", e.what());
+    return 2;
+  }
+  Eigen::setNbThreads(threads);
+
+  std::vector<long> widths = {inputs};
+  widths.insert(widths.end(), hidden.begin(), hidden.end());
+  widths.push_back(classes);
+  std::vector<Shape> shapes;
+  for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+    const long in = widths[l], out = widths[l + 1];
+    const std::string layer = l == 0 ? "dense" : "dense_" + std::to_string(l);
+    shapes.push_back({layer + " forward", batch, out, in, 0});
+    shapes.push_back({layer + " weight gradient", in, out, batch, 1});
+    // The first layer's input gradient is never needed (nn::Mlp skips it).
+    if (l > 0) shapes.push_back({layer + " input gradient", batch, in, out, 2});
+  }
+
+  double total_flops = 0.0, total_seconds = 0.0, peak = 0.0;
+  std::string rows;
+  for (const auto& s : shapes) {
+    const double t = time_shape(s, seconds);
+    const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
+    total_flops += flops;
+    total_seconds += t;
+    peak = std::max(peak, flops / t / 1e9);
+    char row[256];
+    std::snprintf(row, sizeof row, "%s{\"name\": \"%s\", \"m\": %ld, \"n\": %ld, \"k\": %ld, \"seconds\": %.9g, "
+                  "\"gflops\": %.2f}", rows.empty() ? "" : ", ", s.name.c_str(), s.m, s.n, s.k, t, flops / t / 1e9);
+    rows += row;
+  }
+  const Shape square{"square", 512, 512, 512, 0};
+  const double square_gflops = 2.0 * 512 * 512 * 512 / time_shape(square, seconds) / 1e9;
+  std::printf("{\"batch\": %ld, \"threads\": %d, \"shapes\": [%s], \"peak_gflops\": %.2f, "
+              "\"step_gemm_gflops\": %.2f, \"step_gemm_flops\": %.0f, \"square_gflops\": %.2f}\n",
+              batch, threads, rows.c_str(), peak, total_flops / total_seconds / 1e9, total_flops, square_gflops);
+  return 0;
+}

@@ -1,0 +1,29 @@
+#pragma once
+/// @file checkpoint_edits.hpp
+/// Structure-aware mutations of a checkpoint for fuzz_checkpoint. Flipping bytes of an HDF5 1.8 file
+/// mostly breaks a metadata checksum, so the reader's own checks are rarely reached that way; these edits
+/// instead rewrite a valid checkpoint through the HDF5 API, so that the file stays well-formed HDF5 while
+/// its content (attribute types, values and shapes, dataset shapes, types and storage, links) is fuzzed.
+
+#include <cstdint>
+#include <filesystem>
+
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include "mpitrain/train/checkpoint.hpp"
+
+namespace mpitrain::fuzz {
+
+/// The checkpoint the edits start from: inputs 3, hidden {2}, tanh, classes 2, Adam states m and v,
+/// a standardize scaler of 3 features; every value deterministic.
+train::Checkpoint template_checkpoint();
+
+/// Opens @p path (an HDF5 file) read-write and applies up to 16 edits decoded from @p input until it
+/// runs out of bytes. An edit that HDF5 refuses (e.g. on an object deleted by an earlier edit) is skipped.
+/// Edits: delete an attribute; set an attribute to integers or floats of one of several types, scalar or
+/// a list; set an attribute to fixed- or variable-length strings; replace a dataset by one of another
+/// rank, shape (up to 2^62 per dimension, stored or not), type (float32/64 either byte order, int32,
+/// string); delete a link; replace an object by a group, or by a soft link (dangling or to another object).
+void apply_checkpoint_edits(const std::filesystem::path& path, FuzzedDataProvider& input);
+
+}  // namespace mpitrain::fuzz
