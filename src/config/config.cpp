@@ -4,9 +4,11 @@
 
 #include <boost/program_options.hpp>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <type_traits>
 
 namespace po = boost::program_options;
 
@@ -19,6 +21,19 @@ std::string format_value(bool v) { return v ? "true" : "false"; }
 template <class T>
 std::string format_value(const T& v) {
   return fmt::format("{}", v);
+}
+
+// to_ini writes `key = value` lines, which program_options reads back cut at the first '#' (a comment) and
+// trimmed of " \t\r\n": a string value (from an override) with a '#', a line break or surrounding
+// whitespace would not read back the same, so config.ini and a checkpoint's config would differ from the run.
+void check_ini_representable(const std::string& key, const std::string& value) {
+  constexpr const char* space = " \t\r\n\v\f";
+  const bool padded = !value.empty() && (std::strchr(space, value.front()) != nullptr ||
+                                         std::strchr(space, value.back()) != nullptr);
+  if (padded || value.find_first_of("#\r\n") != std::string::npos) {
+    throw ConfigError("config key " + key + " = '" + value + "': must not contain '#' or a line break, nor " +
+                      "begin or end with whitespace (it could not be written to an INI file and read back)");
+  }
 }
 
 // Binds every key of Config to its field, once, for parsing and for printing.
@@ -86,7 +101,12 @@ class Schema {
 
   po::options_description& description() { return desc_; }
 
-  void finish(Config& c) { c.model.hidden = parse_int_list(hidden_, "model.hidden"); }
+  void finish(Config& c) {
+    for (const auto& [key, value] : strings_) {
+      if (key != "model.hidden") check_ini_representable(key, *value);  // hidden is re-joined from its ints
+    }
+    c.model.hidden = parse_int_list(hidden_, "model.hidden");
+  }
 
   std::string to_ini() const {
     std::string out;
@@ -108,6 +128,7 @@ class Schema {
   void bind(const char* key, T& field, const char* help) {
     desc_.add_options()(key, po::value<T>(&field), help);
     printers_.emplace_back(key, [&field] { return format_value(field); });
+    if constexpr (std::is_same_v<T, std::string>) strings_.emplace_back(key, &field);
   }
   static std::string join(const std::vector<int>& values) {
     std::string out;
@@ -120,6 +141,7 @@ class Schema {
 
   po::options_description desc_;
   std::vector<std::pair<std::string, std::function<std::string()>>> printers_;
+  std::vector<std::pair<std::string, std::string*>> strings_;  // the string-valued keys
   std::string hidden_;
 };
 

@@ -356,7 +356,10 @@ Dataset read_csv_window(const std::filesystem::path& path, const CsvOptions& opt
   }
   if (window.begin > 0) in.seekg(static_cast<std::streamoff>(window.begin));
   std::uint64_t remaining = window.end - window.begin;
-  std::vector<char> block(std::size_t{1} << 20);
+  // Blocks of 1 MiB, or of the file's size if smaller: a small file does not pay for a 1 MiB buffer.
+  const std::uint64_t file_bytes = std::filesystem::file_size(path, ec);  // -1 on error: 1 MiB then
+  std::vector<char> block(static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(std::min(file_bytes, remaining), 1, std::uint64_t{1} << 20)));
   bool first_block = window.begin == 0;
   while (in && remaining > 0) {
     in.read(block.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(block.size(), remaining)));

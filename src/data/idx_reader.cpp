@@ -94,11 +94,13 @@ class IdxFile {
       throw DataError(name_ + ": the header announces " + std::to_string(expected) + " data bytes, too many");
     }
     std::vector<std::uint8_t> data;
-    // Grow by chunks rather than trusting the header with one huge allocation.
-    constexpr std::size_t chunk = std::size_t{64} << 20;
+    // Grow by chunks doubling from 1 MiB to 64 MiB rather than trusting the header with one huge
+    // allocation: a short file announcing gigabytes costs about twice what it holds, plus 1 MiB.
+    std::size_t chunk = std::size_t{1} << 20;
     while (data.size() < expected) {
       const std::size_t old_size = data.size();
       const std::size_t want = std::min<std::size_t>(chunk, expected - old_size);
+      chunk = std::min(2 * chunk, std::size_t{64} << 20);
       data.resize(old_size + want);
       const std::size_t got = read(data.data() + old_size, want);
       if (got < want) throw truncated(expected, header_bytes, old_size + got);

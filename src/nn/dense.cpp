@@ -22,10 +22,8 @@ void Dense::bind(std::span<float> params, std::span<float> grads) {
 }
 
 void Dense::reserve(std::int64_t max_rows) {
-  if (y_.rows() < max_rows) {
-    y_.resize(max_rows, outputs_);
-    dx_.resize(max_rows, inputs_);
-  }
+  if (y_.rows() < max_rows) y_.resize(max_rows, outputs_);
+  if (input_gradient_ && dx_.rows() < max_rows) dx_.resize(max_rows, inputs_);
 }
 
 ConstMatrixMap Dense::forward(ConstMatrixMap x) {
@@ -54,6 +52,7 @@ ConstMatrixMap Dense::backward(ConstMatrixMap dy) {
     db = dy.row(0);
     for (std::int64_t i = 1; i < rows_; ++i) db += dy.row(i);
   }
+  if (!input_gradient_) return {dx_.data(), 0, inputs_};
   MatrixMap dx(dx_.data(), rows_, inputs_);
   dx.noalias() = dy * w.transpose();
   return {dx_.data(), rows_, inputs_};

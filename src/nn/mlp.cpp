@@ -34,6 +34,8 @@ std::vector<std::unique_ptr<Layer>> build_layers(const MlpSpec& spec) {
     width = h;
   }
   layers.push_back(std::make_unique<Dense>(dense_name(dense_index), width, spec.classes));
+  // The first layer's input is the data: its gradient is never read.
+  static_cast<Dense&>(*layers.front()).set_input_gradient(false);
   return layers;
 }
 

@@ -23,6 +23,18 @@ std::string method_of(double measured_nodes, double nodes) {
   return measured_nodes > 0 ? "mixed" : "estimated";
 }
 
+// An energy for logs, in a unit that keeps a few significant digits: J, Wh or kWh.
+std::string energy_text(double joules) {
+  if (joules < 3600.0) return fmt::format("{:.3g} J", joules);
+  if (joules < joules_per_kwh) return fmt::format("{:.3g} Wh", joules / 3600.0);
+  return fmt::format("{:.4g} kWh", to_kwh(joules));
+}
+
+// Emissions for logs: g or kg CO2e.
+std::string co2_text(double kg) {
+  return kg < 1.0 ? fmt::format("{:.3g} g CO2e", kg * 1000.0) : fmt::format("{:.4g} kg CO2e", kg);
+}
+
 // Strings of every rank, gathered on rank 0 (empty elsewhere); NUL-separated on the wire.
 std::vector<std::string> gather_strings(const dist::Communicator& comm, std::string text) {
   text.push_back('\0');
@@ -230,10 +242,10 @@ void EnergyMonitor::after_step(std::int64_t global_step, std::int64_t total_step
   if (total_steps <= global_step || !window_start_) return;
   prediction_ = predict_run(*window_start_, local_progress(global_step), total_steps);
   const double facility = facility_joules(prediction_->joules, config_.pue);
-  spdlog::info("energy prediction after {} steps: the whole run ({} steps) takes about {:.1f} s and {:.6f} kWh IT, "
-               "{:.6f} kWh facility, {:.3f} g CO2e",
-               steps_seen_, total_steps, prediction_->seconds, to_kwh(prediction_->joules), to_kwh(facility),
-               co2e_kg(facility, config_.carbon_intensity_g_per_kwh) * 1000.0);
+  spdlog::info("energy prediction after {} steps: the whole run ({} steps) takes about {:.1f} s, {} IT, {} "
+               "facility, {}",
+               steps_seen_, total_steps, prediction_->seconds, energy_text(prediction_->joules),
+               energy_text(facility), co2_text(co2e_kg(facility, config_.carbon_intensity_g_per_kwh)));
 }
 
 nlohmann::json EnergyMonitor::finish(std::int64_t samples, const std::filesystem::path& run_dir,
@@ -321,15 +333,14 @@ nlohmann::json EnergyMonitor::finish(std::int64_t samples, const std::filesystem
     } catch (const std::exception& error) {
       spdlog::error("energy: emissions.csv not written: {}", error.what());
     }
-    spdlog::info("energy: {:.6f} kWh IT (cpu {:.6f} kWh {}, ram {:.6f} kWh {}), {:.6f} kWh facility at PUE {}; "
-                 "{:.3f} g CO2e at {} g/kWh; {:.4g} J per sample; {} node(s), {} rank(s), {:.1f} s",
-                 to_kwh(t.it()), to_kwh(t.cpu()), t.cpu_method(), to_kwh(t.ram()), t.ram_method(), to_kwh(facility),
-                 config_.pue, co2 * 1000.0, config_.carbon_intensity_g_per_kwh, per_sample,
+    spdlog::info("footprint: {} IT (cpu {} {}, ram {} {}), {} facility at PUE {}; {} at {} g/kWh; {:.3g} J per "
+                 "sample; {} node(s), {} rank(s), {:.1f} s",
+                 energy_text(t.it()), energy_text(t.cpu()), t.cpu_method(), energy_text(t.ram()), t.ram_method(),
+                 energy_text(facility), config_.pue, co2_text(co2), config_.carbon_intensity_g_per_kwh, per_sample,
                  static_cast<int>(t.nodes), comm_->size(), t.seconds);
     if (prediction_) {
-      spdlog::info("energy: predicted at step {}: {:.1f} s and {:.6f} kWh IT; actual {:.1f} s and {:.6f} kWh IT",
-                   prediction_->at_step, prediction_->seconds, to_kwh(prediction_->joules), t.seconds,
-                   to_kwh(t.it()));
+      spdlog::info("footprint predicted at step {}: {:.1f} s and {} IT; actual {:.1f} s and {} IT", prediction_->at_step,
+                   prediction_->seconds, energy_text(prediction_->joules), t.seconds, energy_text(t.it()));
     }
   }
   const std::string csv = e.value("emissions_csv", std::string());

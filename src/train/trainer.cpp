@@ -15,6 +15,7 @@
 #include "mpitrain/optim/optimizer.hpp"
 #include "mpitrain/train/checkpoint.hpp"
 #include "mpitrain/train/checkpoint_store.hpp"
+#include "mpitrain/train/energy_monitor.hpp"
 #include "mpitrain/train/evaluation.hpp"
 #include "mpitrain/train/fault_injection.hpp"
 #include "mpitrain/train/metrics.hpp"
@@ -114,6 +115,7 @@ class Trainer {
   Watchdog watchdog_{config_.train.watchdog_seconds, rank_};
   std::optional<MetricsWriter> metrics_;
   std::optional<ProgressBar> bar_;
+  std::optional<EnergyMonitor> energy_;
 
   std::int64_t total_steps_ = 0;
   std::int64_t start_epoch_ = 0;
@@ -327,6 +329,7 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
     record["val_loss"] = v.loss;
     record["val_accuracy"] = v.accuracy;
   }
+  record.update(energy_->epoch_end(static_cast<std::int64_t>(samples)));  // collective
   if (rank_ == 0) {
     bar_->clear();
     metrics_->write(record);
@@ -352,6 +355,8 @@ nlohmann::json Trainer::run() {
                data_.train.size(), world_, global_batch_, max_rows_, sampler_.steps_per_epoch(), total_steps_,
                model_.registry().total());
 
+  energy_.emplace(config_.energy, comm_, config_.train.threads);  // collective
+  energy_->start();
   const auto wall_start = Clock::now();
   double train_seconds = 0.0;
   double final_loss = 0.0, final_accuracy = 0.0;
@@ -364,6 +369,7 @@ nlohmann::json Trainer::run() {
     std::int64_t step = epoch == start_epoch_ ? start_step_ : 0;
     for (; step < steps_per_epoch && global_step_ < total_steps_; ++step) {
       train_step(epoch, step, epoch_window, log_window);
+      energy_->after_step(global_step_, total_steps_);
       if (global_step_ % config_.train.log_every == 0) log_interval(epoch, log_window);
       if (config_.train.check_replicas_every > 0 && global_step_ % config_.train.check_replicas_every == 0) {
         check_replicas("at");
@@ -420,6 +426,7 @@ nlohmann::json Trainer::run() {
     summary["validation_accuracy"] = v.accuracy;
   }
   summary["wall_seconds"] = seconds_since(wall_start);
+  summary["energy"] = energy_->finish(samples_seen_, run_dir_, config_.name);  // collective; writes emissions.csv
   phase(Phase::idle);
   if (rank_ == 0) {
     write_json_file(run_dir_ / "summary.json", summary);

@@ -14,6 +14,10 @@
 
 using namespace mpitrain::dist;
 
+namespace mpitrain::dist {
+void PrintTo(const GradientRange& r, std::ostream* os) { *os << "[" << r.first << ", " << r.first + r.count << ")"; }
+}  // namespace mpitrain::dist
+
 namespace {
 const Communicator* world = nullptr;
 
@@ -51,11 +55,10 @@ TEST(BucketLayout, MlpLayersLastFirstWithTheBigLayerSplit) {
   EXPECT_EQ(buckets, expected);
   // A cap larger than the buffer: one bucket per run of adjacent ranges, i.e. one bucket.
   EXPECT_EQ(bucket_layout(mlp_order, 1 << 20), (std::vector<GradientRange>{{0, mlp_size}}));
-  // Cap 3 over ranges of 2 + 2 + 5: [7,9) alone (the next would overflow), [5,7), then 5 split 3 ways
-  // as 1 + 2 + 2 from the end backward: [3,5), [1,3), [0,1).
+  // Cap 3 over ranges of 2 + 2 + 5: [7,9) alone (the next would overflow), [5,7), then 5 cut into
+  // ceil(5 / 3) = 2 pieces of 2 and 3 from the end backward: [3,5), [0,3).
   const std::vector<GradientRange> small = {{7, 2}, {5, 2}, {0, 5}};
-  EXPECT_EQ(bucket_layout(small, 3),
-            (std::vector<GradientRange>{{7, 2}, {5, 2}, {3, 2}, {1, 2}, {0, 1}}));
+  EXPECT_EQ(bucket_layout(small, 3), (std::vector<GradientRange>{{7, 2}, {5, 2}, {3, 2}, {0, 3}}));
   // Ranges that are not adjacent in memory never share a bucket.
   EXPECT_EQ(bucket_layout(std::vector<GradientRange>{{0, 2}, {4, 2}, {2, 2}}, 100),
             (std::vector<GradientRange>{{0, 2}, {2, 4}}));

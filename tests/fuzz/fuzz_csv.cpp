@@ -4,7 +4,7 @@
 //   bits 0-1  header: 0 auto, 1 true, 2 false, 3 auto
 //   bit  2    label_optional
 //   bits 3-4  label_column: "label", "0", "2", "y"
-//   bits 5-7  classes: 10, 2, 3, 1, 0, -1, 256, INT_MAX
+//   bits 5-7  classes: 10, 2, 3, 4, 5, 7, 256, INT_MAX (the API's domain is classes >= 2, as model.classes)
 // (e.g. '@' = 0x40: auto header, label column "label", classes 3; 'A' = 0x41: header true.)
 //
 // Oracle on success: samples × features agree with the labels, at least one feature column, every feature
@@ -31,7 +31,7 @@ using mpitrain::fuzz::fuzz_check;
 CsvOptions options_from(std::uint8_t selector) {
   constexpr CsvHeader headers[] = {CsvHeader::automatic, CsvHeader::yes, CsvHeader::no, CsvHeader::automatic};
   constexpr const char* label_columns[] = {"label", "0", "2", "y"};
-  constexpr int classes[] = {10, 2, 3, 1, 0, -1, 256, INT_MAX};
+  constexpr int classes[] = {10, 2, 3, 4, 5, 7, 256, INT_MAX};
   CsvOptions options;
   options.header = headers[selector & 3];
   options.label_optional = (selector & 4) != 0;

@@ -126,7 +126,8 @@ struct Config {
 /// @param path INI file; an empty path means defaults plus overrides.
 /// @param overrides command-line tokens `--section.key=value` (or `--section.key value`).
 /// @throws ConfigError naming the file and key for an unknown key, a wrong type or an out-of-range value,
-///         or naming the file when it cannot be read.
+///         a string value that to_ini could not write back (containing '#' or a line break, or beginning or
+///         ending with whitespace: possible only in an override), or naming the file when it cannot be read.
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides);
 
 /// Parses INI text (as written by to_ini, e.g. the config stored in a checkpoint) and validates it.

@@ -15,6 +15,8 @@ namespace mpitrain::data {
 
 /// Row-major float matrix; rows are samples (the batch dimension), columns are features.
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+/// Row-major byte matrix of raw 8-bit pixels; rows are samples, columns are pixels.
+using ByteMatrix = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 /// Thrown for malformed or inconsistent input data. what() names the file and the location
 /// (line and column for CSV, byte offset or header field for IDX).
@@ -25,7 +27,11 @@ class DataError : public std::runtime_error {
 
 /// A labelled data set held in memory.
 struct Dataset {
-  RowMatrix features;                ///< samples × features.
+  RowMatrix features;                ///< samples × features; 0 × features when held as pixels.
+  /// samples × features raw 8-bit values (unscaled), or empty. When set, `features` has no rows and the
+  /// samples reach the model through data::gather_batch, which scales each batch (batch.hpp): a quarter
+  /// of the memory of float features. Only the trainer's training set is held this way.
+  ByteMatrix pixels;
   std::vector<std::int32_t> labels;  ///< samples; each in [0, classes).
   std::string source;                ///< Where it was read from, for messages.
 

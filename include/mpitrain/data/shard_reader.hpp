@@ -68,8 +68,9 @@ Dataset load_idx_shard(const std::filesystem::path& images, const std::filesyste
 ///         Errors name "<file> [shard from byte B; lines counted from there]" and lines counted from the
 ///         window's first byte, since the line number of byte B is unknown without reading what precedes it.
 /// @param stats if not null, receives the range's counts. @param info if not null, receives the window.
-/// @throws std::invalid_argument for begin > end; DataError as read_csv_dataset (an empty range is not
-///         an error, an empty file or a header without rows is).
+/// @throws std::invalid_argument for begin > end; DataError as read_csv_dataset, except that a range with
+///         no data row is not an error (a range of the whole file [0, size) keeps every check, so an
+///         empty file always is): the caller checks that the shards together hold rows.
 Dataset read_csv_byte_range(const std::filesystem::path& path, const CsvOptions& options, std::uint64_t begin,
                             std::uint64_t end, CsvStats* stats = nullptr, ShardInfo* info = nullptr);
 

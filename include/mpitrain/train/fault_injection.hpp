@@ -6,7 +6,7 @@
 ///   throw   the rank throws std::runtime_error at the start of the step
 ///   abort   the rank calls std::abort()
 ///   nan     the rank's loss and gradients for that step become NaN
-///   hang    the rank sleeps forever in the forward pass (the watchdog must end the job)
+///   hang    the rank sleeps forever at the start of the step (the watchdog must end the job)
 ///   sigterm the rank raises SIGTERM (preemption at a known step)
 ///   kill    the rank sends itself SIGKILL (kill -9)
 ///   desync  the rank perturbs one of its parameters after the step (replicas diverge)

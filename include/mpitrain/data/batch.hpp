@@ -1,0 +1,34 @@
+#pragma once
+/// @file batch.hpp
+/// Assembling a rank's slice of a global batch from an in-memory data set. A training set of 8-bit images
+/// can be kept as bytes (Dataset::pixels) and scaled per batch here, with the same float operations as
+/// Scaler::apply, so that the model sees bit-identical inputs at a quarter of the memory.
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+
+#include "mpitrain/data/dataset.hpp"
+#include "mpitrain/data/scaling.hpp"
+
+namespace mpitrain::data {
+
+/// Reads an IDX images file and its labels file (each gzipped or plain) into a Dataset held as pixels:
+/// pixels count × (rows·cols) bytes, features 0 × (rows·cols), labels, source = @p images.
+/// @throws DataError as load_idx_dataset: a bad file, an image count that differs from the label count
+///         (naming both files and counts), or a label outside [0, classes) (naming the labels file and index).
+Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes);
+
+/// Copies the samples @p rows of @p ds, in order, into the first rows.size() rows of @p x (max rows ×
+/// features, row-major) and their labels into @p labels. Float features are copied as they are (already
+/// scaled); pixels become x(i, j) = (float(p) − shift[j]) / scale[j] with the @p scaler fitted on the
+/// training set. Allocates nothing.
+/// @throws std::invalid_argument when x has fewer rows than rows.size() or a different feature count,
+///         labels is shorter than rows, or (pixels only) the scaler was fitted on another feature count.
+void gather_batch(const Dataset& ds, const Scaler& scaler, std::span<const std::int64_t> rows, RowMatrix& x,
+                  std::span<std::int32_t> labels);
+
+/// Bytes @p ds holds in memory: features (4 per value), pixels (1 per value) and labels (4 per sample).
+std::int64_t storage_bytes(const Dataset& ds);
+
+}  // namespace mpitrain::data

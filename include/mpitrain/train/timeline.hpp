@@ -1,0 +1,81 @@
+#pragma once
+/// @file timeline.hpp
+/// A per-rank timeline of training (`log.timeline = true`), like Horovod's: every step and its phases,
+/// every bucket's allreduce, checkpoints and evaluations, written at the end of the run as a Chrome trace
+/// (`timeline-rank<N>.json` in the run directory) that chrome://tracing and https://ui.perfetto.dev open.
+///
+/// Format: the JSON Object Format of the Trace Event Format (Google, "Trace Event Format", 2016,
+/// docs.google.com/document/d/1CvAClvFfyA5R-PhYUmn5OOQtYMH4h6I0nSsKchNAySU): {"traceEvents": [...],
+/// "displayTimeUnit": "ms", "otherData": {...}}. Each span is a complete event ("ph": "X") with "ts" and
+/// "dur" in microseconds; "pid" is the rank; "tid" 1 is the training loop (a "step N" event with its
+/// phases nested inside it), "tid" 100 + k is bucket k's allreduce, which runs beside backward. Metadata
+/// events ("ph": "M") name the process `rank N` and each row. Timestamps are steady-clock microseconds,
+/// a clock shared by the ranks of one node, so the files of one node line up when opened together.
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace mpitrain::train {
+
+/// What a timed span of training was.
+enum class StepPhase : std::uint8_t {
+  step,            ///< A whole optimizer step (encloses the phases below).
+  data,            ///< Gathering and scaling this rank's slice of the batch.
+  forward,         ///< Forward pass and loss.
+  backward,        ///< Backward pass (starts the bucketed allreduces).
+  allreduce_wait,  ///< Blocked until every gradient allreduce completed.
+  agreement,       ///< The small per-step collective that agrees on stops and non-finite steps.
+  optimizer,       ///< Averaging, L2 gradient, clipping and the optimizer update.
+  checkpoint,      ///< Writing a checkpoint.
+  evaluation,      ///< Evaluating a validation or test set.
+  allreduce,       ///< One bucket's allreduce, from its start to its observed completion.
+};
+
+/// The name of @p phase, e.g. "allreduce_wait".
+const char* to_string(StepPhase phase);
+
+/// Spans of one rank, kept in memory reserved up front and written as a Chrome trace.
+class Timeline {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// @param rank the trace's pid. @param capacity spans kept (reserved now, 40 bytes each); spans beyond
+  /// it are counted in dropped() and not kept, so that recording never allocates.
+  Timeline(int rank, std::size_t capacity);
+
+  /// Records the span [start, end) of @p phase in global step @p step (-1: outside steps). For
+  /// StepPhase::allreduce, @p bucket is the bucket's index and @p elements its float count.
+  void add(StepPhase phase, std::int64_t step, Clock::time_point start, Clock::time_point end,
+           std::int32_t bucket = -1, std::int64_t elements = 0) noexcept;
+
+  /// Spans kept.
+  [[nodiscard]] std::size_t size() const { return spans_.size(); }
+  /// Spans not kept for lack of capacity.
+  [[nodiscard]] std::size_t dropped() const { return dropped_; }
+
+  /// The trace as a JSON object (see the file comment).
+  [[nodiscard]] nlohmann::json to_json() const;
+  /// Writes to_json() to @p path (a temporary file, then a rename).
+  /// @throws std::runtime_error naming the file when it cannot be written.
+  void write(const std::filesystem::path& path) const;
+
+ private:
+  struct Span {
+    std::int64_t start_ns;  // steady_clock since its epoch
+    std::int64_t duration_ns;
+    std::int64_t step;
+    std::int64_t elements;
+    std::int32_t bucket;
+    StepPhase phase;
+  };
+  int rank_;
+  std::size_t capacity_;
+  std::size_t dropped_ = 0;
+  std::vector<Span> spans_;  // capacity_ reserved
+};
+
+}  // namespace mpitrain::train

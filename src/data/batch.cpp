@@ -1,0 +1,65 @@
+#include "mpitrain/data/batch.hpp"
+
+#include <stdexcept>
+#include <string>
+
+#include "mpitrain/data/idx_reader.hpp"
+
+namespace mpitrain::data {
+
+Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
+  IdxImages raw = read_idx_images(images);
+  std::vector<std::int32_t> label_values = read_idx_labels(labels);
+  if (static_cast<std::int64_t>(label_values.size()) != raw.count) {
+    throw DataError("count mismatch: " + images.string() + " has " + std::to_string(raw.count) + " images but " +
+                    labels.string() + " has " + std::to_string(label_values.size()) + " labels");
+  }
+  for (std::size_t i = 0; i < label_values.size(); ++i) {
+    if (label_values[i] < 0 || label_values[i] >= classes) {
+      throw DataError(labels.string() + ": label " + std::to_string(label_values[i]) + " at index " +
+                      std::to_string(i) + " (0-based) is outside [0, " + std::to_string(classes) + ")");
+    }
+  }
+  Dataset ds;
+  const auto features = static_cast<Eigen::Index>(raw.rows * raw.cols);
+  ds.pixels = Eigen::Map<const ByteMatrix>(raw.pixels.data(), static_cast<Eigen::Index>(raw.count), features);
+  ds.features.resize(0, features);
+  ds.labels = std::move(label_values);
+  ds.source = images.string();
+  return ds;
+}
+
+void gather_batch(const Dataset& ds, const Scaler& scaler, std::span<const std::int64_t> rows, RowMatrix& x,
+                  std::span<std::int32_t> labels) {
+  const Eigen::Index n = static_cast<Eigen::Index>(rows.size());
+  const Eigen::Index features = ds.feature_count();
+  if (x.rows() < n || x.cols() != features || labels.size() < rows.size()) {
+    throw std::invalid_argument("gather_batch: " + std::to_string(n) + " samples of " + std::to_string(features) +
+                                " features into a " + std::to_string(x.rows()) + " × " + std::to_string(x.cols()) +
+                                " batch with " + std::to_string(labels.size()) + " labels");
+  }
+  const bool bytes = ds.pixels.size() > 0;
+  if (bytes && static_cast<Eigen::Index>(scaler.shift().size()) != features) {
+    throw std::invalid_argument("gather_batch: the scaler was fitted on " + std::to_string(scaler.shift().size()) +
+                                " features, " + ds.source + " has " + std::to_string(features));
+  }
+  const Eigen::Map<const Eigen::RowVectorXf> shift(scaler.shift().data(), bytes ? features : 0);
+  const Eigen::Map<const Eigen::RowVectorXf> scale(scaler.scale().data(), bytes ? features : 0);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    const std::int64_t s = rows[static_cast<std::size_t>(i)];
+    if (bytes) {
+      // (x - shift) / scale in float, element by element: Scaler::apply's operations and rounding.
+      x.row(i) = (ds.pixels.row(s).cast<float>() - shift).array() / scale.array();
+    } else {
+      x.row(i) = ds.features.row(s);
+    }
+    labels[static_cast<std::size_t>(i)] = ds.labels[static_cast<std::size_t>(s)];
+  }
+}
+
+std::int64_t storage_bytes(const Dataset& ds) {
+  return static_cast<std::int64_t>(ds.features.size()) * 4 + static_cast<std::int64_t>(ds.pixels.size()) +
+         static_cast<std::int64_t>(ds.labels.size()) * 4;
+}
+
+}  // namespace mpitrain::data
