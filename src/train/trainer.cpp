@@ -359,7 +359,10 @@ nlohmann::json Trainer::run() {
   energy_->start();
   const auto wall_start = Clock::now();
   double train_seconds = 0.0;
-  double final_loss = 0.0, final_accuracy = 0.0;
+  nlohmann::json final_loss = nullptr, final_accuracy = nullptr;  // null when no step is left to train
+  if (global_step_ >= total_steps_) {
+    spdlog::info("the run is already complete at step {}: nothing left to train, evaluating", global_step_);
+  }
   std::int64_t epochs_done = start_epoch_;
   const std::int64_t steps_per_epoch = sampler_.steps_per_epoch();
   for (std::int64_t epoch = start_epoch_; epoch < config_.train.epochs && global_step_ < total_steps_; ++epoch) {
@@ -430,8 +433,9 @@ nlohmann::json Trainer::run() {
   phase(Phase::idle);
   if (rank_ == 0) {
     write_json_file(run_dir_ / "summary.json", summary);
-    spdlog::info("done: {} steps in {:.1f} s ({:.0f} samples/s); final train loss {:.4f}{}; checksum {}",
-                 global_step_, train_seconds, summary["samples_per_second"].get<double>(), final_loss,
+    spdlog::info("done: {} steps in {:.1f} s ({:.0f} samples/s); final train loss {}{}; checksum {}",
+                 global_step_, train_seconds, summary["samples_per_second"].get<double>(),
+                 final_loss.is_null() ? std::string("n/a") : fmt::format("{:.4f}", final_loss.get<double>()),
                  summary.contains("test_accuracy")
                      ? fmt::format("; test loss {:.4f} accuracy {:.4f}", summary["test_loss"].get<double>(),
                                    summary["test_accuracy"].get<double>())

@@ -54,6 +54,20 @@ set -e
 ls "$WORK/usr1"/checkpoint-*.h5 > /dev/null || fail "no checkpoint after SIGUSR1"
 echo "ok: SIGUSR1 to mpirun -> checkpoint, exit 75"
 
+# SIGTERM to mpirun: it forwards the signal, the ranks write a checkpoint and exit 75 (mpirun itself then
+# reports 1, Open MPI's code for a job it was told to terminate).
+set +e
+train 2 term2 --train.max_steps=100000 --train.epochs=3 > "$WORK/out.txt" 2> "$WORK/err.txt" &
+pid=$!
+for _ in $(seq 1 100); do grep -q "step 8/" "$WORK/err.txt" 2>/dev/null && break; sleep 0.2; done
+for p in $(pgrep -x mpirun); do grep -q "$WORK/term2" "/proc/$p/cmdline" 2> /dev/null && kill -TERM "$p"; done
+wait "$pid"; got=$?
+set -e
+[[ $got -ne 0 ]] || fail "SIGTERM to mpirun: exit 0"
+grep -q "stopped by a signal after step" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "SIGTERM to mpirun: no checkpoint message"; }
+ls "$WORK/term2"/checkpoint-*.h5 > /dev/null || fail "no checkpoint after SIGTERM to mpirun"
+echo "ok: SIGTERM to mpirun -> checkpoint"
+
 # kill -9 of rank 1 at step 14, checkpoints every 5 steps: resume from step 10 -> ref.
 set +e; MPITRAIN_FAULT=kill@1:14 train 2 kill9 --checkpoint.every_steps=5 > "$WORK/out.txt" 2> "$WORK/err.txt"; got=$?; set -e
 [[ $got -ne 0 && $got -ne 124 ]] || { cat "$WORK/err.txt"; fail "kill -9 of rank 1: exit $got"; }
