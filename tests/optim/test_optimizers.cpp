@@ -82,3 +82,25 @@ TEST(Optimizer, SizeMismatchThrows) {
   EXPECT_THROW(adam->step(p, g), std::invalid_argument);
   EXPECT_THROW(make_optimizer({"rmsprop"}, 3), std::invalid_argument);
 }
+
+TEST(Adam, ResultDoesNotDependOnAddressAlignment) {
+  // Replicas hold their buffers at different addresses: the update must be the same to the bit.
+  const std::size_t n = 1000;
+  std::vector<float> reference;
+  for (std::size_t shift = 0; shift < 8; ++shift) {
+    std::vector<float> storage(n + shift), grads_storage(n + shift);
+    std::span<float> p(storage.data() + shift, n);
+    std::span<float> g(grads_storage.data() + shift, n);
+    for (std::size_t i = 0; i < n; ++i) {
+      p[i] = 0.001f * static_cast<float>(i % 97) - 0.03f;
+      g[i] = 0.01f * static_cast<float>((i * 7) % 31) - 0.15f;
+    }
+    Adam adam(static_cast<std::int64_t>(n), 0.001, 0.9, 0.999, 1e-7);
+    for (int t = 0; t < 3; ++t) adam.step(p, g);
+    if (shift == 0) {
+      reference.assign(p.begin(), p.end());
+    } else {
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(p[i], reference[i]) << "shift " << shift << " element " << i;
+    }
+  }
+}

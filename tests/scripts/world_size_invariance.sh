@@ -5,7 +5,7 @@
 source "$(dirname "$0")/common.sh" "$@"
 cfg="$REPO/configs/fashion_mnist.ini"
 for np in 1 2 3; do
-  run_np "$np" train --config "$cfg" --train.max_steps=20 --train.global_batch_size=96 \
+  run_np "$np" train --config "$cfg" --train.max_steps=20 --train.global_batch_size=96 --train.check_replicas_every=1 \
     --train.log_every=5 --checkpoint.dir="$WORK/np$np" --log.progress=false > "$WORK/train$np.log" 2>&1 \
     || { cat "$WORK/train$np.log"; fail "training with $np ranks"; }
 done
