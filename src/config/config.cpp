@@ -3,10 +3,12 @@
 #include <spdlog/fmt/fmt.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <sstream>
 #include <type_traits>
 
@@ -187,13 +189,40 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& key)
 }
 
 namespace {
+// Boost.Program_options 1.74 builds an error message by replacing %option%, %value%, ... in a loop until
+// none is left, so an unknown key or a bad value that itself contains such a placeholder makes what()
+// loop forever (found by fuzz_config). Text holding one is refused before program_options sees it.
+// @return the placeholder found in @p text, or nullptr; @p at receives its position.
+const char* find_placeholder(const std::string& text, std::size_t& at) {
+  for (const char* token : {"%canonical_option%", "%option%", "%original_token%", "%prefix%", "%value%"}) {
+    if ((at = text.find(token)) != std::string::npos) return token;
+  }
+  return nullptr;
+}
+
+constexpr const char* placeholder_why = "' is not allowed (Boost.Program_options cannot report an error about it)";
+
+void check_no_placeholders(const std::string& ini, const std::string& origin,
+                           const std::vector<std::string>& overrides) {
+  std::size_t at = 0;
+  if (const char* token = find_placeholder(ini, at)) {
+    const auto line = std::count(ini.begin(), ini.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1;
+    throw ConfigError(origin + ": line " + std::to_string(line) + ": '" + token + placeholder_why);
+  }
+  for (const auto& t : overrides) check_no_option_placeholders(t, "command-line override");
+}
+
 Config parse(std::istream* in, const std::string& origin, const std::vector<std::string>& overrides) {
   Config config;
   Schema schema(config);
   po::variables_map vm;
+  std::string ini;
+  if (in != nullptr) ini.assign(std::istreambuf_iterator<char>(*in), std::istreambuf_iterator<char>());
+  check_no_placeholders(ini, origin, overrides);
   if (in != nullptr) {
+    std::istringstream text(ini);
     try {
-      po::store(po::parse_config_file(*in, schema.description(), false), vm);
+      po::store(po::parse_config_file(text, schema.description(), false), vm);
     } catch (const po::error& e) {
       fail(origin, e);
     }
@@ -230,6 +259,11 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
   return config;
 }
 }  // namespace
+
+void check_no_option_placeholders(const std::string& text, const std::string& where) {
+  std::size_t at = 0;
+  if (const char* token = find_placeholder(text, at)) throw ConfigError(where + ": '" + token + placeholder_why);
+}
 
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
   if (path.empty()) return parse(nullptr, "", overrides);

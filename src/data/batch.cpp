@@ -1,5 +1,6 @@
 #include "mpitrain/data/batch.hpp"
 
+#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -39,15 +40,33 @@ void gather_batch(const Dataset& ds, const Scaler& scaler, std::span<const std::
                                 " batch with " + std::to_string(labels.size()) + " labels");
   }
   const bool bytes = ds.pixels.size() > 0;
+  const bool identity = scaler.method() == "none";  // as Scaler::apply, which leaves such data alone
   if (bytes && static_cast<Eigen::Index>(scaler.shift().size()) != features) {
     throw std::invalid_argument("gather_batch: the scaler was fitted on " + std::to_string(scaler.shift().size()) +
                                 " features, " + ds.source + " has " + std::to_string(features));
   }
   const Eigen::Map<const Eigen::RowVectorXf> shift(scaler.shift().data(), bytes ? features : 0);
   const Eigen::Map<const Eigen::RowVectorXf> scale(scaler.scale().data(), bytes ? features : 0);
+  // With one shift and one scale for every column (`divide`, `none`) a byte has 256 possible values:
+  // a table of (v - shift) / scale, computed with the same float operations, replaces the divisions.
+  std::array<float, 256> table{};
+  const bool uniform =
+      bytes && features > 0 && (shift.array() == shift(0)).all() && (scale.array() == scale(0)).all();
+  if (uniform) {
+    for (int v = 0; v < 256; ++v) {
+      const auto value = static_cast<float>(v);
+      table[static_cast<std::size_t>(v)] = identity ? value : (value - shift(0)) / scale(0);
+    }
+  }
   for (Eigen::Index i = 0; i < n; ++i) {
     const std::int64_t s = rows[static_cast<std::size_t>(i)];
-    if (bytes) {
+    if (uniform) {
+      const std::uint8_t* in = ds.pixels.data() + s * features;
+      float* out = x.data() + i * features;
+      for (Eigen::Index j = 0; j < features; ++j) out[j] = table[in[j]];
+    } else if (bytes && identity) {
+      x.row(i) = ds.pixels.row(s).cast<float>();
+    } else if (bytes) {
       // (x - shift) / scale in float, element by element: Scaler::apply's operations and rounding.
       x.row(i) = (ds.pixels.row(s).cast<float>() - shift).array() / scale.array();
     } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 namespace mpitrain::nn {
 
@@ -11,8 +12,15 @@ const ParameterInfo& ParameterRegistry::add(std::string layer, std::string name,
     throw std::invalid_argument("parameter " + name + ": shape must be positive");
   }
   if (find(name)) throw std::invalid_argument("duplicate parameter name " + name);
+  // A shape read from a file (a checkpoint's `inputs`) can be anything: overflow is an error, not UB.
+  std::int64_t size = 0;
+  std::int64_t total = 0;
+  if (__builtin_mul_overflow(rows, cols, &size) || __builtin_add_overflow(total_, size, &total)) {
+    throw std::invalid_argument("parameter " + name + ": " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                " elements overflow the 64-bit parameter count");
+  }
   entries_.push_back(ParameterInfo{std::move(name), std::move(layer), total_, rows, cols, decay});
-  total_ += rows * cols;
+  total_ = total;
   return entries_.back();
 }
 

@@ -2,10 +2,11 @@
 // reducer does) for several message sizes on the machine in hand, for fitting the α–β model
 // (mpitrain/dist/allreduce_model.hpp). Run it under mpirun; rank 0 writes JSON.
 //
-// Each size: 3 warm-up calls; then `trials` timed runs of k back-to-back calls between barriers, k chosen
-// on rank 0 so that one run lasts about --run-seconds; a run's time per call is the slowest rank's
-// (allreduce max). The median over trials is reported (robust to a neighbour's burst of load on a
-// shared machine), with the minimum.
+// Each size: 5 warm-up calls, then up to --calls single calls (as many as fit in --budget-seconds, at
+// least 20), each started after a barrier and timed on every rank; a call's time is the slowest rank's.
+// Reported: "seconds", the 10th percentile of the calls (what the network and the memory system allow,
+// with little of the interference of other processes on a shared machine, which only adds time), the
+// median and the minimum.
 #include <mpi.h>
 
 #include <algorithm>
@@ -46,29 +47,35 @@ std::vector<double> parse_sizes(const std::string& text) {
   return sizes;
 }
 
-// Seconds per call of k back-to-back allreduces, the slowest rank's.
-double time_calls(const Communicator& comm, std::vector<float>& buffer, std::int64_t k) {
-  comm.barrier();
-  const double start = MPI_Wtime();
-  for (std::int64_t i = 0; i < k; ++i) comm.allreduce(std::span<float>(buffer), ReduceOp::sum);
-  const double per_call = (MPI_Wtime() - start) / static_cast<double>(k);
-  return comm.allreduce(per_call, ReduceOp::max);
+// Times @p calls single allreduces, each started together after a barrier; a call's time is the slowest
+// rank's (one allreduce max over all the calls' times at the end, so it does not disturb them).
+std::vector<double> time_calls(const Communicator& comm, std::vector<float>& buffer, std::int64_t calls) {
+  std::vector<double> times(static_cast<std::size_t>(calls));
+  for (double& t : times) {
+    comm.barrier();
+    const double start = MPI_Wtime();
+    comm.allreduce(std::span<float>(buffer), ReduceOp::sum);
+    t = MPI_Wtime() - start;
+  }
+  comm.allreduce(std::span<double>(times), ReduceOp::max);
+  std::sort(times.begin(), times.end());
+  return times;
 }
 
-nlohmann::json measure(const Communicator& comm, double bytes, int trials, double run_seconds) {
+nlohmann::json measure(const Communicator& comm, double bytes, std::int64_t max_calls, double budget_seconds) {
   // Zeros stay zeros under repeated summation: no overflow, no denormals.
   std::vector<float> buffer(static_cast<std::size_t>(bytes / sizeof(float)), 0.0f);
-  const double warm = time_calls(comm, buffer, 3);
-  std::int64_t k = std::clamp<std::int64_t>(static_cast<std::int64_t>(run_seconds / std::max(warm, 1e-7)), 1, 100000);
-  comm.broadcast(std::span<std::int64_t>(&k, 1), 0);
-  std::vector<double> times;
-  for (int t = 0; t < trials; ++t) times.push_back(time_calls(comm, buffer, k));
-  std::sort(times.begin(), times.end());
+  const std::vector<double> warm = time_calls(comm, buffer, 5);
+  std::int64_t calls =
+      std::clamp<std::int64_t>(static_cast<std::int64_t>(budget_seconds / std::max(warm[2], 1e-7)), 20, max_calls);
+  comm.broadcast(std::span<std::int64_t>(&calls, 1), 0);
+  const std::vector<double> t = time_calls(comm, buffer, calls);
+  const auto at = [&](double q) { return t[static_cast<std::size_t>(q * static_cast<double>(t.size() - 1))]; };
   return {{"bytes", static_cast<double>(buffer.size() * sizeof(float))},
-          {"seconds", times[times.size() / 2]},
-          {"seconds_min", times.front()},
-          {"calls_per_trial", k},
-          {"trials", trials}};
+          {"seconds", at(0.1)},
+          {"seconds_median", at(0.5)},
+          {"seconds_min", t.front()},
+          {"calls", calls}};
 }
 
 }  // namespace
@@ -79,17 +86,18 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "usage: mpirun -np N mpitrain_allreduce_bench [options]\n\n"
       "Times an in-place float sum allreduce for each message size; rank 0 prints JSON\n"
-      "{world_size, local_size, cores, oversubscribed, samples: [{bytes, seconds, seconds_min, ...}]}.\n\n"
+      "{world_size, local_size, cores, oversubscribed, samples: [{bytes, seconds (10th percentile),\n"
+      "seconds_median, seconds_min, calls}]}.\n\n"
       "options");
   std::string sizes_text;
   std::string output;
-  int trials = 7;
-  double run_seconds = 0.02;
+  std::int64_t max_calls = 2000;
+  double budget_seconds = 0.3;
   desc.add_options()("help,h", "this help")(
       "sizes", po::value(&sizes_text)->default_value("4096,65536,262144,940584,4194304"),
       "message sizes in bytes, comma-separated (940584: the Fashion-MNIST MLP's gradient)")(
-      "trials", po::value(&trials)->default_value(7), "timed runs per size (the median is reported)")(
-      "run-seconds", po::value(&run_seconds)->default_value(0.02), "target length of one timed run (s)")(
+      "calls", po::value(&max_calls)->default_value(2000), "most timed calls per size")(
+      "budget-seconds", po::value(&budget_seconds)->default_value(0.3), "time to spend per size (s)")(
       "output", po::value(&output), "write the JSON here instead of stdout");
   try {
     po::variables_map vm;
@@ -99,7 +107,7 @@ int main(int argc, char** argv) {
       if (comm.rank() == 0) std::cout << desc << '\n';
       return 0;
     }
-    if (trials < 1) throw std::invalid_argument("--trials must be >= 1");
+    if (max_calls < 20) throw std::invalid_argument("--calls must be >= 20");
     const std::vector<double> sizes = parse_sizes(sizes_text);
     const auto cores = static_cast<int>(std::thread::hardware_concurrency());
     nlohmann::json report = {{"world_size", comm.size()},
@@ -107,7 +115,7 @@ int main(int argc, char** argv) {
                              {"cores", cores},
                              {"oversubscribed", comm.local_size() > cores},
                              {"samples", nlohmann::json::array()}};
-    for (const double bytes : sizes) report["samples"].push_back(measure(comm, bytes, trials, run_seconds));
+    for (const double bytes : sizes) report["samples"].push_back(measure(comm, bytes, max_calls, budget_seconds));
     if (comm.rank() == 0) {
       if (output.empty()) {
         std::cout << report.dump(2) << '\n';

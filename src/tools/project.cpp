@@ -1,9 +1,11 @@
 // mpitrain_project: projects data-parallel training beyond the machine in hand with the α–β model of
 // mpitrain/dist/allreduce_model.hpp. Inputs:
 //  - --summary: summary.json of 1-rank training runs. Compute time per sample c and the fixed time per step
-//    come from them: with runs at two or more global batches, a least-squares line step_seconds = c·G + fixed
-//    (step_seconds = train_seconds / steps); with one run, fixed = timing.optimizer_seconds / steps when
-//    summary["timing"] has it (else 0) and c the rest per sample. Gradient bytes = parameters × 4.
+//    come from them, with the step time timing.step_s (the trainer's profile, warm-up steps excluded) or
+//    else train_seconds / steps: with runs at two or more global batches, the least-squares line
+//    step = c·G + fixed; with one run, fixed = timing.optimizer_s (else 0) and c the rest per sample.
+//    With --step-time best-interval the step time is that of the fastest log interval in metrics.jsonl.
+//    Gradient bytes = parameters × 4.
 //    Watts per rank = energy.joules_per_sample × samples_per_second when summary["energy"] has it, else
 //    --watts-per-rank (default 12 W: Green Algorithms' default power per core).
 //  - --bench: JSON of mpitrain_allreduce_bench (any world sizes >= 2), fitted into the network "measured".
@@ -11,6 +13,7 @@
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -65,7 +68,28 @@ struct Measured {
   std::string how;  // how c and fixed were found, for the output
 };
 
-Measured costs_from_summaries(const std::vector<std::string>& files, double default_watts) {
+// The fastest log interval's seconds per step, from metrics.jsonl beside @p summary_file: on a machine
+// shared with other jobs, the interval least disturbed by them.
+double best_interval_step(const std::string& summary_file, double global_batch) {
+  const std::string path = (std::filesystem::path(summary_file).parent_path() / "metrics.jsonl").string();
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open (needed by --step-time best-interval)");
+  double best = 0;
+  int line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (line.empty()) continue;
+    const json row = json::parse(line, nullptr, false);
+    if (row.is_discarded()) throw std::runtime_error(path + ": line " + std::to_string(line_number) + " is not JSON");
+    if (row.value("kind", "") == "interval" && row.contains("samples_per_second")) {
+      best = std::max(best, number(row, "samples_per_second", path));
+    }
+  }
+  if (!(best > 0)) throw std::runtime_error(path + ": no interval with samples_per_second");
+  return global_batch / best;
+}
+
+Measured costs_from_summaries(const std::vector<std::string>& files, double default_watts, bool best_interval) {
   if (files.empty()) throw std::invalid_argument("--summary: at least one 1-rank summary.json is needed");
   Measured m;
   std::vector<double> batch, step;
@@ -73,22 +97,29 @@ Measured costs_from_summaries(const std::vector<std::string>& files, double defa
   for (const std::string& f : files) {
     const json s = read_json(f);
     if (number(s, "world_size", f) != 1) throw std::runtime_error(f + ": world_size is not 1 (give 1-rank runs)");
+    // Mean seconds per step: the trainer's own profile (summary["timing"], warm-up excluded) when present.
+    const bool timed = s.contains("timing") && s["timing"].is_object() && s["timing"].contains("step_s");
     const double steps = number(s, "steps", f);
     const double seconds = number(s, "train_seconds", f);
     if (steps < 1 || seconds <= 0) throw std::runtime_error(f + ": no training steps timed");
+    const double step_s = best_interval ? best_interval_step(f, number(s, "global_batch_size", f))
+                          : timed       ? number(s["timing"], "step_s", f)
+                                        : seconds / steps;
+    const double optimizer_s = timed && s["timing"].contains("optimizer_s") ? number(s["timing"], "optimizer_s", f) : 0.0;
     batch.push_back(number(s, "global_batch_size", f));
-    step.push_back(seconds / steps);
+    step.push_back(step_s);
     m.costs.gradient_bytes = number(s, "parameters", f) * 4.0;
     m.global_batch = static_cast<std::int64_t>(batch.back());
-    if (s.contains("energy") && s["energy"].contains("joules_per_sample") && s["energy"]["joules_per_sample"].is_number()) {
+    if (s.contains("energy") && s["energy"].is_object() && s["energy"].contains("joules_per_sample") &&
+        s["energy"]["joules_per_sample"].is_number()) {
       watts = s["energy"]["joules_per_sample"].get<double>() * number(s, "samples_per_second", f);
     }
     if (files.size() == 1) {
-      const double optimizer = s.contains("timing") && s["timing"].contains("optimizer_seconds")
-                                   ? s["timing"]["optimizer_seconds"].get<double>() : 0.0;
-      m.costs.fixed_seconds_per_step = optimizer / steps;
-      m.costs.compute_seconds_per_sample = (seconds / steps - m.costs.fixed_seconds_per_step) / batch.back();
-      m.how = optimizer > 0 ? "one run; fixed = optimizer time per step" : "one run; all time per sample";
+      m.costs.fixed_seconds_per_step = optimizer_s;
+      m.costs.compute_seconds_per_sample = (step_s - optimizer_s) / batch.back();
+      m.how = std::string(best_interval ? "one run's best interval" : timed ? "one run's profile"
+                                                                        : "one run's train_seconds / steps") +
+              (optimizer_s > 0 ? "; fixed = optimizer time per step" : "; all time per sample");
     }
   }
   if (files.size() > 1) {  // least-squares line step = c·G + fixed
@@ -158,7 +189,7 @@ int main(int argc, char** argv) {
       "allreduce, T = 2(N-1)a + 2(N-1)/N * bytes/b, from 1-rank runs and allreduce timings.\n\n"
       "options");
   std::vector<std::string> summaries, benches, networks;
-  std::string ranks_text, scaling_text, format;
+  std::string ranks_text, scaling_text, format, step_time;
   std::int64_t batch = 0;
   int cores = 0;
   double default_watts = 12.0;
@@ -174,7 +205,10 @@ int main(int argc, char** argv) {
       "global batch (strong) or per-rank batch (weak); default: the summary's global batch")(
       "cores", po::value(&cores)->default_value(0), "cores to share (0: one per rank, a cluster)")(
       "watts-per-rank", po::value(&default_watts)->default_value(12.0), "power per rank if the summary has no energy (W)")(
-      "format", po::value(&format)->default_value("markdown"), "markdown or json");
+      "format", po::value(&format)->default_value("markdown"), "markdown or json")(
+      "step-time", po::value(&step_time)->default_value("mean"),
+      "mean (timing.step_s, else train_seconds / steps) or best-interval (the fastest log interval of "
+      "metrics.jsonl beside each summary: robust on a shared machine)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -184,7 +218,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (format != "markdown" && format != "json") throw std::invalid_argument("--format must be markdown or json");
-    Measured m = costs_from_summaries(summaries, default_watts);
+    if (step_time != "mean" && step_time != "best-interval") {
+      throw std::invalid_argument("--step-time must be mean or best-interval");
+    }
+    Measured m = costs_from_summaries(summaries, default_watts, step_time == "best-interval");
     m.costs.cores = cores;
     const std::vector<dist::AllreduceSample> bench = bench_samples(benches);
     if (networks.empty()) {

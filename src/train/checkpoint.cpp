@@ -215,6 +215,7 @@ detail::Dataset open_checked(const Hdf5File& file, hid_t loc, const std::string&
   if (actual != expected) {
     file.fail(what + " has shape " + format_shape(actual) + ", the architecture needs " + format_shape(expected));
   }
+  file.check_stored(dataset, what);
   return dataset;
 }
 
@@ -322,6 +323,7 @@ Checkpoint read_contents(const Hdf5File& file) {
     if (shape.size() != 1 || (shape[0] != 0 && shape[0] != inputs)) {
       file.fail(what + " has shape " + format_shape(shape) + ", expected (0,) or (" + std::to_string(inputs) + ",)");
     }
+    file.check_stored(dataset, what);
     out->resize(static_cast<std::size_t>(shape[0]));
     file.read_floats(dataset, what, *out);
   }

@@ -262,7 +262,7 @@ nlohmann::json EnergyMonitor::finish(std::int64_t samples, const std::filesystem
       {"method", t.method()},
       {"cpu_method", t.cpu_method()},
       {"ram_method", t.ram_method()},
-      {"rapl_domain", t.nodes_psys > 0 ? "psys" : "package"},
+      {"rapl_domain", t.nodes_psys > 0 ? "psys" : (t.nodes_cpu > 0 || t.nodes_ram > 0 ? "package" : "none")},
       {"nodes", static_cast<int>(t.nodes)},
       {"ranks", comm_->size()},
       {"duration_seconds", t.seconds},

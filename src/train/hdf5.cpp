@@ -239,6 +239,23 @@ std::vector<hsize_t> Hdf5File::shape(const Dataset& dataset, const std::string& 
   return dims;
 }
 
+void Hdf5File::check_stored(const Dataset& dataset, const std::string& what) const {
+  Dataspace space(check(H5Dget_space(dataset.get()), "dataspace of " + what));
+  const hssize_t points = H5Sget_simple_extent_npoints(space.get());
+  if (points <= 0) return;
+  Datatype type(check(H5Dget_type(dataset.get()), "type of " + what));
+  PropertyList dcpl(check(H5Dget_create_plist(dataset.get()), "creation properties of " + what));
+  const int filters = check(H5Pget_nfilters(dcpl.get()), "filters of " + what);
+  const long double bytes = static_cast<long double>(points) * static_cast<long double>(H5Tget_size(type.get()));
+  const long double needed = filters > 0 ? bytes / 1032 : bytes;
+  const hsize_t stored = H5Dget_storage_size(dataset.get());
+  if (static_cast<long double>(stored) < needed) {
+    fail(what + " stores " + std::to_string(stored) + " bytes in the file but its shape needs " +
+         std::to_string(static_cast<unsigned long long>(bytes)) + (filters > 0 ? " (compressed at most 1032:1)" : "") +
+         " (a dataset never written, or a truncated one)");
+  }
+}
+
 void Hdf5File::read_floats(const Dataset& dataset, const std::string& what, std::span<float> out) const {
   Datatype type(check(H5Dget_type(dataset.get()), "type of " + what));
   if (H5Tget_class(type.get()) != H5T_FLOAT) fail(what + " is not a float dataset");

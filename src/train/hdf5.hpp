@@ -119,6 +119,12 @@ class Hdf5File {
   [[nodiscard]] std::vector<std::string> read_strings_attribute(hid_t loc, const std::string& name) const;
   /// Shape of @p dataset ({} for a scalar, {0} for a null dataspace).
   [[nodiscard]] std::vector<hsize_t> shape(const Dataset& dataset, const std::string& what) const;
+  /// Checks that @p dataset's values are stored in the file before anything is allocated for them: an
+  /// unfiltered dataset must store points × element-size bytes, a filtered (compressed) one at least 1 byte
+  /// per 1032 (deflate's maximum ratio, zlib's "Maximum Compression Factor"). A dataset that was created
+  /// but never written reads as fill values, so without this a 10 KB file could declare a (2^30, 2) kernel
+  /// and have the reader allocate and fill 8 GB. @throws CheckpointError naming @p what and both sizes.
+  void check_stored(const Dataset& dataset, const std::string& what) const;
   /// Reads a float dataset of exactly out.size() elements into @p out (converted to native float).
   void read_floats(const Dataset& dataset, const std::string& what, std::span<float> out) const;
 

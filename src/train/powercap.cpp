@@ -250,7 +250,7 @@ double safe_sample_seconds(const std::vector<RaplZone>& zones, double requested_
     const double wrap_seconds = static_cast<double>(z.max_energy_range_uj) * 1e-6 / rapl_assumed_peak_watts;
     seconds = std::min(seconds, wrap_seconds / 2.0);
   }
-  return seconds;
+  return std::max(seconds, rapl_min_sample_seconds);
 }
 
 RaplCounter::RaplCounter(std::vector<RaplZone> zones, FileReader read)

@@ -94,7 +94,7 @@ nlohmann::json StepProfile::summary(const dist::Communicator& comm) const {
           {"optimizer_s", phase(StepPhase::optimizer)},
           {"other_s", std::max(0.0, step - phases)},
           {"comm_span_s", span},
-          {"hidden_comm_share", hidden},
+          {"hidden_comm_share", comm.size() > 1 ? nlohmann::json(hidden) : nlohmann::json(nullptr)},
           {"step_s_max_rank", slowest / steps}};
 }
 

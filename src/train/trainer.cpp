@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "mpitrain/data/batch.hpp"
 #include "mpitrain/data/sampler.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
 #include "mpitrain/nn/loss.hpp"
@@ -19,8 +20,11 @@
 #include "mpitrain/train/evaluation.hpp"
 #include "mpitrain/train/fault_injection.hpp"
 #include "mpitrain/train/metrics.hpp"
+#include "mpitrain/train/parallelism.hpp"
 #include "mpitrain/train/progress.hpp"
+#include "mpitrain/train/step_profile.hpp"
 #include "mpitrain/train/stop_signal.hpp"
+#include "mpitrain/train/timeline.hpp"
 #include "mpitrain/train/watchdog.hpp"
 #include "train/resume.hpp"
 
@@ -75,7 +79,8 @@ class Trainer {
                                           config.optim.beta2, config.optim.epsilon, config.optim.momentum,
                                           config.optim.nesterov},
                                          model_.registry().total())),
-        reducer_(comm),
+        reducer_(make_reducer(config.dist, comm, model_.registry())),
+        hook_(*reducer_),
         trajectory_(trajectory_config(config, global_batch_, world_)),
         x_(max_rows_, data.train.feature_count()),
         grad_logits_(max_rows_, config.model.classes),
@@ -83,6 +88,13 @@ class Trainer {
     total_steps_ = sampler_.steps_per_epoch() * config.train.epochs;
     if (config.train.max_steps > 0) total_steps_ = std::min(total_steps_, config.train.max_steps);
     model_.reserve(max_rows_);
+    // Profile after a warm-up of up to 50 steps (a tenth of the run); keep a timeline if asked.
+    const std::int64_t steps_left = std::max<std::int64_t>(total_steps_, 0);
+    if (config.log.timeline) {
+      const auto spans = static_cast<std::size_t>(steps_left) * (10 + reducer_->bucket_count()) + 1024;
+      timeline_.emplace(rank_, std::min<std::size_t>(spans, 4'000'000));
+    }
+    profile_ = StepProfile(std::min<std::int64_t>(50, steps_left / 10), timeline_ ? &*timeline_ : nullptr);
   }
 
   nlohmann::json run();
@@ -107,7 +119,10 @@ class Trainer {
   data::DistributedSampler sampler_;
   nn::Mlp model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
-  dist::FusedAllreduceReducer reducer_;
+  std::unique_ptr<dist::GradientReducer> reducer_;  // config.dist: fused or bucketed, compression
+  ReducerHook hook_;                                // backward tells reducer_ which gradients are final
+  std::optional<Timeline> timeline_;                // log.timeline
+  StepProfile profile_{0};
   std::string trajectory_;
   data::RowMatrix x_;            // max_rows × features: this rank's slice of the global batch
   data::RowMatrix grad_logits_;  // max_rows × classes
@@ -177,28 +192,30 @@ void Trainer::initialise() {
 // One optimizer step; returns false when the step was skipped (non-finite, train.nonfinite = skip).
 bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_window, Window& log_window) {
   phase(Phase::data);
+  auto t = profile_.start_step(global_step_);
   const FaultKind fault = fault_at_step(rank_, global_step_);
   const bool poison = fault == FaultKind::nan;
   const auto slice = sampler_.slice(step, rank_, world_);
   const auto n = static_cast<std::int64_t>(slice.size());
   const std::int64_t features = x_.cols();
   const int classes = config_.model.classes;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const std::int64_t s = slice[static_cast<std::size_t>(i)];
-    x_.row(i) = data_.train.features.row(s);
-    labels_[static_cast<std::size_t>(i)] = data_.train.labels[static_cast<std::size_t>(s)];
-  }
+  data::gather_batch(data_.train, data_.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
   if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
+  t = profile_.lap(StepPhase::data, t);
   phase(Phase::forward);
   auto logits = model_.forward(nn::ConstMatrixMap(x_.data(), n, features));
   nn::MatrixMap g(grad_logits_.data(), n, classes);
   const nn::LossSums sums =
       nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels_.data(), slice.size()), g);
+  t = profile_.lap(StepPhase::forward, t);
   phase(Phase::backward);
-  model_.backward(nn::ConstMatrixMap(grad_logits_.data(), n, classes));
   auto grads = model_.gradients();
+  reducer_->begin(grads);  // the bucketed reducer starts each bucket's allreduce during backward
+  model_.backward(nn::ConstMatrixMap(grad_logits_.data(), n, classes), &hook_);
+  t = profile_.lap(StepPhase::backward, t);
   phase(Phase::allreduce);
-  reducer_.reduce(grads);
+  reducer_->finish();
+  t = profile_.lap(StepPhase::allreduce_wait, t);
 
   // One small collective agrees on what every rank must do alike: stop for a signal, and which ranks
   // saw a non-finite loss (a NaN there reaches the summed gradient too, checked below on every rank).
@@ -208,6 +225,7 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
   comm_.allreduce(std::span<int>(control), dist::ReduceOp::max);
   Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
   const bool nonfinite = control[1] > 0 || !gv.allFinite();
+  t = profile_.lap(StepPhase::agreement, t);
   const std::int64_t step_index = global_step_;
   ++global_step_;
   const std::int64_t count = sampler_.global_count(step);
@@ -236,9 +254,11 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
     }
     optimizer_->step(model_.parameters(), grads);
     if (fault == FaultKind::desync) model_.parameters()[0] += 1e-3f;
+    profile_.lap(StepPhase::optimizer, t);
     epoch_window.add(sums, penalty);
     log_window.add(sums, penalty);
   }
+  profile_.end_step(reducer_->last_buckets(), count);
   if (control[0] != 0) {
     const bool epoch_done = step + 1 == sampler_.steps_per_epoch();
     if (rank_ == 0) {
@@ -255,6 +275,7 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
 
 void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch) {
   phase(Phase::checkpoint);
+  const auto started = Clock::now();
   const auto path = checkpoint_path(run_dir_, global_step_);
   if (rank_ == 0) {
     Checkpoint c;
@@ -280,6 +301,7 @@ void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_i
     spdlog::info("checkpoint written: {}", path.string());
   }
   last_checkpoint_ = path.filename().string();
+  profile_.record(StepPhase::checkpoint, started, Clock::now());
   phase(Phase::idle);
 }
 
@@ -345,7 +367,7 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
 }
 
 nlohmann::json Trainer::run() {
-  Eigen::setNbThreads(config_.train.threads);
+  configure_threads(config_.train.threads, comm_);
   install_stop_handlers();
   initialise();
   if (rank_ == 0) metrics_.emplace(run_dir_ / "metrics.jsonl");
@@ -354,6 +376,9 @@ nlohmann::json Trainer::run() {
                "{} steps, {} parameters",
                data_.train.size(), world_, global_batch_, max_rows_, sampler_.steps_per_epoch(), total_steps_,
                model_.registry().total());
+  spdlog::info("gradient exchange: {} reducer{}, {} allreduce(s) per step, compression {}; {} thread(s) per rank",
+               reducer_->name(), reducer_->name() == "bucketed" ? fmt::format(" ({} MiB buckets)", config_.dist.bucket_mb) : "",
+               reducer_->bucket_count(), config_.dist.compression, config_.train.threads);
 
   energy_.emplace(config_.energy, comm_, config_.train.threads);  // collective
   energy_->start();
@@ -427,6 +452,18 @@ nlohmann::json Trainer::run() {
     const auto v = evaluate(model_, data_.validation, comm_);
     summary["validation_loss"] = v.loss;
     summary["validation_accuracy"] = v.accuracy;
+  }
+  summary["timing"] = profile_.summary(comm_);  // collective
+  summary["timing"]["reducer"] = reducer_->name();
+  summary["timing"]["buckets"] = reducer_->bucket_count();
+  summary["timing"]["compression"] = config_.dist.compression;
+  summary["timing"]["threads"] = config_.train.threads;
+  summary["memory"] = memory_summary(comm_, data::storage_bytes(data_.train), data_.train.pixels.size() > 0);
+  if (timeline_) {
+    const auto path = run_dir_ / ("timeline-rank" + std::to_string(rank_) + ".json");
+    timeline_->write(path);
+    if (timeline_->dropped() > 0) spdlog::warn("timeline: {} spans dropped (capacity)", timeline_->dropped());
+    spdlog::info("timeline written: {}", path.string());
   }
   summary["wall_seconds"] = seconds_since(wall_start);
   summary["energy"] = energy_->finish(samples_seen_, run_dir_, config_.name);  // collective; writes emissions.csv

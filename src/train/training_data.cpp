@@ -1,5 +1,6 @@
 #include <spdlog/spdlog.h>
 
+#include "mpitrain/data/batch.hpp"
 #include "mpitrain/data/csv_reader.hpp"
 #include "mpitrain/data/idx_reader.hpp"
 #include "mpitrain/train/trainer.hpp"
@@ -21,10 +22,10 @@ data::Dataset load_csv(const std::string& path, const config::Config& config) {
 }
 
 data::Dataset load_set(const config::Config& config, const std::string& images, const std::string& labels,
-                       const std::string& csv) {
-  data::Dataset ds = config.data.format == "csv"
-                         ? load_csv(csv, config)
-                         : data::load_idx_dataset(images, labels, config.model.classes);
+                       const std::string& csv, bool as_pixels = false) {
+  data::Dataset ds = config.data.format == "csv" ? load_csv(csv, config)
+                     : as_pixels ? data::load_idx_pixels(images, labels, config.model.classes)
+                                 : data::load_idx_dataset(images, labels, config.model.classes);
   if (config.data.format != "csv") {
     spdlog::info("{}: {} samples of {} features", images, ds.size(), ds.feature_count());
   }
@@ -38,7 +39,10 @@ data::Dataset load_set(const config::Config& config, const std::string& images, 
 TrainingData load_training_data(const config::Config& config) {
   TrainingData out;
   const auto& d = config.data;
-  out.train = load_set(config, d.train_images, d.train_labels, d.train_csv);
+  // 8-bit training images stay bytes, scaled per batch by the trainer (data::gather_batch), unless something
+  // needs their float values up front: standardize fits on them, the validation split copies rows.
+  const bool pixels = d.format == "idx" && d.scaling != "standardize" && d.validation_fraction == 0;
+  out.train = load_set(config, d.train_images, d.train_labels, d.train_csv, pixels);
   const bool has_test = d.format == "csv" ? !d.test_csv.empty() : !d.test_images.empty();
   if (has_test) {
     out.test = load_set(config, d.test_images, d.test_labels, d.test_csv);

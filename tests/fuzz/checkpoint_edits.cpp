@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -214,7 +215,26 @@ std::vector<float> ramp(std::size_t n, float start, float step) {
 
 }  // namespace
 
-train::Checkpoint template_checkpoint() {
+std::vector<ByteRange> raw_data_ranges(const std::filesystem::path& path) {
+  const train::detail::ErrorSilencer silence;
+  FileHandle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  std::vector<ByteRange> ranges;
+  auto visit = [](hid_t root, const char* name, const H5O_info_t* info, void* out) -> herr_t {
+    if (info->type != H5O_TYPE_DATASET) return 0;
+    const Dataset dataset(H5Dopen2(root, name, H5P_DEFAULT));
+    const haddr_t offset = H5Dget_offset(dataset.get());
+    const hsize_t size = H5Dget_storage_size(dataset.get());
+    if (offset != HADDR_UNDEF && size > 0) static_cast<std::vector<ByteRange>*>(out)->push_back({offset, size});
+    return 0;
+  };
+  if (file.get() < 0 || H5Ovisit(file.get(), H5_INDEX_NAME, H5_ITER_NATIVE, visit, &ranges) < 0) {
+    throw std::runtime_error("cannot list the datasets of " + path.string());
+  }
+  std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) { return a.offset < b.offset; });
+  return ranges;
+}
+
+train::Checkpoint template_checkpoint(int kind) {
   train::Checkpoint ckpt;
   ckpt.architecture = nn::MlpSpec{3, {2}, nn::ActivationKind::tanh, 2};
   const std::size_t total = 3 * 2 + 2 + 2 * 2 + 2;
@@ -230,6 +250,17 @@ train::Checkpoint template_checkpoint() {
   ckpt.scaler_shift = {0.5f, -0.25f, 1.0f};
   ckpt.scaler_scale = {2.0f, 4.0f, 0.5f};
   ckpt.config_ini = "[model]\nhidden = 2\nactivation = tanh\nclasses = 2\n";
+  if (kind == 1) {
+    ckpt.architecture.hidden.clear();
+    ckpt.parameters.resize(3 * 2 + 2);
+    ckpt.optimizer_name = "sgd";
+    ckpt.optimizer_iterations = 0;
+    ckpt.optimizer_state_names.clear();
+    ckpt.optimizer_state.clear();
+    ckpt.scaler_method = "none";
+    ckpt.scaler_shift.clear();
+    ckpt.scaler_scale.clear();
+  }
   return ckpt;
 }
 

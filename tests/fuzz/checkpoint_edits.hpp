@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -14,9 +15,20 @@
 
 namespace mpitrain::fuzz {
 
-/// The checkpoint the edits start from: inputs 3, hidden {2}, tanh, classes 2, Adam states m and v,
-/// a standardize scaler of 3 features; every value deterministic.
-train::Checkpoint template_checkpoint();
+/// The checkpoints the fuzzer starts from, every value deterministic. @p kind 0: inputs 3, hidden {2},
+/// tanh, classes 2, Adam states m and v, a standardize scaler of 3 features (about 10 KB); 1: the same
+/// without hidden layer, SGD without state and no scaler values (about 6 KB).
+train::Checkpoint template_checkpoint(int kind);
+
+/// Byte range [offset, offset + size) of a file.
+struct ByteRange {
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+
+/// The raw data of every dataset of the HDF5 file @p path with contiguous storage, in file order: the
+/// bytes that no metadata checksum covers.
+std::vector<ByteRange> raw_data_ranges(const std::filesystem::path& path);
 
 /// Opens @p path (an HDF5 file) read-write and applies up to 16 edits decoded from @p input until it
 /// runs out of bytes. An edit that HDF5 refuses (e.g. on an object deleted by an earlier edit) is skipped.

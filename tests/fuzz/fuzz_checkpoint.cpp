@@ -1,23 +1,34 @@
 // libFuzzer target of train::read_checkpoint (HDF5).
 //
-// Input, two kinds, told apart by the HDF5 signature:
-// - starting with the 8-byte HDF5 signature (89 'HDF' 0d 0a 1a 0a): the bytes are the checkpoint file
-//   (raw mode). The seeds are valid checkpoints written by fuzz_checkpoint_seeds; as the file uses the
-//   1.8 format, flipped metadata bytes mostly fail HDF5's checksums, and flipped data bytes reach the
-//   reader's crc32 and shape checks.
-// - anything else: a list of structure-aware edits (checkpoint_edits.hpp) applied through the HDF5 API to
-//   a valid template checkpoint (edit mode), which keeps the file well-formed HDF5 while fuzzing what
-//   the reader sees: attribute types and values, dataset shapes, types and storage, links.
+// Input: byte 0 selects the mode and the template, the rest drives the mutation.
+//   bit 1  the template checkpoint written at start-up: 0 Adam with a hidden layer and a scaler, 1 SGD
+//          without hidden layer, state or scaler values (checkpoint_edits.hpp)
+//   bit 0  0, data mode: the bytes overwrite the raw data of the template's datasets (parameters,
+//          optimizer states, scaler), in file order; the HDF5 metadata is left intact.
+//          1, edit mode: the bytes are a list of structure-aware edits (checkpoint_edits.hpp) applied
+//          through the HDF5 API, which keeps the file well-formed HDF5 while fuzzing what the reader
+//          sees: attribute types and values, dataset shapes, types and storage, links.
+// Why not flip bytes anywhere in the file: HDF5 1.10.8 (Debian 12) itself leaks memory when a corrupt
+// object header fails to load: the 424-byte H5O_t allocated under H5Lexists -> H5O_msg_exists ->
+// H5O_protect -> H5C_protect is never freed (the class of HDFGroup/hdf5 issue #4586; upstream reworked the
+// clean-up of a failed object-header load in pull request #4477, 2024). That is HDF5's bug, not the
+// reader's, and whole-file mutation hit it within about 100 inputs, so the mutations stay off the
+// checksummed metadata: raw data bytes (data mode) or edits through the HDF5 API (edit mode).
 //
 // Oracle: CheckpointError (naming the file) is the only expected exception; no HDF5 object stays open
 // after the reader returns; and a checkpoint that reads must write back and read again to the same values
 // (what resume does).
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -32,8 +43,6 @@ using mpitrain::fuzz::fuzz_check;
 using mpitrain::fuzz::ScratchFile;
 using mpitrain::train::Checkpoint;
 using mpitrain::train::CheckpointError;
-
-constexpr std::uint8_t hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 
 template <class T>
 bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
@@ -79,32 +88,32 @@ void check_no_open_objects(const char* when) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  static const ScratchFile file("checkpoint", ".h5");
-  static const ScratchFile rewritten("checkpoint-rewritten", ".h5");
-  static const ScratchFile template_file("checkpoint-template", ".h5");
-  static const bool template_written = [] {
-    mpitrain::train::write_checkpoint(template_file.path(), mpitrain::fuzz::template_checkpoint());
-    return true;
-  }();
-  (void)template_written;
+namespace {
 
-  if (size >= sizeof hdf5_signature && std::memcmp(data, hdf5_signature, sizeof hdf5_signature) == 0) {
-    file.write(std::span(data, size));
-  } else {
-    std::filesystem::copy_file(template_file.path(), file.path(), std::filesystem::copy_options::overwrite_existing);
-    FuzzedDataProvider input(data, size);
-    mpitrain::fuzz::apply_checkpoint_edits(file.path(), input);
-    check_no_open_objects("by the edits");
-  }
+struct Template {
+  std::vector<std::uint8_t> bytes;                     // the whole file
+  std::vector<mpitrain::fuzz::ByteRange> data_ranges;  // its raw data, in file order
+  ScratchFile file;
+};
 
+std::vector<std::uint8_t> read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+const ScratchFile file("checkpoint", ".h5");
+const ScratchFile rewritten("checkpoint-rewritten", ".h5");
+Template templates[2] = {{{}, {}, ScratchFile("checkpoint-template0", ".h5")},
+                         {{}, {}, ScratchFile("checkpoint-template1", ".h5")}};
+
+void run_checks() {
   Checkpoint ckpt;
   try {
     ckpt = mpitrain::train::read_checkpoint(file.path());
   } catch (const CheckpointError& error) {
     expect_named(error, file);
     check_no_open_objects("after a rejected checkpoint");
-    return 0;
+    return;
   }
   check_no_open_objects("after reading a checkpoint");
   check_consistent(ckpt);
@@ -115,5 +124,44 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz_bug(std::string("a checkpoint that reads does not write back and read again: ") + error.what());
   }
   check_no_open_objects("after the round trip");
+}
+
+}  // namespace
+
+// Writes the templates before the first input, so that HDF5's one-time set-up is not counted against an
+// input by the leak check. HDF5's free lists are turned off (limits 0): a block HDF5 leaks is then
+// reported with the stack that allocated it, not that of the earlier call that first took it from malloc.
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  H5set_free_list_limits(0, 0, 0, 0, 0, 0);
+  for (int kind = 0; kind < 2; ++kind) {
+    Template& t = templates[kind];
+    mpitrain::train::write_checkpoint(t.file.path(), mpitrain::fuzz::template_checkpoint(kind));
+    t.bytes = read_bytes(t.file.path());
+    t.data_ranges = mpitrain::fuzz::raw_data_ranges(t.file.path());
+  }
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const Template& t = templates[(data[0] >> 1) & 1];
+  const std::span<const std::uint8_t> rest(data + 1, size - 1);
+  if ((data[0] & 1) == 0) {
+    std::vector<std::uint8_t> bytes = t.bytes;
+    std::size_t used = 0;
+    for (const auto& range : t.data_ranges) {
+      const std::size_t n = std::min<std::size_t>(range.size, rest.size() - used);
+      std::copy_n(rest.begin() + static_cast<std::ptrdiff_t>(used), n,
+                  bytes.begin() + static_cast<std::ptrdiff_t>(range.offset));
+      used += n;
+    }
+    file.write(bytes);
+  } else {
+    std::filesystem::copy_file(t.file.path(), file.path(), std::filesystem::copy_options::overwrite_existing);
+    FuzzedDataProvider input(rest.data(), rest.size());
+    mpitrain::fuzz::apply_checkpoint_edits(file.path(), input);
+    check_no_open_objects("by the edits");
+  }
+  run_checks();
   return 0;
 }

@@ -6,8 +6,20 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 namespace mpitrain::test {
+
+// Temporary files and folders removed when the test program exits.
+struct RemoveAtExit {
+  std::vector<std::filesystem::path> paths;
+  ~RemoveAtExit() {
+    std::error_code ec;
+    for (const auto& p : paths) std::filesystem::remove_all(p, ec);
+  }
+};
+inline RemoveAtExit remove_at_exit;
 
 // Copies tests/fixtures/powercap/<name> to a fresh temporary folder named after @p tag and returns it.
 inline std::filesystem::path copy_powercap_fixture(const std::string& name, const std::string& tag) {
@@ -16,6 +28,7 @@ inline std::filesystem::path copy_powercap_fixture(const std::string& name, cons
                       ("mpitrain_powercap_" + tag + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(target);
   std::filesystem::copy(source, target, std::filesystem::copy_options::recursive);
+  remove_at_exit.paths.push_back(target);
   return target;
 }
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "mpitrain/train/emissions.hpp"
+#include "train/powercap_fixture.hpp"
 
 using namespace mpitrain::train;
 
@@ -16,6 +17,7 @@ std::filesystem::path temp_csv(const std::string& tag) {
   const auto path = std::filesystem::temp_directory_path() /
                     ("mpitrain_emissions_" + tag + "_" + std::to_string(::getpid()) + ".csv");
   std::filesystem::remove(path);
+  mpitrain::test::remove_at_exit.paths.push_back(path);
   return path;
 }
 

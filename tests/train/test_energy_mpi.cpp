@@ -28,6 +28,7 @@ std::filesystem::path shared_dir(const std::string& tag) {
   if (world->rank() == 0) {
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
+    test::remove_at_exit.paths.push_back(dir);
   }
   world->barrier();
   return dir;

@@ -105,6 +105,9 @@ TEST(Powercap, SamplingPeriodPreventsDoubleWrap) {
   large.max_energy_range_uj = 262143328850;   // 262 kJ: 131 s, the requested 1 s stands
   EXPECT_DOUBLE_EQ(safe_sample_seconds({large}, 1.0), 1.0);
   EXPECT_DOUBLE_EQ(safe_sample_seconds({large, small}, 1.0), 0.5);
+  RaplZone tiny;
+  tiny.max_energy_range_uj = 1000;            // 1 mJ: would need 0.5 µs; the period stops at 1 ms
+  EXPECT_DOUBLE_EQ(safe_sample_seconds({tiny}, 1.0), rapl_min_sample_seconds);
 }
 
 TEST(Powercap, UnreadableRangeIsFlaggedAndSkipped) {

@@ -127,7 +127,9 @@ struct Config {
 /// @param overrides command-line tokens `--section.key=value` (or `--section.key value`).
 /// @throws ConfigError naming the file and key for an unknown key, a wrong type or an out-of-range value,
 ///         a string value that to_ini could not write back (containing '#' or a line break, or beginning or
-///         ending with whitespace: possible only in an override), or naming the file when it cannot be read.
+///         ending with whitespace: possible only in an override), text containing one of Boost's message
+///         placeholders %option%, %value%, %canonical_option%, %original_token%, %prefix% (naming the line),
+///         or naming the file when it cannot be read.
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides);
 
 /// Parses INI text (as written by to_ini, e.g. the config stored in a checkpoint) and validates it.
@@ -142,6 +144,13 @@ void validate(const Config& config);
 /// The resolved configuration as INI text (every key, `section.key = value`), which load_config reads back
 /// to an equal Config.
 std::string to_ini(const Config& config);
+
+/// Refuses text that Boost.Program_options 1.74 cannot report an error about: its error messages replace
+/// the placeholders %option%, %value%, %canonical_option%, %original_token% and %prefix% in a loop until
+/// none is left, so an unknown option or a bad value containing one makes the error's what() loop forever.
+/// Call it on command-line tokens before giving them to program_options (load_config does, for its input).
+/// @throws ConfigError "<where>: '<placeholder>' is not allowed ..." when @p text contains one.
+void check_no_option_placeholders(const std::string& text, const std::string& where);
 
 /// Parses a comma-separated list of positive integers such as `256,128` (empty string: empty list).
 /// @throws ConfigError naming @p key when an element is not a positive integer.

@@ -55,6 +55,7 @@ class BucketedReducer final : public GradientReducer {
   void finish() override;
   [[nodiscard]] std::span<const BucketTiming> last_buckets() const override { return timings_; }
   [[nodiscard]] std::string name() const override { return "bucketed"; }
+  [[nodiscard]] std::size_t bucket_count() const override { return layout_.size(); }
   /// The bucket layout, in start order.
   [[nodiscard]] const std::vector<GradientRange>& buckets() const { return layout_; }
 

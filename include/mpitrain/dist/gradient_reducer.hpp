@@ -55,6 +55,8 @@ class GradientReducer {
   [[nodiscard]] virtual std::span<const BucketTiming> last_buckets() const = 0;
   /// `fused` or `bucketed`.
   [[nodiscard]] virtual std::string name() const = 0;
+  /// Allreduces per step.
+  [[nodiscard]] virtual std::size_t bucket_count() const = 0;
 
   /// One whole step at once: begin(grads), ready(0, n), finish(). @throws as those.
   void reduce(std::span<float> grads) {
@@ -78,6 +80,7 @@ class FusedAllreduceReducer final : public GradientReducer {
   void finish() override;
   [[nodiscard]] std::span<const BucketTiming> last_buckets() const override { return {&last_, 1}; }
   [[nodiscard]] std::string name() const override { return "fused"; }
+  [[nodiscard]] std::size_t bucket_count() const override { return 1; }
 
  private:
   const Communicator& comm_;

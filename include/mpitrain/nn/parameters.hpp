@@ -28,7 +28,8 @@ struct ParameterInfo {
 class ParameterRegistry {
  public:
   /// Appends a tensor after the last one and returns its entry.
-  /// @throws std::invalid_argument for a duplicate name or a non-positive shape.
+  /// @throws std::invalid_argument for a duplicate name, a non-positive shape, or a size whose element
+  ///         count (rows × cols, or the running total) overflows int64.
   const ParameterInfo& add(std::string layer, std::string name, std::int64_t rows, std::int64_t cols,
                            bool decay);
   /// All entries in layout order.

@@ -89,9 +89,12 @@ std::uint64_t energy_delta_uj(std::uint64_t previous, std::uint64_t current, std
 /// today's CPUs draws at most about 500 W; twice that leaves a margin.
 inline constexpr double rapl_assumed_peak_watts = 1000.0;
 
+/// The shortest sampling period (s): a zone with a smaller range than this allows cannot be followed.
+inline constexpr double rapl_min_sample_seconds = 0.001;
+
 /// The sampling period (s): @p requested_seconds, shortened so that no zone can wrap twice between
-/// samples: at most half the time the smallest range lasts at rapl_assumed_peak_watts.
-/// (range_uj · 1e-6 J) / 1000 W / 2.
+/// samples: at most half the time the smallest range lasts at rapl_assumed_peak_watts,
+/// (range_uj · 1e-6 J) / 1000 W / 2; never below rapl_min_sample_seconds.
 double safe_sample_seconds(const std::vector<RaplZone>& zones, double requested_seconds);
 
 /// Accumulates the energy of a set of zones over repeated samples. Thread-safe: a sampling thread and the

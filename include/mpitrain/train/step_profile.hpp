@@ -54,7 +54,8 @@ class StepProfile {
   ///  "agreement_s", "optimizer_s", "other_s" (mean seconds per timed step; other = step minus the
   ///  phases), "comm_span_s" (mean per step of the time from the first allreduce's start to the last one's
   ///  observed completion), "hidden_comm_share" (1 - allreduce_wait / comm_span over the timed steps,
-  ///  clamped to [0, 1]: 0 for the fused reducer, whose whole allreduce is waited for),
+  ///  clamped to [0, 1]: 0 for the fused reducer, whose whole allreduce is waited for; null with one
+  ///  rank, where nothing is communicated),
   ///  "step_s_max_rank" (the slowest rank's mean step)}.
   /// @throws dist::MpiError.
   [[nodiscard]] nlohmann::json summary(const dist::Communicator& comm) const;

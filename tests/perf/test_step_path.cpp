@@ -1,0 +1,303 @@
+// The training step's hot path (issue 4): no heap allocation in steady-state steps, and the fast paths
+// give the same bits as the straightforward code they replace. Runs under `mpirun -np 1` (the reducers
+// need a communicator; with one rank MPI moves nothing).
+//
+// Allocation counting: this executable interposes malloc, calloc, realloc, posix_memalign,
+// aligned_alloc and memalign (glibc's allocator stays underneath, via its __libc_* entry points). That
+// sees every heap allocation of the process — operator new (libstdc++ calls malloc), Eigen's temporaries
+// and GEMM blocking buffers, and MPI's internals — but counts only those of the main thread inside a
+// measured window, so that MPI's and the test framework's own threads do not disturb the count.
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+
+#include "mpitrain/data/batch.hpp"
+#include "mpitrain/data/sampler.hpp"
+#include "mpitrain/dist/communicator.hpp"
+#include "mpitrain/nn/loss.hpp"
+#include "mpitrain/nn/dense.hpp"
+#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/optim/optimizer.hpp"
+#include "mpitrain/train/parallelism.hpp"
+#include "mpitrain/train/step_profile.hpp"
+
+namespace {
+thread_local bool counting = false;
+thread_local long allocations = 0;
+// With MPITRAIN_ALLOC_TRAP set, the first counted allocation traps: `gdb -batch -ex run -ex bt --args
+// tests/test_perf` then shows who allocated.
+inline void note() {
+  if (!counting) return;
+  ++allocations;
+  if (std::getenv("MPITRAIN_ALLOC_TRAP") != nullptr) __builtin_trap();
+}
+}  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__)
+extern "C" {
+void* __libc_malloc(std::size_t);                // NOLINT: glibc's allocator entry points
+void* __libc_calloc(std::size_t, std::size_t);   // NOLINT
+void* __libc_realloc(void*, std::size_t);        // NOLINT
+void* __libc_memalign(std::size_t, std::size_t); // NOLINT
+void __libc_free(void*);                         // NOLINT
+void* malloc(std::size_t n) { note(); return __libc_malloc(n); }
+void* calloc(std::size_t n, std::size_t size) { note(); return __libc_calloc(n, size); }
+void* realloc(void* p, std::size_t n) { note(); return __libc_realloc(p, n); }
+void free(void* p) { __libc_free(p); }
+void* memalign(std::size_t align, std::size_t n) { note(); return __libc_memalign(align, n); }
+void* aligned_alloc(std::size_t align, std::size_t n) { note(); return __libc_memalign(align, n); }
+int posix_memalign(void** out, std::size_t align, std::size_t n) {
+  note();
+  void* p = __libc_memalign(align, n);
+  if (p == nullptr) return ENOMEM;
+  *out = p;
+  return 0;
+}
+}
+#endif
+
+using namespace mpitrain;
+
+namespace {
+const dist::Communicator* world = nullptr;
+
+// Counts this thread's heap allocations while alive.
+struct CountAllocations {
+  CountAllocations() {
+    allocations = 0;
+    counting = true;
+  }
+  ~CountAllocations() { counting = false; }
+  [[nodiscard]] long count() const { return allocations; }
+};
+
+// A training set of @p n random 28×28 images held as pixels, labels i mod 10.
+data::Dataset pixel_set(std::int64_t n) {
+  data::Dataset ds;
+  std::mt19937 gen(7);
+  ds.pixels.resize(n, 784);
+  for (Eigen::Index i = 0; i < ds.pixels.size(); ++i) ds.pixels.data()[i] = static_cast<std::uint8_t>(gen() & 0xff);
+  ds.features.resize(0, 784);
+  for (std::int64_t i = 0; i < n; ++i) ds.labels.push_back(static_cast<std::int32_t>(i % 10));
+  ds.source = "pixels";
+  return ds;
+}
+
+// Everything one rank needs for the trainer's step path.
+struct StepPath {
+  data::Dataset ds = pixel_set(1024);
+  data::Scaler scaler{"divide", 255.0};
+  std::int64_t batch;
+  data::DistributedSampler sampler;
+  nn::Mlp model{nn::MlpSpec{784, {256, 128}, nn::ActivationKind::relu, 10}};
+  std::unique_ptr<optim::Optimizer> optimizer = optim::make_optimizer({}, model.registry().total());
+  std::unique_ptr<dist::GradientReducer> reducer;
+  train::ReducerHook hook;
+  train::Timeline timeline{0, 4096};
+  train::StepProfile profile{2, &timeline};
+  data::RowMatrix x, grad_logits;
+  std::vector<std::int32_t> labels;
+
+  StepPath(std::int64_t batch_size, const config::DistConfig& dist)
+      : batch(batch_size), sampler(1024, batch_size * world->size(), 3),
+        reducer(train::make_reducer(dist, *world, model.registry())), hook(*reducer),
+        x(batch_size, 784), grad_logits(batch_size, 10), labels(static_cast<std::size_t>(batch_size)) {
+    scaler.fit(ds);
+    model.init_glorot(1);
+    model.reserve(batch_size);
+  }
+
+  // One step as Trainer::train_step takes it (minus logging): gather, forward, loss, backward with the
+  // reducer's hook, allreduce, agreement-style checks, averaging, L2, clipping norm, optimizer.
+  void step(std::int64_t s) {
+    auto t = profile.start_step(s);
+    const auto slice = sampler.slice(s % sampler.steps_per_epoch(), world->rank(), world->size());
+    const auto n = static_cast<std::int64_t>(slice.size());
+    data::gather_batch(ds, scaler, slice, x, labels);
+    t = profile.lap(train::StepPhase::data, t);
+    auto logits = model.forward(nn::ConstMatrixMap(x.data(), n, 784));
+    nn::MatrixMap g(grad_logits.data(), n, 10);
+    const nn::LossSums sums = nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels.data(), slice.size()), g);
+    t = profile.lap(train::StepPhase::forward, t);
+    auto grads = model.gradients();
+    reducer->begin(grads);
+    model.backward(nn::ConstMatrixMap(grad_logits.data(), n, 10), &hook);
+    t = profile.lap(train::StepPhase::backward, t);
+    reducer->finish();
+    t = profile.lap(train::StepPhase::allreduce_wait, t);
+    std::array<int, 2> control{0, std::isfinite(sums.loss) ? 0 : 1};
+    world->allreduce(std::span<int>(control), dist::ReduceOp::max);
+    Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
+    ASSERT_TRUE(gv.allFinite());
+    t = profile.lap(train::StepPhase::agreement, t);
+    gv *= 1.0f / static_cast<float>(sampler.global_count(s % sampler.steps_per_epoch()));
+    const double penalty = model.l2_penalty(1e-4);
+    model.add_l2_gradient(1e-4, grads);
+    double sum_sq = 0.0;
+    for (const float v : grads) sum_sq += static_cast<double>(v) * v;
+    ASSERT_GT(sum_sq + penalty, 0.0);
+    optimizer->step(model.parameters(), grads);
+    profile.lap(train::StepPhase::optimizer, t);
+    profile.end_step(reducer->last_buckets(), sampler.global_count(s % sampler.steps_per_epoch()));
+  }
+};
+}  // namespace
+
+#if !defined(__SANITIZE_ADDRESS__)
+TEST(Allocations, TheCounterSeesOperatorNewAndEigen) {
+  CountAllocations counter;
+  auto p = std::make_unique<int>(1);
+  Eigen::MatrixXf m(100, 100);
+  EXPECT_GE(counter.count(), 2);
+}
+
+TEST(Allocations, NoneInSteadyStateSteps) {
+  for (const std::int64_t batch : {32, 64, 256}) {
+    for (const char* reducer : {"fused", "bucketed"}) {
+      for (const char* compression : {"none", "bf16", "fp16"}) {
+        config::DistConfig dist;
+        dist.reducer = reducer;
+        dist.bucket_mb = 0.25;
+        dist.compression = compression;
+        StepPath path(batch, dist);
+        for (int s = 0; s < 3; ++s) path.step(s);  // warm-up: first-touch of buffers, MPI set-up
+        CountAllocations counter;
+        for (int s = 3; s < 13; ++s) path.step(s);
+        EXPECT_EQ(counter.count(), 0) << "batch " << batch << ", " << reducer << ", " << compression;
+      }
+    }
+  }
+}
+#endif
+
+TEST(FastPaths, AdamMatchesTheScalarFormulaBitForBit) {
+  const std::size_t n = 5000;  // not a multiple of the chunk or of a vector
+  std::mt19937 gen(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> params(n), reference(n), m(n, 0.0f), v(n, 0.0f), grads(n);
+  for (auto& p : params) p = normal(gen);
+  reference = params;
+  optim::Adam adam(static_cast<std::int64_t>(n), 1e-3, 0.9, 0.999, 1e-7);
+  for (int t = 1; t <= 5; ++t) {
+    for (auto& g : grads) g = normal(gen) * 1e-2f;
+    adam.step(params, grads);
+    // Kingma and Ba (2015), Algorithm 1 with the step size of section 2, written element by element.
+    const float lr_t = static_cast<float>(1e-3 * std::sqrt(1.0 - std::pow(0.999, t)) / (1.0 - std::pow(0.9, t)));
+    const float b1 = 0.9f, b2 = 0.999f, eps = 1e-7f;
+    for (std::size_t i = 0; i < n; ++i) {
+      m[i] = b1 * m[i] + (1.0f - b1) * grads[i];
+      v[i] = b2 * v[i] + (1.0f - b2) * grads[i] * grads[i];
+      reference[i] -= lr_t * m[i] / (std::sqrt(v[i]) + eps);
+    }
+    ASSERT_EQ(std::memcmp(params.data(), reference.data(), n * sizeof(float)), 0) << "step " << t;
+  }
+  // The same update on buffers shifted by 1 to 15 floats (every position within a 64-byte vector) gives
+  // the same bits: the vectorised body and the scalar remainder round alike.
+  for (std::size_t shift = 1; shift < 16; ++shift) {
+    std::vector<float> p(n + shift), g(n + shift);
+    std::copy(reference.begin(), reference.end(), p.begin() + static_cast<std::ptrdiff_t>(shift));
+    std::copy(grads.begin(), grads.end(), g.begin() + static_cast<std::ptrdiff_t>(shift));
+    std::vector<float> aligned = reference;
+    optim::Adam base(static_cast<std::int64_t>(n), 1e-3, 0.9, 0.999, 1e-7);
+    optim::Adam shifted(static_cast<std::int64_t>(n), 1e-3, 0.9, 0.999, 1e-7);
+    base.step(aligned, grads);
+    shifted.step(std::span<float>(p).subspan(shift), std::span<const float>(g).subspan(shift));
+    ASSERT_EQ(std::memcmp(p.data() + shift, aligned.data(), n * sizeof(float)), 0) << "shift " << shift;
+  }
+}
+
+TEST(FastPaths, PixelBatchesEqualTheWholeSetScaledUpFront) {
+  const data::Dataset pixels = pixel_set(300);
+  data::Dataset floats = pixels;
+  floats.features = pixels.pixels.cast<float>();
+  floats.pixels.resize(0, 0);
+  for (const char* method : {"divide", "none", "shifted"}) {
+    data::Scaler scaler(method == std::string("shifted") ? "standardize" : method, 255.0);
+    scaler.fit(floats);
+    if (method == std::string("shifted")) {  // a standardize-like transform: shift and scale per column
+      std::vector<float> shift(784), scale(784);
+      for (std::size_t j = 0; j < 784; ++j) {
+        shift[j] = 0.37f * static_cast<float>(j % 13);
+        scale[j] = 1.0f + 0.11f * static_cast<float>(j % 7);
+      }
+      scaler.set(shift, scale);
+    }
+    data::Dataset scaled = floats;
+    scaler.apply(scaled);
+    const std::vector<std::int64_t> rows = {5, 299, 0, 17, 17};
+    data::RowMatrix a(8, 784), b(8, 784);
+    std::vector<std::int32_t> la(8), lb(8);
+    data::gather_batch(pixels, scaler, rows, a, la);
+    data::gather_batch(scaled, scaler, rows, b, lb);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      ASSERT_EQ(std::memcmp(a.row(static_cast<Eigen::Index>(i)).data(), b.row(static_cast<Eigen::Index>(i)).data(),
+                            784 * sizeof(float)), 0) << method << " row " << i;
+      EXPECT_EQ(la[i], static_cast<std::int32_t>(rows[i] % 10));
+    }
+    EXPECT_EQ(lb, la);
+  }
+  data::RowMatrix small(2, 784);
+  std::vector<std::int32_t> l(2);
+  data::Scaler divide("divide", 255.0);
+  divide.fit(floats);
+  EXPECT_THROW(data::gather_batch(pixels, divide, std::vector<std::int64_t>{1, 2, 3}, small, l), std::invalid_argument);
+  EXPECT_EQ(data::storage_bytes(pixels), 300 * 784 + 300 * 4);
+  EXPECT_EQ(data::storage_bytes(floats), 300 * 784 * 4 + 300 * 4);
+}
+
+TEST(FastPaths, SkippingTheFirstLayersInputGradientChangesNoParameterGradient) {
+  // The model (first layer without dX) against the same layers built by hand, all computing dX.
+  nn::Mlp model(nn::MlpSpec{30, {20, 10}, nn::ActivationKind::tanh, 4});
+  model.init_glorot(5);
+  std::vector<float> params(model.parameters().begin(), model.parameters().end());
+  std::vector<float> grads(params.size());
+  std::vector<std::unique_ptr<nn::Layer>> layers;
+  layers.push_back(std::make_unique<nn::Dense>("dense", 30, 20));
+  layers.push_back(std::make_unique<nn::Activation>(nn::ActivationKind::tanh, 20));
+  layers.push_back(std::make_unique<nn::Dense>("dense_1", 20, 10));
+  layers.push_back(std::make_unique<nn::Activation>(nn::ActivationKind::tanh, 10));
+  layers.push_back(std::make_unique<nn::Dense>("dense_2", 10, 4));
+  nn::ParameterRegistry registry;
+  for (auto& l : layers) {
+    l->register_parameters(registry);
+    l->bind(params, grads);
+    l->reserve(16);
+  }
+  model.reserve(16);
+  data::RowMatrix x = data::RowMatrix::Random(16, 30), dy = data::RowMatrix::Random(16, 4);
+  model.forward(nn::ConstMatrixMap(x.data(), 16, 30));
+  model.backward(nn::ConstMatrixMap(dy.data(), 16, 4));
+  const float* h = x.data();
+  std::int64_t cols = 30;
+  for (auto& l : layers) {  // each layer's output stays valid in the layer until its next forward
+    const auto y = l->forward(nn::ConstMatrixMap(h, 16, cols));
+    h = y.data();
+    cols = y.cols();
+  }
+  const float* d = dy.data();
+  cols = 4;
+  std::int64_t rows = 0;
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    const auto dx = layers[i]->backward(nn::ConstMatrixMap(d, 16, cols));
+    d = dx.data();
+    cols = dx.cols();
+    rows = dx.rows();
+  }
+  EXPECT_EQ(rows, 16);  // the hand-built first layer did compute dX
+  ASSERT_EQ(std::memcmp(grads.data(), model.gradients().data(), grads.size() * sizeof(float)), 0);
+}
+
+int main(int argc, char** argv) {
+  ::testing::InitGoogleTest(&argc, argv);
+  dist::Environment env(argc, argv);
+  int failed = 0;
+  {
+    dist::Communicator comm(MPI_COMM_WORLD);
+    world = &comm;
+    failed = RUN_ALL_TESTS();
+  }
+  return failed;
+}
