@@ -1,6 +1,6 @@
 # Plots of launch/scaling. Usage:
-#   gnuplot -e "out='DIR'; sweeps='strong weak'; maxn=4; cores=2; what='speedup'" launch/scaling.gp
-# what: speedup (against ideal), efficiency, or energy; reads DIR/scaling_<sweep>.dat, writes
+#   gnuplot -e "out='DIR'; data='RUNS'; sweeps='strong weak'; maxn=4; cores=2; what='speedup'" launch/scaling.gp
+# what: speedup (against ideal), efficiency, or energy; reads RUNS/scaling_<sweep>.dat, writes
 # DIR/scaling_<what>.png. World sizes above `cores` are marked as oversubscribed.
 set terminal pngcairo size 720,460 font ",11"
 set datafile missing "n/a"
@@ -13,7 +13,7 @@ if (maxn > cores) {
   set arrow from cores + 0.5, graph 0 to cores + 0.5, graph 1 nohead dt 3 lc "gray40"
   set label "oversubscribed (ranks > cores)" at cores + 0.55, graph 0.06 tc "gray40"
 }
-file(s) = out . "/scaling_" . s . ".dat"
+file(s) = data . "/scaling_" . s . ".dat"
 set output out . "/scaling_" . what . ".png"
 if (what eq "speedup") {
   set title "Speedup (samples/s over the 1-rank run)"

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Collects the summary.json of launch/scaling's runs into scaling.csv, scaling.md (a markdown table per
-sweep) and the gnuplot data files scaling_<sweep>.dat. Standard library only.
+sweep; both in --out) and the gnuplot data files scaling_<sweep>.dat (in --runs). Standard library only.
 
 Per run: samples/s is timing.samples_per_second (the trainer's steady state, warm-up steps excluded) when
 summary.json has it, else samples_per_second (the whole run). Speedup = samples/s over the same sweep's
@@ -62,6 +62,7 @@ def main():
     parser.add_argument("--sweeps", nargs="+", required=True)
     parser.add_argument("--ranks", nargs="+", type=int, required=True)
     args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
 
     rows = []
     for sweep in args.sweeps:
@@ -102,7 +103,7 @@ def main():
                          f"{text(r['efficiency'], 2)} | {text(r['communication_share'], 3)} | "
                          f"{text(r['joules_per_sample'], -1)} | {text(r['test_accuracy'], 4)} |")
         lines.append("")
-        with open(os.path.join(args.out, f"scaling_{sweep}.dat"), "w") as f:
+        with open(os.path.join(args.runs, f"scaling_{sweep}.dat"), "w") as f:
             f.write("# world_size speedup efficiency joules_per_sample\n")
             for r in sub:
                 f.write(f"{r['world_size']} {text(r['speedup'], 4)} {text(r['efficiency'], 4)} "

@@ -140,6 +140,7 @@ class Trainer {
   std::int64_t skipped_steps_ = 0;
   std::string resumed_from_;
   std::string last_checkpoint_;
+  Clock::time_point wall_start_ = Clock::now();
 };
 
 void Trainer::initialise() {
@@ -325,7 +326,8 @@ void Trainer::log_interval(std::int64_t epoch, Window& window) {
   if (rank_ == 0) {
     metrics_->write({{"kind", "interval"}, {"epoch", epoch + 1}, {"step", global_step_}, {"loss", loss},
                      {"accuracy", accuracy}, {"learning_rate", optimizer_->learning_rate()},
-                     {"samples_per_second", samples / elapsed}, {"skipped_steps", skipped_steps_}});
+                     {"samples_per_second", samples / elapsed}, {"seconds", seconds_since(wall_start_)},
+                     {"skipped_steps", skipped_steps_}});
     if (bar_->active()) {
       bar_->update(epoch + 1, global_step_, samples / elapsed, loss);
     } else {

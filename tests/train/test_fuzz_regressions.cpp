@@ -1,5 +1,6 @@
-// Regression tests of the bugs the fuzzers (tests/fuzz, launch/fuzz) found in the config parser and the
-// checkpoint reader. Each test builds the offending input by hand; the fuzz inputs that found them are in
+// Regression tests of the bugs found with the fuzz harnesses (tests/fuzz, launch/fuzz) in the config parser
+// and the checkpoint reader: one by the fuzzer itself, the others by the harnesses' oracles on inputs
+// written by hand. Each test builds the offending input here; the fuzz inputs are the seeds
 // tests/fuzz/corpus/<target>/regression-*.
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -40,7 +41,7 @@ std::string override_error(const std::string& token) {
   return "no error";
 }
 
-// Found by fuzz_config: `--data.test_csv= y` loaded as " y", to_ini wrote "test_csv =  y", which reads back
+// Found with fuzz_config's round-trip oracle: `--data.test_csv= y` loaded as " y", to_ini wrote "test_csv =  y", which reads back
 // as "y"; `a#b` read back as "a" (the INI reader cuts comments at '#'). config.ini and the checkpoint's
 // config then named another file than the run used.
 TEST(FuzzRegressionConfig, OverrideThatIniCannotHoldIsRejectedNamingTheKey) {
@@ -63,7 +64,7 @@ TEST(FuzzRegressionConfig, LegalStringValuesSurviveToIni) {
   EXPECT_EQ(config::to_ini(again), config::to_ini(c));
 }
 
-// Found by fuzz_config (a 20 s timeout): Boost.Program_options 1.74 formats an error by replacing
+// Found by the fuzzer (fuzz_config, a 20 s timeout): Boost.Program_options 1.74 formats an error by replacing
 // %option%, %value%, ... until none is left, so the unknown key `fo%original_token%rmat` or the bad value
 // `%value%` made ConfigError's construction loop forever. (Before the fix this test hangs; ctest's TIMEOUT
 // fails it.)
@@ -86,7 +87,7 @@ TEST(FuzzRegressionConfig, BoostPlaceholderInKeyOrValueIsAnErrorNotAHang) {
 
 // --- checkpoint: sizes read from a file must neither overflow nor allocate what the file does not hold ---
 
-// Found by fuzz_checkpoint: `inputs` = 2^62 made ParameterRegistry::add compute 2^62 × 2 in int64 (UB).
+// Found with fuzz_checkpoint (UBSan, edit mode): `inputs` = 2^62 made ParameterRegistry::add compute 2^62 × 2 in int64 (UB).
 TEST(FuzzRegressionRegistry, ElementCountOverflowIsAnError) {
   nn::ParameterRegistry registry;
   EXPECT_THROW(registry.add("dense", "dense/kernel:0", std::int64_t{1} << 62, 2, true), std::invalid_argument);
@@ -162,7 +163,7 @@ TEST_F(FuzzRegressionCheckpoint, InputsThatOverflowTheParameterCountAreAnInvalid
   EXPECT_NE(error.find("overflow"), std::string::npos) << error;
 }
 
-// Found by fuzz_checkpoint: `inputs` = 2^30 and a (2^30, 2) kernel created but never written (HDF5
+// Found with fuzz_checkpoint (libFuzzer's 2 GB malloc limit, edit mode): `inputs` = 2^30 and a (2^30, 2) kernel created but never written (HDF5
 // stores nothing and reads fill values) made a 6 KB file allocate and fill 8 GB. Here 2^26: 512 MB if the
 // check were missing.
 TEST_F(FuzzRegressionCheckpoint, DatasetWhoseValuesAreNotStoredIsRejectedBeforeAllocating) {
