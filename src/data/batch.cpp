@@ -1,6 +1,5 @@
 #include "mpitrain/data/batch.hpp"
 
-#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -45,34 +44,36 @@ void gather_batch(const Dataset& ds, const Scaler& scaler, std::span<const std::
     throw std::invalid_argument("gather_batch: the scaler was fitted on " + std::to_string(scaler.shift().size()) +
                                 " features, " + ds.source + " has " + std::to_string(features));
   }
-  const Eigen::Map<const Eigen::RowVectorXf> shift(scaler.shift().data(), bytes ? features : 0);
-  const Eigen::Map<const Eigen::RowVectorXf> scale(scaler.scale().data(), bytes ? features : 0);
-  // With one shift and one scale for every column (`divide`, `none`) a byte has 256 possible values:
-  // a table of (v - shift) / scale, computed with the same float operations, replaces the divisions.
-  std::array<float, 256> table{};
-  const bool uniform =
-      bytes && features > 0 && (shift.array() == shift(0)).all() && (scale.array() == scale(0)).all();
-  if (uniform) {
-    for (int v = 0; v < 256; ++v) {
-      const auto value = static_cast<float>(v);
-      table[static_cast<std::size_t>(v)] = identity ? value : (value - shift(0)) / scale(0);
-    }
-  }
+  const float* shift = scaler.shift().data();
+  const float* scale = scaler.scale().data();
   for (Eigen::Index i = 0; i < n; ++i) {
     const std::int64_t s = rows[static_cast<std::size_t>(i)];
-    if (uniform) {
+    float* out = x.data() + i * features;
+    if (bytes) {
+      // (x - shift) / scale in float, element by element: Scaler::apply's operations and rounding. A plain
+      // loop, which the compiler vectorises (byte to float conversion, subtraction, exact division).
       const std::uint8_t* in = ds.pixels.data() + s * features;
-      float* out = x.data() + i * features;
-      for (Eigen::Index j = 0; j < features; ++j) out[j] = table[in[j]];
-    } else if (bytes && identity) {
-      x.row(i) = ds.pixels.row(s).cast<float>();
-    } else if (bytes) {
-      // (x - shift) / scale in float, element by element: Scaler::apply's operations and rounding.
-      x.row(i) = (ds.pixels.row(s).cast<float>() - shift).array() / scale.array();
+      if (identity) {
+        for (Eigen::Index j = 0; j < features; ++j) out[j] = static_cast<float>(in[j]);
+      } else {
+        for (Eigen::Index j = 0; j < features; ++j) out[j] = (static_cast<float>(in[j]) - shift[j]) / scale[j];
+      }
     } else {
       x.row(i) = ds.features.row(s);
     }
     labels[static_cast<std::size_t>(i)] = ds.labels[static_cast<std::size_t>(s)];
+  }
+}
+
+void prefetch_rows(const Dataset& ds, std::span<const std::int64_t> rows) noexcept {
+  const bool bytes = ds.pixels.size() > 0;
+  const auto features = static_cast<std::size_t>(ds.feature_count());
+  const std::size_t row_bytes = bytes ? features : features * sizeof(float);
+  for (const std::int64_t s : rows) {
+    const auto at = static_cast<std::size_t>(s) * features;
+    const char* row = bytes ? reinterpret_cast<const char*>(ds.pixels.data() + at)
+                            : reinterpret_cast<const char*>(ds.features.data() + at);
+    for (std::size_t line = 0; line < row_bytes; line += 64) __builtin_prefetch(row + line);
   }
 }
 

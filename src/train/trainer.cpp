@@ -201,6 +201,9 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
   const std::int64_t features = x_.cols();
   const int classes = config_.model.classes;
   data::gather_batch(data_.train, data_.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
+  if (step + 1 < sampler_.steps_per_epoch()) {  // the next rows load into cache while this step computes
+    data::prefetch_rows(data_.train, sampler_.slice(step + 1, rank_, world_));
+  }
   if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
   t = profile_.lap(StepPhase::data, t);
   phase(Phase::forward);

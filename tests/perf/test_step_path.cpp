@@ -117,6 +117,7 @@ struct StepPath {
     const auto slice = sampler.slice(s % sampler.steps_per_epoch(), world->rank(), world->size());
     const auto n = static_cast<std::int64_t>(slice.size());
     data::gather_batch(ds, scaler, slice, x, labels);
+    data::prefetch_rows(ds, sampler.slice((s + 1) % sampler.steps_per_epoch(), world->rank(), world->size()));
     t = profile.lap(train::StepPhase::data, t);
     auto logits = model.forward(nn::ConstMatrixMap(x.data(), n, 784));
     nn::MatrixMap g(grad_logits.data(), n, 10);
