@@ -7,6 +7,7 @@
 
 #include "app/commands.hpp"
 #include "app/model_io.hpp"
+#include "mpitrain/config/config.hpp"
 #include "mpitrain/train/evaluation.hpp"
 #include "mpitrain/train/metrics.hpp"
 
@@ -67,6 +68,7 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
   LoadedModel loaded;
   data::Dataset ds;
   int code = agreed(comm, exit_usage, [&] {
+    for (const auto& a : args) config::check_no_option_placeholders(a, "evaluate: argument '" + a + "'");
     po::store(po::command_line_parser(args).options(desc).run(), vm);
     po::notify(vm);
     if (vm.count("help") != 0) return;

@@ -7,6 +7,7 @@
 
 #include "app/commands.hpp"
 #include "app/model_io.hpp"
+#include "mpitrain/config/config.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
 namespace po = boost::program_options;
@@ -54,6 +55,7 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
   LoadedModel loaded;
   data::Dataset inputs;
   int code = agreed(comm, exit_usage, [&] {
+    for (const auto& a : args) config::check_no_option_placeholders(a, "predict: argument '" + a + "'");
     po::store(po::command_line_parser(args).options(desc).run(), vm);
     if (vm.count("help") != 0) return;
     for (const char* key : {"checkpoint", "input", "output"}) {

@@ -4,6 +4,7 @@
 
 #include <boost/program_options.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -189,15 +190,22 @@ std::vector<int> parse_int_list(const std::string& text, const std::string& key)
 }
 
 namespace {
-// Boost.Program_options 1.74 builds an error message by replacing %option%, %value%, ... in a loop until
-// none is left, so an unknown key or a bad value that itself contains such a placeholder makes what()
-// loop forever (found by fuzz_config). Text holding one is refused before program_options sees it.
-// @return the placeholder found in @p text, or nullptr; @p at receives its position.
-const char* find_placeholder(const std::string& text, std::size_t& at) {
-  for (const char* token : {"%canonical_option%", "%option%", "%original_token%", "%prefix%", "%value%"}) {
-    if ((at = text.find(token)) != std::string::npos) return token;
+// Boost.Program_options 1.74 builds an error message by replacing %option%, %value%, %invalid_line%, ... in
+// a loop until none is left, so an unknown key, a bad value or a malformed line that itself contains such a
+// placeholder makes what() loop forever (found by fuzz_config, twice). Any %name% token (letters and
+// underscores between two percent signs) is therefore refused before program_options sees the text, which
+// also covers placeholders of other Boost versions.
+// @return the placeholder found in @p text, or an empty string; @p at receives its position.
+std::string find_placeholder(const std::string& text, std::size_t& at) {
+  for (std::size_t open = text.find('%'); open != std::string::npos; open = text.find('%', open + 1)) {
+    std::size_t end = open + 1;
+    while (end < text.size() && (std::isalpha(static_cast<unsigned char>(text[end])) != 0 || text[end] == '_')) ++end;
+    if (end > open + 1 && end < text.size() && text[end] == '%') {
+      at = open;
+      return text.substr(open, end + 1 - open);
+    }
   }
-  return nullptr;
+  return {};
 }
 
 constexpr const char* placeholder_why = "' is not allowed (Boost.Program_options cannot report an error about it)";
@@ -205,7 +213,7 @@ constexpr const char* placeholder_why = "' is not allowed (Boost.Program_options
 void check_no_placeholders(const std::string& ini, const std::string& origin,
                            const std::vector<std::string>& overrides) {
   std::size_t at = 0;
-  if (const char* token = find_placeholder(ini, at)) {
+  if (const std::string token = find_placeholder(ini, at); !token.empty()) {
     const auto line = std::count(ini.begin(), ini.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1;
     throw ConfigError(origin + ": line " + std::to_string(line) + ": '" + token + placeholder_why);
   }
@@ -262,7 +270,7 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
 
 void check_no_option_placeholders(const std::string& text, const std::string& where) {
   std::size_t at = 0;
-  if (const char* token = find_placeholder(text, at)) throw ConfigError(where + ": '" + token + placeholder_why);
+  if (const std::string token = find_placeholder(text, at); !token.empty()) throw ConfigError(where + ": '" + token + placeholder_why);
 }
 
 Config load_config(const std::filesystem::path& path, const std::vector<std::string>& overrides) {

@@ -24,6 +24,11 @@ printf '[train]\nepochs = many\n' > "$WORK/bad.ini"
 expect 2 "bad.ini.*train.epochs" train --config "$WORK/bad.ini"
 expect 2 "nothere.ini" train --config "$WORK/nothere.ini"
 expect 2 "unknown command" frobnicate
+# Text that Boost.Program_options 1.74 would loop on while formatting its error (found by fuzz_config).
+printf '[train]\nbad line %%invalid_line%% here\n' > "$WORK/placeholder.ini"
+expect 2 "placeholder.ini: line 2: '%invalid_line%' is not allowed" train --config "$WORK/placeholder.ini"
+expect 2 "'%option%' is not allowed" predict --x%option%=1
+expect 2 "'%value%' is not allowed" evaluate --checkpoint=%value%
 
 # A truncated IDX file: the error names the file.
 head -c 1000 < <(gzip -dc "$FMNIST/train-images-idx3-ubyte.gz") > "$WORK/short-images-idx3-ubyte"

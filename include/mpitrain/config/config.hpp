@@ -82,7 +82,8 @@ struct CheckpointConfig {
 
 /// [dist]: gradient exchange.
 struct DistConfig {
-  std::string reducer = "bucketed";      ///< `fused` (one allreduce after backward) or `bucketed` (overlapped).
+  std::string reducer = "fused";         ///< `fused` (one allreduce after backward) or `bucketed` (overlapped);
+                                         ///< fused is the faster on a 2-core node (README, Performance).
   double bucket_mb = 0.25;               ///< Bucket size in MiB for the bucketed reducer (> 0).
   std::string compression = "none";      ///< Gradient exchange type: `none` (fp32), `bf16` or `fp16`.
 };
@@ -146,8 +147,9 @@ void validate(const Config& config);
 std::string to_ini(const Config& config);
 
 /// Refuses text that Boost.Program_options 1.74 cannot report an error about: its error messages replace
-/// the placeholders %option%, %value%, %canonical_option%, %original_token% and %prefix% in a loop until
-/// none is left, so an unknown option or a bad value containing one makes the error's what() loop forever.
+/// placeholders such as %option%, %value% or %invalid_line% in a loop until none is left, so an unknown
+/// option, a bad value or a malformed line containing one makes the error's what() loop forever. Any token
+/// of letters and underscores between two percent signs (`%name%`) is refused.
 /// Call it on command-line tokens before giving them to program_options (load_config does, for its input).
 /// @throws ConfigError "<where>: '<placeholder>' is not allowed ..." when @p text contains one.
 void check_no_option_placeholders(const std::string& text, const std::string& where);
