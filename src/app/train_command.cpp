@@ -71,7 +71,7 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
   if (code != exit_ok) return code;
 
   train::TrainingData data;
-  code = agreed(comm, exit_error, [&] { data = train::load_training_data(config); });
+  code = agreed(comm, exit_error, [&] { data = train::load_training_data(config, comm.rank(), comm.size()); });
   if (code != exit_ok) return code;
 
   try {

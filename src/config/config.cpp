@@ -321,6 +321,13 @@ void validate(const Config& c) {
   require(c.train.threads >= 1, "train.threads", c.train.threads, ">= 1");
   require(c.checkpoint.every_epochs >= 0, "checkpoint.every_epochs", c.checkpoint.every_epochs, ">= 0");
   require_one_of("data.shuffle", c.data.shuffle, {"global", "local"});
+  if (c.data.shuffle == "local") {
+    // A rank holds only its shard: statistics over the whole set and a held-out split of it are not at hand.
+    require(c.data.scaling != "standardize", "data.scaling", c.data.scaling,
+            "divide or none with data.shuffle = local (standardize needs the whole training set on every rank)");
+    require(c.data.validation_fraction == 0, "data.validation_fraction", c.data.validation_fraction,
+            "0 with data.shuffle = local (the split needs the whole training set on every rank)");
+  }
   require(c.train.watchdog_seconds > 0, "train.watchdog_seconds", c.train.watchdog_seconds, "> 0");
   require_one_of("train.nonfinite", c.train.nonfinite, {"stop", "skip"});
   require(c.train.clip_grad_norm >= 0, "train.clip_grad_norm", c.train.clip_grad_norm, ">= 0");

@@ -38,18 +38,24 @@ DistributedSampler::DistributedSampler(std::int64_t samples, std::int64_t global
   set_epoch(0);
 }
 
+void epoch_permutation(std::int64_t samples, std::uint64_t seed, std::int64_t epoch, std::vector<std::int64_t>& out) {
+  if (epoch < 0) throw std::invalid_argument("epoch_permutation: negative epoch " + std::to_string(epoch));
+  if (samples < 0) throw std::invalid_argument("epoch_permutation: negative sample count " + std::to_string(samples));
+  // One next() of a generator seeded with the mixed (seed, epoch) decorrelates neighbouring epochs and seeds.
+  SplitMix64 mixer(seed ^ (golden_gamma * static_cast<std::uint64_t>(epoch + 1)));
+  SplitMix64 rng(mixer.next());
+  out.resize(static_cast<std::size_t>(samples));
+  std::iota(out.begin(), out.end(), std::int64_t{0});
+  // Fisher–Yates (Durstenfeld): position i takes a uniform pick among the first i+1.
+  for (std::int64_t i = samples - 1; i > 0; --i) {
+    const auto j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i) + 1));
+    std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
+  }
+}
+
 void DistributedSampler::set_epoch(std::int64_t epoch) {
   if (epoch < 0) throw std::invalid_argument("DistributedSampler::set_epoch: negative epoch " + std::to_string(epoch));
-  // One next() of a generator seeded with the mixed (seed, epoch) decorrelates neighbouring epochs and seeds.
-  SplitMix64 mixer(seed_ ^ (golden_gamma * static_cast<std::uint64_t>(epoch + 1)));
-  SplitMix64 rng(mixer.next());
-  perm_.resize(static_cast<std::size_t>(samples_));
-  std::iota(perm_.begin(), perm_.end(), std::int64_t{0});
-  // Fisher–Yates (Durstenfeld): position i takes a uniform pick among the first i+1.
-  for (std::int64_t i = samples_ - 1; i > 0; --i) {
-    const auto j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i) + 1));
-    std::swap(perm_[static_cast<std::size_t>(i)], perm_[static_cast<std::size_t>(j)]);
-  }
+  epoch_permutation(samples_, seed_, epoch, perm_);
 }
 
 std::int64_t DistributedSampler::steps_per_epoch() const { return (samples_ + global_batch_ - 1) / global_batch_; }
@@ -66,6 +72,66 @@ std::span<const std::int64_t> DistributedSampler::slice(std::int64_t step, int r
   const Range local = split_range(global_count(step), world_size, rank);
   const std::int64_t offset = step * global_batch_ + local.begin;
   return {perm_.data() + offset, static_cast<std::size_t>(local.size())};
+}
+
+ShardSampler::ShardSampler(std::vector<std::int64_t> shard_sizes, std::int64_t global_batch, std::uint64_t seed,
+                           int rank)
+    : sizes_(std::move(shard_sizes)), seed_(seed), rank_(rank) {
+  const auto world = static_cast<std::int64_t>(sizes_.size());
+  if (world < 1) throw std::invalid_argument("ShardSampler: no shard sizes (empty world)");
+  if (rank < 0 || rank >= world) {
+    throw std::invalid_argument("ShardSampler: rank " + std::to_string(rank) + " outside [0, " +
+                                std::to_string(world) + ")");
+  }
+  if (global_batch < world) {
+    throw std::invalid_argument("ShardSampler: the global batch (" + std::to_string(global_batch) +
+                                ") must be at least the world size (" + std::to_string(world) +
+                                ") with data.shuffle = local, so that every shard is used");
+  }
+  std::int64_t total = 0;
+  for (std::size_t r = 0; r < sizes_.size(); ++r) {
+    if (sizes_[r] < 0) throw std::invalid_argument("ShardSampler: negative shard size for rank " + std::to_string(r));
+    total += sizes_[r];
+    const std::int64_t share = split_range(global_batch, static_cast<int>(world), static_cast<int>(r)).size();
+    shares_.push_back(share);
+    steps_ = std::max(steps_, (sizes_[r] + share - 1) / share);
+  }
+  if (total < 1) throw std::invalid_argument("ShardSampler: the shards hold no sample at all");
+  set_epoch(0);
+}
+
+void ShardSampler::set_epoch(std::int64_t epoch) {
+  if (epoch < 0) throw std::invalid_argument("ShardSampler::set_epoch: negative epoch " + std::to_string(epoch));
+  // Rank 0 keeps the seed itself (constant · 0 = 0): a world of one shuffles exactly as DistributedSampler.
+  const std::uint64_t rank_seed = seed_ ^ (0xd1b54a32d192ed03ULL * static_cast<std::uint64_t>(rank_));
+  epoch_permutation(sizes_[static_cast<std::size_t>(rank_)], rank_seed, epoch, perm_);
+}
+
+std::int64_t ShardSampler::steps_per_epoch() const { return steps_; }
+
+std::int64_t ShardSampler::global_count(std::int64_t step) const {
+  if (step < 0 || step >= steps_) {
+    throw std::invalid_argument("ShardSampler: step " + std::to_string(step) + " outside [0, " +
+                                std::to_string(steps_) + ")");
+  }
+  std::int64_t count = 0;
+  for (std::size_t r = 0; r < sizes_.size(); ++r) {
+    count += std::clamp<std::int64_t>(sizes_[r] - step * shares_[r], 0, shares_[r]);
+  }
+  return count;
+}
+
+std::span<const std::int64_t> ShardSampler::slice(std::int64_t step, int rank, int world_size) const {
+  if (rank != rank_ || world_size != static_cast<int>(sizes_.size())) {
+    throw std::invalid_argument("ShardSampler: built for rank " + std::to_string(rank_) + " of " +
+                                std::to_string(sizes_.size()) + ", asked for rank " + std::to_string(rank) +
+                                " of " + std::to_string(world_size));
+  }
+  static_cast<void>(global_count(step));  // checks the step
+  const auto r = static_cast<std::size_t>(rank_);
+  const std::int64_t begin = std::min(step * shares_[r], sizes_[r]);
+  const std::int64_t end = std::min(begin + shares_[r], sizes_[r]);
+  return {perm_.data() + begin, static_cast<std::size_t>(end - begin)};
 }
 
 std::uint64_t SplitMix64::next() {

@@ -16,6 +16,7 @@ namespace {
 
 std::int64_t memory_bytes(const Dataset& ds) {
   return static_cast<std::int64_t>(ds.features.size()) * static_cast<std::int64_t>(sizeof(float)) +
+         static_cast<std::int64_t>(ds.pixels.size()) +
          static_cast<std::int64_t>(ds.labels.size() * sizeof(std::int32_t));
 }
 
@@ -87,7 +88,7 @@ class LineScanner {
 }  // namespace
 
 Dataset load_idx_records(const std::filesystem::path& images, const std::filesystem::path& labels, int classes,
-                         Range records, ShardInfo* info) {
+                         Range records, ShardInfo* info, bool as_pixels) {
   const auto choose = [&](std::int64_t) { return records; };
   detail::IdxRecords pixels = detail::read_idx_records(images, true, choose);
   const detail::IdxRecords label_bytes = detail::read_idx_records(labels, false, choose);
@@ -105,9 +106,13 @@ Dataset load_idx_records(const std::filesystem::path& images, const std::filesys
     }
   }
   const auto features = static_cast<Eigen::Index>(pixels.rows * pixels.cols);
-  ds.features = Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-                    pixels.bytes.data(), static_cast<Eigen::Index>(records.size()), features)
-                    .cast<float>();
+  const Eigen::Map<const ByteMatrix> bytes(pixels.bytes.data(), static_cast<Eigen::Index>(records.size()), features);
+  if (as_pixels) {
+    ds.pixels = bytes;
+    ds.features.resize(0, features);
+  } else {
+    ds.features = bytes.cast<float>();
+  }
   ds.source = images.string();
   if (info != nullptr) {
     const auto record_bytes = static_cast<std::uint64_t>(features);
@@ -118,7 +123,7 @@ Dataset load_idx_records(const std::filesystem::path& images, const std::filesys
 }
 
 Dataset load_idx_shard(const std::filesystem::path& images, const std::filesystem::path& labels, int classes,
-                       int shard, int shard_count, ShardInfo* info) {
+                       int shard, int shard_count, ShardInfo* info, bool as_pixels) {
   (void)split_range(0, shard_count, shard);  // checks shard and shard_count before any file is opened
   // The record count is in the header: read it once, then choose the shard from it.
   Range records;
@@ -126,7 +131,7 @@ Dataset load_idx_shard(const std::filesystem::path& images, const std::filesyste
     records = split_range(total, shard_count, shard);
     return Range{0, 0};
   });
-  return load_idx_records(images, labels, classes, records, info);
+  return load_idx_records(images, labels, classes, records, info, as_pixels);
 }
 
 Dataset read_csv_byte_range(const std::filesystem::path& path, const CsvOptions& options, std::uint64_t begin,

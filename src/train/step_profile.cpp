@@ -103,9 +103,11 @@ nlohmann::json memory_summary(const dist::Communicator& comm, std::int64_t train
   const std::vector<double> all = comm.allgatherv(std::span<const double>(&mine, 1));
   std::vector<std::int64_t> per_rank;
   for (double v : all) per_rank.push_back(static_cast<std::int64_t>(v));
+  const std::vector<std::int64_t> data_bytes = comm.allgatherv(std::span<const std::int64_t>(&train_data_bytes, 1));
   return {{"peak_rss_bytes_per_rank", per_rank},
           {"peak_rss_bytes_max", *std::max_element(per_rank.begin(), per_rank.end())},
-          {"train_data_bytes", train_data_bytes},
+          {"train_data_bytes_per_rank", data_bytes},
+          {"train_data_bytes", *std::max_element(data_bytes.begin(), data_bytes.end())},
           {"train_storage", train_as_bytes ? "uint8" : "float32"}};
 }
 

@@ -61,6 +61,24 @@ struct Window {
   }
 };
 
+// The sampler of data.shuffle: global (every rank holds every sample) or local (each rank its own shard;
+// the shard sizes are gathered so that every rank knows the steps per epoch and each step's global count).
+// Collective with a local shard; an impossible split (no sample at all, a global batch smaller than the
+// world) is an error on every rank alike.
+std::unique_ptr<data::BatchSampler> make_sampler(const config::Config& config, const TrainingData& data,
+                                                 const dist::Communicator& comm, std::int64_t global_batch) {
+  if (!data.local_shard) {
+    return std::make_unique<data::DistributedSampler>(data.train.size(), global_batch, config.train.seed);
+  }
+  const std::int64_t mine = data.train.size();
+  std::vector<std::int64_t> sizes = comm.allgatherv(std::span<const std::int64_t>(&mine, 1));
+  try {
+    return std::make_unique<data::ShardSampler>(std::move(sizes), global_batch, config.train.seed, comm.rank());
+  } catch (const std::invalid_argument& e) {
+    throw dist::AgreedError(std::string("data.shuffle = local: ") + e.what(), 0);
+  }
+}
+
 // The training loop of one run; see trainer.hpp.
 class Trainer {
  public:
@@ -72,7 +90,7 @@ class Trainer {
                           ? config.train.global_batch_size
                           : static_cast<std::int64_t>(config.train.batch_size) * world_),
         max_rows_((global_batch_ + world_ - 1) / world_),
-        sampler_(data.train.size(), global_batch_, config.train.seed),
+        sampler_(make_sampler(config, data, comm, global_batch_)),
         model_(nn::MlpSpec{data.train.feature_count(), config.model.hidden,
                            nn::parse_activation(config.model.activation), config.model.classes}),
         optimizer_(optim::make_optimizer({config.optim.name, config.optim.learning_rate, config.optim.beta1,
@@ -85,7 +103,7 @@ class Trainer {
         x_(max_rows_, data.train.feature_count()),
         grad_logits_(max_rows_, config.model.classes),
         labels_(static_cast<std::size_t>(max_rows_)) {
-    total_steps_ = sampler_.steps_per_epoch() * config.train.epochs;
+    total_steps_ = sampler_->steps_per_epoch() * config.train.epochs;
     if (config.train.max_steps > 0) total_steps_ = std::min(total_steps_, config.train.max_steps);
     model_.reserve(max_rows_);
     // Profile after a warm-up of up to 50 steps (a tenth of the run); keep a timeline if asked.
@@ -116,7 +134,7 @@ class Trainer {
   int world_;
   std::int64_t global_batch_;
   std::int64_t max_rows_;
-  data::DistributedSampler sampler_;
+  std::unique_ptr<data::BatchSampler> sampler_;  // data.shuffle: global or local
   nn::Mlp model_;
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<dist::GradientReducer> reducer_;  // config.dist: fused or bucketed, compression
@@ -196,13 +214,13 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
   auto t = profile_.start_step(global_step_);
   const FaultKind fault = fault_at_step(rank_, global_step_);
   const bool poison = fault == FaultKind::nan;
-  const auto slice = sampler_.slice(step, rank_, world_);
+  const auto slice = sampler_->slice(step, rank_, world_);
   const auto n = static_cast<std::int64_t>(slice.size());
   const std::int64_t features = x_.cols();
   const int classes = config_.model.classes;
   data::gather_batch(data_.train, data_.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
-  if (step + 1 < sampler_.steps_per_epoch()) {  // the next rows load into cache while this step computes
-    data::prefetch_rows(data_.train, sampler_.slice(step + 1, rank_, world_));
+  if (step + 1 < sampler_->steps_per_epoch()) {  // the next rows load into cache while this step computes
+    data::prefetch_rows(data_.train, sampler_->slice(step + 1, rank_, world_));
   }
   if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
   t = profile_.lap(StepPhase::data, t);
@@ -232,7 +250,7 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
   t = profile_.lap(StepPhase::agreement, t);
   const std::int64_t step_index = global_step_;
   ++global_step_;
-  const std::int64_t count = sampler_.global_count(step);
+  const std::int64_t count = sampler_->global_count(step);
   samples_seen_ += count;
   if (nonfinite) {
     const std::string where = "non-finite loss or gradient at step " + std::to_string(step_index) +
@@ -264,7 +282,7 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
   }
   profile_.end_step(reducer_->last_buckets(), count);
   if (control[0] != 0) {
-    const bool epoch_done = step + 1 == sampler_.steps_per_epoch();
+    const bool epoch_done = step + 1 == sampler_->steps_per_epoch();
     if (rank_ == 0) {
       bar_->clear();
       spdlog::warn("stop signal received: writing a checkpoint at step {} and exiting", global_step_);
@@ -348,7 +366,7 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
                            {"loss", loss}, {"accuracy", accuracy},
                            {"learning_rate", optimizer_->learning_rate()},
                            {"samples_per_second", samples / seconds}, {"seconds", seconds},
-                           {"complete", steps_done == sampler_.steps_per_epoch()},
+                           {"complete", steps_done == sampler_->steps_per_epoch()},
                            {"skipped_steps", skipped_steps_}};
   if (data_.validation.size() > 0) {
     phase(Phase::evaluation);
@@ -377,9 +395,16 @@ nlohmann::json Trainer::run() {
   initialise();
   if (rank_ == 0) metrics_.emplace(run_dir_ / "metrics.jsonl");
   bar_.emplace(rank_ == 0 && progress_enabled(config_.log.progress), total_steps_);
+  // With data.shuffle = local each rank holds its shard only.
+  const std::int64_t samples =
+      data_.local_shard ? comm_.allreduce(data_.train.size(), dist::ReduceOp::sum) : data_.train.size();
+  if (data_.local_shard) {
+    spdlog::info("data.shuffle = local: this rank holds {} of the {} training samples and shuffles within them",
+                 data_.train.size(), samples);
+  }
   spdlog::info("training: {} samples, world size {}, global batch {} (up to {} per rank), {} steps per epoch, "
                "{} steps, {} parameters",
-               data_.train.size(), world_, global_batch_, max_rows_, sampler_.steps_per_epoch(), total_steps_,
+               samples, world_, global_batch_, max_rows_, sampler_->steps_per_epoch(), total_steps_,
                model_.registry().total());
   spdlog::info("gradient exchange: {} reducer{}, {} allreduce(s) per step, compression {}; {} thread(s) per rank",
                reducer_->name(), reducer_->name() == "bucketed" ? fmt::format(" ({} MiB buckets)", config_.dist.bucket_mb) : "",
@@ -394,9 +419,9 @@ nlohmann::json Trainer::run() {
     spdlog::info("the run is already complete at step {}: nothing left to train, evaluating", global_step_);
   }
   std::int64_t epochs_done = start_epoch_;
-  const std::int64_t steps_per_epoch = sampler_.steps_per_epoch();
+  const std::int64_t steps_per_epoch = sampler_->steps_per_epoch();
   for (std::int64_t epoch = start_epoch_; epoch < config_.train.epochs && global_step_ < total_steps_; ++epoch) {
-    sampler_.set_epoch(epoch);
+    sampler_->set_epoch(epoch);
     Window epoch_window, log_window;
     const auto epoch_start = Clock::now();
     std::int64_t step = epoch == start_epoch_ ? start_step_ : 0;

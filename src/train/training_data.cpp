@@ -3,21 +3,48 @@
 #include "mpitrain/data/batch.hpp"
 #include "mpitrain/data/csv_reader.hpp"
 #include "mpitrain/data/idx_reader.hpp"
+#include "mpitrain/data/shard_reader.hpp"
 #include "mpitrain/train/trainer.hpp"
 
 namespace mpitrain::train {
 
 namespace {
 
-data::Dataset load_csv(const std::string& path, const config::Config& config) {
+data::CsvOptions csv_options(const config::Config& config) {
   data::CsvOptions options;
   options.header = data::parse_csv_header(config.data.csv_header);
   options.label_column = config.data.label_column;
   options.classes = config.model.classes;
+  return options;
+}
+
+data::Dataset load_csv(const std::string& path, const config::Config& config) {
   data::CsvStats stats;
-  data::Dataset ds = data::read_csv_dataset(path, options, &stats);
+  data::Dataset ds = data::read_csv_dataset(path, csv_options(config), &stats);
   spdlog::info("{}: {} rows loaded, {} features, {} missing cells imputed as 0", path, stats.rows,
                ds.feature_count(), stats.imputed_cells);
+  return ds;
+}
+
+// data.shuffle = local: only this rank's contiguous 1/N of the training records (shard_reader.hpp).
+data::Dataset load_train_shard(const config::Config& config, int rank, int world_size) {
+  const auto& d = config.data;
+  data::ShardInfo info;
+  data::Dataset ds;
+  if (d.format == "csv") {
+    data::CsvStats stats;
+    ds = data::read_csv_shard(d.train_csv, csv_options(config), rank, world_size, &stats, &info);
+    spdlog::info("{}: shard {} of {}: bytes [{}, {}), {} rows loaded, {} features, {} missing cells imputed as 0",
+                 d.train_csv, rank, world_size, info.byte_begin, info.byte_end, stats.rows, ds.feature_count(),
+                 stats.imputed_cells);
+  } else {
+    // 8-bit images stay bytes (a quarter of the floats), scaled per batch as with global shuffling.
+    ds = data::load_idx_shard(d.train_images, d.train_labels, config.model.classes, rank, world_size, &info, true);
+    spdlog::info("{}: shard {} of {}: records [{}, {}) of {}, {} features", d.train_images, rank, world_size,
+                 info.records.begin, info.records.end, info.total_records, ds.feature_count());
+  }
+  data::check_labels(ds, config.model.classes);
+  data::check_finite(ds);
   return ds;
 }
 
@@ -36,13 +63,17 @@ data::Dataset load_set(const config::Config& config, const std::string& images, 
 
 }  // namespace
 
-TrainingData load_training_data(const config::Config& config) {
+TrainingData load_training_data(const config::Config& config, int rank, int world_size) {
   TrainingData out;
   const auto& d = config.data;
+  if (d.shuffle == "local") {
+    out.train = load_train_shard(config, rank, world_size);
+    out.local_shard = true;
+  }
   // 8-bit training images stay bytes, scaled per batch by the trainer (data::gather_batch), unless something
   // needs their float values up front: standardize fits on them, the validation split copies rows.
   const bool pixels = d.format == "idx" && d.scaling != "standardize" && d.validation_fraction == 0;
-  out.train = load_set(config, d.train_images, d.train_labels, d.train_csv, pixels);
+  if (!out.local_shard) out.train = load_set(config, d.train_images, d.train_labels, d.train_csv, pixels);
   const bool has_test = d.format == "csv" ? !d.test_csv.empty() : !d.test_images.empty();
   if (has_test) {
     out.test = load_set(config, d.test_images, d.test_labels, d.test_csv);

@@ -1,4 +1,4 @@
-// Unit tests of split_range, SplitMix64 and DistributedSampler.
+// Unit tests of split_range, SplitMix64, DistributedSampler and ShardSampler (data.shuffle = local).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -216,6 +216,73 @@ TEST(DistributedSampler, RejectsBadArguments) {
   DistributedSampler sampler(10, 4, 0);
   EXPECT_THROW((void)sampler.slice(0, 2, 2), std::invalid_argument);
   EXPECT_THROW((void)sampler.slice(3, 0, 1), std::invalid_argument);
+}
+
+// A world of one holds the whole set as its shard: local shuffling is then exactly the global sampler.
+TEST(ShardSampler, WorldOfOneShufflesAsTheGlobalSampler) {
+  DistributedSampler global(103, 10, 42);
+  ShardSampler local({103}, 10, 42, 0);
+  ASSERT_EQ(local.steps_per_epoch(), global.steps_per_epoch());
+  for (std::int64_t epoch = 0; epoch < 3; ++epoch) {
+    global.set_epoch(epoch);
+    local.set_epoch(epoch);
+    EXPECT_EQ(local.permutation(), global.permutation()) << "epoch " << epoch;
+    for (std::int64_t step = 0; step < global.steps_per_epoch(); ++step) {
+      const auto a = global.slice(step, 0, 1);
+      const auto b = local.slice(step, 0, 1);
+      ASSERT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << "epoch " << epoch << " step " << step;
+      EXPECT_EQ(local.global_count(step), global.global_count(step));
+    }
+  }
+}
+
+// Shards of 7, 5 and 0 samples, global batch 4 (shares 2, 1, 1): every rank's samplers agree on the steps,
+// each rank uses each of its samples exactly once per epoch, and global_count is the sum of the slices.
+TEST(ShardSampler, EveryShardSampleOncePerEpochAndCountsAddUp) {
+  const std::vector<std::int64_t> sizes{7, 5, 0};
+  std::vector<ShardSampler> ranks;
+  for (int r = 0; r < 3; ++r) ranks.emplace_back(sizes, 4, 9, r);
+  ASSERT_EQ(ranks[0].steps_per_epoch(), 5);  // rank 1: 5 samples at 1 per step
+  for (std::int64_t epoch = 0; epoch < 2; ++epoch) {
+    std::vector<std::vector<std::int64_t>> used(3);
+    for (auto& sampler : ranks) sampler.set_epoch(epoch);
+    for (std::int64_t step = 0; step < 5; ++step) {
+      std::int64_t count = 0;
+      for (int r = 0; r < 3; ++r) {
+        EXPECT_EQ(ranks[static_cast<std::size_t>(r)].steps_per_epoch(), 5);
+        const auto slice = ranks[static_cast<std::size_t>(r)].slice(step, r, 3);
+        EXPECT_LE(static_cast<std::int64_t>(slice.size()), r == 0 ? 2 : 1);
+        count += static_cast<std::int64_t>(slice.size());
+        used[static_cast<std::size_t>(r)].insert(used[static_cast<std::size_t>(r)].end(), slice.begin(), slice.end());
+      }
+      for (int r = 0; r < 3; ++r) EXPECT_EQ(ranks[static_cast<std::size_t>(r)].global_count(step), count);
+    }
+    for (int r = 0; r < 3; ++r) {
+      auto u = used[static_cast<std::size_t>(r)];
+      std::sort(u.begin(), u.end());
+      std::vector<std::int64_t> all(static_cast<std::size_t>(sizes[static_cast<std::size_t>(r)]));
+      std::iota(all.begin(), all.end(), std::int64_t{0});
+      EXPECT_EQ(u, all) << "rank " << r << " epoch " << epoch;
+    }
+  }
+  // Ranks with equal shard sizes still shuffle differently; epochs differ too.
+  ShardSampler a({50, 50}, 10, 1, 0), b({50, 50}, 10, 1, 1);
+  EXPECT_NE(a.permutation(), b.permutation());
+  const auto first = a.permutation();
+  a.set_epoch(1);
+  EXPECT_NE(a.permutation(), first);
+}
+
+TEST(ShardSampler, RejectsImpossibleSplits) {
+  EXPECT_THROW(ShardSampler({}, 4, 0, 0), std::invalid_argument);
+  EXPECT_THROW(ShardSampler({0, 0}, 4, 0, 0), std::invalid_argument);      // no sample at all
+  EXPECT_THROW(ShardSampler({5, 5, 5}, 2, 0, 0), std::invalid_argument);   // a rank would get no share
+  EXPECT_THROW(ShardSampler({5, -1}, 4, 0, 0), std::invalid_argument);
+  EXPECT_THROW(ShardSampler({5, 5}, 4, 0, 2), std::invalid_argument);
+  ShardSampler sampler({5, 5}, 4, 0, 1);
+  EXPECT_THROW((void)sampler.slice(0, 0, 2), std::invalid_argument);  // another rank's slice
+  EXPECT_THROW((void)sampler.slice(0, 1, 3), std::invalid_argument);
+  EXPECT_THROW((void)sampler.slice(3, 1, 2), std::invalid_argument);  // 3 steps: [0, 3)
 }
 
 }  // namespace

@@ -146,6 +146,15 @@ TEST_F(ShardReaderTest, IdxRecordsAreTheRequestedRows) {
   }
   expect_data_error([&] { (void)load_idx_records(images, labels, 10, Range{5, 10}); },
                     {images.string(), "[5, 10)", "9"});
+  // Kept as bytes: the same values, a quarter of the memory.
+  ShardInfo info;
+  const Dataset bytes = load_idx_records(images, labels, 10, Range{3, 7}, &info, true);
+  ASSERT_EQ(bytes.size(), 4);
+  EXPECT_EQ(bytes.features.rows(), 0);
+  EXPECT_EQ(bytes.feature_count(), 4);
+  EXPECT_EQ(bytes.labels, ds.labels);
+  EXPECT_TRUE(bytes.pixels.cast<float>() == ds.features);
+  EXPECT_EQ(info.memory_bytes, 4 * 4 + 4 * 4);  // 16 pixels, 4 int32 labels
 }
 
 TEST_F(ShardReaderTest, IdxDamageIsFoundByTheShardsTogether) {

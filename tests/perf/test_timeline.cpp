@@ -66,7 +66,9 @@ TEST(Timeline, WritesAChromeTraceThatParsesBack) {
   int names = 0;
   for (const auto& e : events) {
     if (e["ph"] != "M") continue;
-    if (e["name"] == "process_name") EXPECT_EQ(e["args"]["name"], "rank 3");
+    if (e["name"] == "process_name") {
+      EXPECT_EQ(e["args"]["name"], "rank 3");
+    }
     if (e["name"] == "thread_name") ++names;
   }
   EXPECT_EQ(names, 2);  // the training loop and bucket 2

@@ -18,5 +18,16 @@ run_np() {
 # json_get FILE KEY: prints a top-level value of a JSON file.
 json_get() { "$PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 
+# checksum DIR: the param_checksum of the run in $WORK/DIR.
+checksum() { json_get "$WORK/$1/summary.json" param_checksum; }
+
+# expect_code CODE COMMAND...: runs the command (stdout to $WORK/out.txt, stderr to $WORK/err.txt) and
+# fails unless it exits with CODE.
+expect_code() {
+  local want=$1; shift
+  set +e; "$@" > "$WORK/out.txt" 2> "$WORK/err.txt"; local got=$?; set -e
+  [[ $got -eq $want ]] || { cat "$WORK/err.txt"; fail "exit $got, expected $want: $*"; }
+}
+
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "PASS: $*"; }

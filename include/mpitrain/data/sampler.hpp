@@ -25,8 +25,31 @@ struct Range {
 /// @throws std::invalid_argument when parts < 1, index outside [0, parts) or count < 0.
 Range split_range(std::int64_t count, int parts, int index);
 
+/// What the training loop asks of a sampler: per-epoch orders and, for each step, this rank's sample
+/// indices and the global batch's sample count. Implemented by DistributedSampler (data.shuffle = global)
+/// and ShardSampler (data.shuffle = local).
+class BatchSampler {
+ public:
+  virtual ~BatchSampler() = default;
+  /// Builds the order of @p epoch (0-based). @throws std::invalid_argument for a negative epoch.
+  virtual void set_epoch(std::int64_t epoch) = 0;
+  /// Steps per epoch, the same on every rank.
+  [[nodiscard]] virtual std::int64_t steps_per_epoch() const = 0;
+  /// Samples in step @p step's global batch, summed over all ranks.
+  /// @throws std::invalid_argument when step is outside [0, steps_per_epoch()).
+  [[nodiscard]] virtual std::int64_t global_count(std::int64_t step) const = 0;
+  /// Row indices (into the data set this rank holds) of rank @p rank's slice of step @p step; possibly
+  /// empty. Valid until the next set_epoch. @throws std::invalid_argument for a bad step, rank or world size.
+  [[nodiscard]] virtual std::span<const std::int64_t> slice(std::int64_t step, int rank, int world_size) const = 0;
+};
+
+/// The permutation of epoch @p epoch of @p samples items: a Fisher–Yates shuffle driven by SplitMix64 seeded
+/// with next() of SplitMix64(seed ^ (0x9e3779b97f4a7c15 · (epoch + 1))). Written into @p out (resized).
+/// @throws std::invalid_argument for a negative epoch or sample count.
+void epoch_permutation(std::int64_t samples, std::uint64_t seed, std::int64_t epoch, std::vector<std::int64_t>& out);
+
 /// Per-epoch permutations and per-rank slices of global batches.
-class DistributedSampler {
+class DistributedSampler final : public BatchSampler {
  public:
   /// @param samples N, the training-set size (>= 1).
   /// @param global_batch G, samples per optimizer step over all ranks (>= 1).
@@ -38,20 +61,20 @@ class DistributedSampler {
   /// Builds the permutation of @p epoch (0-based); the same for every world size: a Fisher–Yates shuffle
   /// driven by SplitMix64 seeded with next() of SplitMix64(seed ^ (0x9e3779b97f4a7c15 · (epoch + 1))).
   /// @throws std::invalid_argument for a negative epoch.
-  void set_epoch(std::int64_t epoch);
+  void set_epoch(std::int64_t epoch) override;
 
   /// ceil(N / G).
-  [[nodiscard]] std::int64_t steps_per_epoch() const;
+  [[nodiscard]] std::int64_t steps_per_epoch() const override;
 
   /// Number of samples in step @p step's global batch (G, or fewer for the last).
   /// @throws std::invalid_argument when step is outside [0, steps_per_epoch()).
-  [[nodiscard]] std::int64_t global_count(std::int64_t step) const;
+  [[nodiscard]] std::int64_t global_count(std::int64_t step) const override;
 
   /// The sample indices of rank @p rank of @p world_size in step @p step of the current epoch:
   /// permutation()[step·G + r.begin, step·G + r.end) with r = split_range(global_count(step), world_size, rank).
   /// May be empty in the last, partial step. The span is valid until the next set_epoch.
   /// @throws std::invalid_argument for a bad step, rank or world size.
-  [[nodiscard]] std::span<const std::int64_t> slice(std::int64_t step, int rank, int world_size) const;
+  [[nodiscard]] std::span<const std::int64_t> slice(std::int64_t step, int rank, int world_size) const override;
 
   /// The current epoch's permutation (N indices).
   [[nodiscard]] const std::vector<std::int64_t>& permutation() const { return perm_; }
@@ -61,6 +84,43 @@ class DistributedSampler {
   std::int64_t global_batch_;
   std::uint64_t seed_;
   std::vector<std::int64_t> perm_;  // N
+};
+
+/// The sampler of data.shuffle = local: rank r holds only its shard of n_r samples (rows 0..n_r-1 of its
+/// own data set) and shuffles within it. Its share of every global batch of G samples is
+/// b_r = split_range(G, world size, r).size() samples (contiguous shares whose sizes differ by at most one,
+/// as with the global sampler). Each epoch, rank r takes the permutation epoch_permutation(n_r, seed_r,
+/// epoch) of its shard, with seed_r = seed ^ (0xd1b54a32d192ed03 · r), so rank 0 (and a world of one)
+/// shuffles exactly as DistributedSampler; step s uses positions [s·b_r, min((s+1)·b_r, n_r)) of it. The
+/// number of steps per epoch is max over ranks of ceil(n_r / b_r), so every sample of every shard is used
+/// once per epoch, and a rank whose shard is used up gets no samples in the last steps.
+/// Results depend on the world size (the shards and the batches' make-up do).
+class ShardSampler final : public BatchSampler {
+ public:
+  /// @param shard_sizes n_r of every rank (size = world size; the caller gathers them), each >= 0, sum >= 1.
+  /// @param global_batch G >= world size, so that every rank's share is at least one sample.
+  /// @param seed the sampler seed. @param rank this rank, in [0, world size).
+  /// @throws std::invalid_argument for an empty world, a negative size, no sample at all, G < world size
+  ///         or a bad rank.
+  ShardSampler(std::vector<std::int64_t> shard_sizes, std::int64_t global_batch, std::uint64_t seed, int rank);
+  void set_epoch(std::int64_t epoch) override;
+  /// max over ranks r of ceil(n_r / b_r).
+  [[nodiscard]] std::int64_t steps_per_epoch() const override;
+  /// Sum over ranks r of clamp(n_r - step·b_r, 0, b_r).
+  [[nodiscard]] std::int64_t global_count(std::int64_t step) const override;
+  /// Positions [step·b_r, min((step+1)·b_r, n_r)) of this rank's permutation (row indices into its shard).
+  /// @throws std::invalid_argument for a bad step, or a rank or world size other than the constructor's.
+  [[nodiscard]] std::span<const std::int64_t> slice(std::int64_t step, int rank, int world_size) const override;
+  /// The current epoch's permutation of this rank's shard (n_rank indices).
+  [[nodiscard]] const std::vector<std::int64_t>& permutation() const { return perm_; }
+
+ private:
+  std::vector<std::int64_t> sizes_;   // n_r, world size
+  std::vector<std::int64_t> shares_;  // b_r, world size
+  std::uint64_t seed_;
+  int rank_;
+  std::int64_t steps_ = 0;
+  std::vector<std::int64_t> perm_;  // n_rank
 };
 
 /// A 64-bit pseudo-random generator (SplitMix64, Steele, Lea and Flood, OOPSLA 2014) and an unbiased

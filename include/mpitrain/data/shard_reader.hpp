@@ -24,27 +24,30 @@ struct ShardInfo {
   Range records;                    ///< IDX: the 0-based records loaded, [begin, end).
   std::uint64_t byte_begin = 0;     ///< CSV: first byte of the record-aligned window read (IDX: of the data).
   std::uint64_t byte_end = 0;       ///< CSV: one past its last byte (IDX: of the data).
-  std::int64_t memory_bytes = 0;    ///< Bytes held by the returned Dataset's features and labels.
+  std::int64_t memory_bytes = 0;    ///< Bytes held by the returned Dataset's features or pixels and labels.
 };
 
 /// Loads records [records.begin, records.end) of an IDX images file and its labels file (each gzipped or
 /// plain): seeks past the first records.begin (lseek for a plain file; for gzip, decompress-and-discard,
 /// which reads but does not keep them) and stops after records.end.
 /// @return records.size() × (rows·cols) unscaled float features (0..255) and their labels; source = @p images.
+///         With @p as_pixels, the images stay bytes instead (Dataset::pixels, records × rows·cols; features
+///         is 0 × rows·cols), a quarter of the memory, for data::gather_batch to scale per batch.
 /// @param info if not null, receives what was read.
 /// @throws DataError as load_idx_dataset (bad magic, header, label range, count mismatch naming both
 ///         files), for a range outside [0, count], and for a truncated file. A plain file's size is checked
 ///         by every call; a gzipped file's missing or trailing bytes beyond the range only by the call whose
 ///         range ends at the last record, so the shards of a world check the whole file together.
 Dataset load_idx_records(const std::filesystem::path& images, const std::filesystem::path& labels, int classes,
-                         Range records, ShardInfo* info = nullptr);
+                         Range records, ShardInfo* info = nullptr, bool as_pixels = false);
 
 /// Loads shard @p shard of @p shard_count of an IDX pair: the records split_range(count, shard_count, shard),
-/// contiguous, sizes differing by at most one (the first count % shard_count shards get one more).
+/// contiguous, sizes differing by at most one (the first count % shard_count shards get one more);
+/// @p as_pixels as for load_idx_records.
 /// @throws std::invalid_argument for shard_count < 1 or shard outside [0, shard_count); DataError as
 ///         load_idx_records.
 Dataset load_idx_shard(const std::filesystem::path& images, const std::filesystem::path& labels, int classes,
-                       int shard, int shard_count, ShardInfo* info = nullptr);
+                       int shard, int shard_count, ShardInfo* info = nullptr, bool as_pixels = false);
 
 /// Reads the CSV records that belong to the byte range [begin, end) of @p path, with the record-alignment
 /// rule of Hadoop's LineRecordReader (org.apache.hadoop.mapreduce.lib.input): a range that starts at

@@ -76,8 +76,9 @@ class StepProfile {
 };
 
 /// The "memory" object of summary.json; collective: {"peak_rss_bytes_per_rank": [...] (getrusage
-/// ru_maxrss of each rank, bytes), "peak_rss_bytes_max", "train_data_bytes" (this rank's training set in
-/// memory: features or 8-bit pixels plus labels), "train_storage" ("uint8" or "float32")}.
+/// ru_maxrss of each rank, bytes), "peak_rss_bytes_max", "train_data_bytes_per_rank": [...] (each rank's
+/// training set in memory, bytes: features or 8-bit pixels plus labels; @p train_data_bytes is this
+/// rank's), "train_data_bytes" (the largest of them), "train_storage" ("uint8" or "float32")}.
 /// @throws dist::MpiError.
 nlohmann::json memory_summary(const dist::Communicator& comm, std::int64_t train_data_bytes, bool train_as_bytes);
 

@@ -25,6 +25,8 @@ struct TrainingData {
   data::Dataset validation;   ///< May be empty.
   data::Dataset test;         ///< May be empty.
   data::Scaler scaler{"none", 1.0};  ///< The fitted scaling (saved in checkpoints).
+  /// True with data.shuffle = local: `train` holds only this rank's shard (sizes differ between ranks).
+  bool local_shard = false;
 };
 
 /// Training ended early on every rank alike (agreed): a non-finite loss or gradient with
@@ -47,8 +49,12 @@ class TrainingStopped : public dist::AgreedError {
 std::string trajectory_config(const config::Config& config, std::int64_t global_batch, int world_size);
 
 /// Loads and scales the data sets a config names, checking labels and values; logs rows and imputed
-/// cells. @throws data::DataError naming the file and location.
-TrainingData load_training_data(const config::Config& config);
+/// cells. With data.shuffle = global every rank loads every training sample (8-bit IDX images stay bytes);
+/// with data.shuffle = local, rank @p rank of @p world_size loads only its contiguous 1/N of the training
+/// records (data::load_idx_shard, data::read_csv_shard; possibly none for a small CSV), as float features.
+/// The validation split and the test set are whole on every rank. Not collective.
+/// @throws data::DataError naming the file and location.
+TrainingData load_training_data(const config::Config& config, int rank = 0, int world_size = 1);
 
 /// Runs training as configured and writes the run directory (rank 0); resumes from a checkpoint when
 /// checkpoint.resume says so. Returns the summary (the same object written to summary.json) on every rank.
