@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <type_traits>
 
@@ -129,7 +130,19 @@ class Schema {
  private:
   template <class T>
   void bind(const char* key, T& field, const char* help) {
-    desc_.add_options()(key, po::value<T>(&field), help);
+    if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T> && !std::is_same_v<T, bool>) {
+      // program_options reads "-1" into an unsigned field as 2^64 - 1 (it goes through lexical_cast):
+      // such keys are read as text and converted here, refusing a sign or anything but digits.
+      desc_.add_options()(key, po::value<std::string>()->notifier([key, &field](const std::string& text) {
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), field);
+        if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+          throw ConfigError(std::string("config key ") + key + " = '" + text + "': must be an integer in [0, " +
+                            std::to_string(std::numeric_limits<T>::max()) + "]");
+        }
+      }), help);
+    } else {
+      desc_.add_options()(key, po::value<T>(&field), help);
+    }
     printers_.emplace_back(key, [&field] { return format_value(field); });
     if constexpr (std::is_same_v<T, std::string>) strings_.emplace_back(key, &field);
   }

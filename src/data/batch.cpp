@@ -7,28 +7,6 @@
 
 namespace mpitrain::data {
 
-Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
-  IdxImages raw = read_idx_images(images);
-  std::vector<std::int32_t> label_values = read_idx_labels(labels);
-  if (static_cast<std::int64_t>(label_values.size()) != raw.count) {
-    throw DataError("count mismatch: " + images.string() + " has " + std::to_string(raw.count) + " images but " +
-                    labels.string() + " has " + std::to_string(label_values.size()) + " labels");
-  }
-  for (std::size_t i = 0; i < label_values.size(); ++i) {
-    if (label_values[i] < 0 || label_values[i] >= classes) {
-      throw DataError(labels.string() + ": label " + std::to_string(label_values[i]) + " at index " +
-                      std::to_string(i) + " (0-based) is outside [0, " + std::to_string(classes) + ")");
-    }
-  }
-  Dataset ds;
-  const auto features = static_cast<Eigen::Index>(raw.rows * raw.cols);
-  ds.pixels = Eigen::Map<const ByteMatrix>(raw.pixels.data(), static_cast<Eigen::Index>(raw.count), features);
-  ds.features.resize(0, features);
-  ds.labels = std::move(label_values);
-  ds.source = images.string();
-  return ds;
-}
-
 void gather_batch(const Dataset& ds, const Scaler& scaler, std::span<const std::int64_t> rows, RowMatrix& x,
                   std::span<std::int32_t> labels) {
   const Eigen::Index n = static_cast<Eigen::Index>(rows.size());

@@ -194,8 +194,8 @@ std::vector<std::int32_t> read_idx_labels(const std::filesystem::path& path) {
   return {bytes.begin(), bytes.end()};
 }
 
-Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
-  const IdxImages raw = read_idx_images(images);
+Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
+  IdxImages raw = read_idx_images(images);
   std::vector<std::int32_t> label_values = read_idx_labels(labels);
   if (static_cast<std::int64_t>(label_values.size()) != raw.count) {
     throw DataError("count mismatch: " + images.string() + " has " + std::to_string(raw.count) + " images but " +
@@ -208,12 +208,18 @@ Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesys
     }
   }
   Dataset ds;
-  const Eigen::Index features = static_cast<Eigen::Index>(raw.rows * raw.cols);
-  ds.features = Eigen::Map<const Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-                    raw.pixels.data(), static_cast<Eigen::Index>(raw.count), features)
-                    .cast<float>();
+  const auto features = static_cast<Eigen::Index>(raw.rows * raw.cols);
+  ds.pixels = Eigen::Map<const ByteMatrix>(raw.pixels.data(), static_cast<Eigen::Index>(raw.count), features);
+  ds.features.resize(0, features);
   ds.labels = std::move(label_values);
   ds.source = images.string();
+  return ds;
+}
+
+Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
+  Dataset ds = load_idx_pixels(images, labels, classes);
+  ds.features = ds.pixels.cast<float>();
+  ds.pixels.resize(0, 0);
   return ds;
 }
 

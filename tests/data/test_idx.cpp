@@ -9,50 +9,18 @@
 #include <string>
 #include <vector>
 
+#include "file_fixture.hpp"
 #include "mpitrain/data/idx_reader.hpp"
 
 namespace mpitrain::data {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
+using test::Bytes;
+using test::expect_data_error;
+using test::put_be32;
 
-// A fresh directory per test, removed afterwards.
-class IdxTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("mpitrain_test_idx_" + std::string(info->name()) + "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  fs::path write_plain(const std::string& name, const Bytes& bytes) const {
-    const fs::path path = dir_ / name;
-    std::ofstream out(path, std::ios::binary);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    return path;
-  }
-
-  fs::path write_gz(const std::string& name, const Bytes& bytes) const {
-    const fs::path path = dir_ / name;
-    gzFile file = gzopen(path.string().c_str(), "wb");
-    EXPECT_NE(file, nullptr);
-    EXPECT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
-    EXPECT_EQ(gzclose(file), Z_OK);
-    return path;
-  }
-
-  fs::path dir_;
-};
-
-void put_be32(Bytes& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(value >> shift));
-}
+using IdxTest = test::FileFixture;
 
 std::uint8_t pixel_value(std::uint32_t image, std::uint32_t row, std::uint32_t col) {
   return static_cast<std::uint8_t>((image * 97 + row * 13 + col * 5 + 200) % 256);
@@ -79,19 +47,6 @@ Bytes labels_file(const std::vector<std::uint8_t>& labels, std::uint32_t magic =
   put_be32(out, static_cast<std::uint32_t>(labels.size()));
   out.insert(out.end(), labels.begin(), labels.end());
   return out;
-}
-
-template <typename F>
-void expect_data_error(F&& action, const std::vector<std::string>& fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "expected a DataError";
-  } catch (const DataError& error) {
-    const std::string message = error.what();
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos) << "'" << fragment << "' not in: " << message;
-    }
-  }
 }
 
 void expect_images_match_formula(const IdxImages& images, std::uint32_t count, std::uint32_t rows,

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "file_fixture.hpp"
 #include "mpitrain/data/dataset.hpp"
 #include "mpitrain/data/scaling.hpp"
 
@@ -27,18 +28,7 @@ Dataset make_dataset(const std::vector<std::vector<float>>& rows, std::string so
   return ds;
 }
 
-template <typename F>
-void expect_data_error(F&& action, const std::vector<std::string>& fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "expected a DataError";
-  } catch (const DataError& error) {
-    const std::string message = error.what();
-    for (const std::string& fragment : fragments) {
-      EXPECT_NE(message.find(fragment), std::string::npos) << "'" << fragment << "' not in: " << message;
-    }
-  }
-}
+using test::expect_data_error;
 
 TEST(Scaler, DivideByDivisor) {
   Dataset ds = make_dataset({{0, 255, 51}, {127.5f, 25.5f, 1}}, "images");

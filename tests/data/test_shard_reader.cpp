@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "file_fixture.hpp"
 #include "mpitrain/data/csv_reader.hpp"
 #include "mpitrain/data/idx_reader.hpp"
 #include "mpitrain/data/shard_reader.hpp"
@@ -19,45 +20,11 @@ namespace mpitrain::data {
 namespace {
 
 namespace fs = std::filesystem;
-using Bytes = std::vector<std::uint8_t>;
+using test::Bytes;
+using test::expect_data_error;
+using test::put_be32;
 
-class ShardReaderTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("mpitrain_test_shard_" + std::string(info->name()) + "_" + std::to_string(std::random_device{}()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
-  fs::path write(const std::string& name, const std::string& content) const {
-    const fs::path path = dir_ / name;
-    std::ofstream out(path, std::ios::binary);
-    out << content;
-    return path;
-  }
-  fs::path write_plain(const std::string& name, const Bytes& bytes) const {
-    return write(name, std::string(bytes.begin(), bytes.end()));
-  }
-  fs::path write_gz(const std::string& name, const Bytes& bytes) const {
-    const fs::path path = dir_ / name;
-    gzFile file = gzopen(path.string().c_str(), "wb");
-    EXPECT_NE(file, nullptr);
-    EXPECT_EQ(gzwrite(file, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
-    EXPECT_EQ(gzclose(file), Z_OK);
-    return path;
-  }
-
-  fs::path dir_;
-};
-
-void put_be32(Bytes& out, std::uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<std::uint8_t>(value >> shift));
-}
+using ShardReaderTest = test::FileFixture;
 
 Bytes images_file(std::uint32_t count, std::uint32_t rows, std::uint32_t cols, std::size_t extra = 0) {
   Bytes out;
@@ -96,18 +63,6 @@ void expect_same(const Dataset& actual, const Dataset& expected, const std::stri
   ASSERT_EQ(actual.features.cols(), expected.features.cols()) << what;
   EXPECT_TRUE(actual.features == expected.features) << what;
   EXPECT_EQ(actual.labels, expected.labels) << what;
-}
-
-template <class F>
-void expect_data_error(F&& fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a DataError";
-  } catch (const DataError& error) {
-    for (const std::string& f : fragments) {
-      EXPECT_NE(std::string(error.what()).find(f), std::string::npos) << "'" << f << "' not in: " << error.what();
-    }
-  }
 }
 
 TEST_F(ShardReaderTest, IdxShardsOfOneToFourRanksMakeTheWholeFile) {

@@ -3,13 +3,14 @@
 
 #include <numeric>
 
+#include "mpi_gtest.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
 
 using namespace mpitrain::dist;
 
 namespace {
-const Communicator* world = nullptr;
+using mpitrain::test::world;
 }
 
 TEST(Communicator, RankAndSize) {
@@ -85,22 +86,4 @@ TEST(Communicator, MoveLeavesSourceEmpty) {
   Communicator b(std::move(a));
   EXPECT_EQ(a.handle(), MPI_COMM_NULL);  // NOLINT(bugprone-use-after-move): checking the moved-from state
   EXPECT_EQ(b.allreduce(1, ReduceOp::sum), world->size());
-}
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  Environment env(argc, argv);
-  int failed = 0;
-  {
-    Communicator comm(MPI_COMM_WORLD);
-    world = &comm;
-    if (comm.rank() != 0) {
-      delete ::testing::UnitTest::GetInstance()->listeners().Release(
-          ::testing::UnitTest::GetInstance()->listeners().default_result_printer());
-    }
-    failed = RUN_ALL_TESTS();
-    // Every rank's verdict counts: a failure on any rank fails the run on all.
-    failed = comm.allreduce(failed != 0 ? 1 : 0, ReduceOp::lor);
-  }
-  return failed;
 }

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "mpitrain/dist/bucketed_reducer.hpp"
+#include "mpi_gtest.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
 
@@ -19,7 +20,7 @@ void PrintTo(const GradientRange& r, std::ostream* os) { *os << "[" << r.first <
 }  // namespace mpitrain::dist
 
 namespace {
-const Communicator* world = nullptr;
+using mpitrain::test::world;
 
 // The ranges of the default MLP 784-256-128-10 in the order backward makes them final.
 const std::vector<GradientRange> mlp_order = {{233856, 1290}, {200960, 32896}, {0, 200960}};
@@ -99,8 +100,12 @@ TEST(HalfFormats, EveryHalfValueRoundTripsAndVectorCodecsMatchScalar) {
   for (std::uint32_t h = 0; h < 65536; ++h) {
     const auto bits = static_cast<std::uint16_t>(h);
     const float f = fp16_to_float(bits), b = bf16_to_float(bits);
-    if (!std::isnan(f)) ASSERT_EQ(float_to_fp16(f), bits) << h;
-    if (!std::isnan(b)) ASSERT_EQ(float_to_bf16(b), bits) << h;
+    if (!std::isnan(f)) {
+      ASSERT_EQ(float_to_fp16(f), bits) << h;
+    }
+    if (!std::isnan(b)) {
+      ASSERT_EQ(float_to_bf16(b), bits) << h;
+    }
   }
   const std::vector<float> values = gradients_of(99, 10007);  // odd length: vector body and scalar tail
   for (Compression c : {Compression::bf16, Compression::fp16}) {
@@ -194,7 +199,9 @@ TEST(Reducers, CompressedSumsMatchTheRoundedSumAndAgreeBetweenReducers) {
       }
     }
     EXPECT_GT(checked, mlp_size / 2);
-    if (n_ranks == 2) EXPECT_EQ(exact, checked) << to_string(c);
+    if (n_ranks == 2) {
+      EXPECT_EQ(exact, checked) << to_string(c);
+    }
   }
 }
 
@@ -213,21 +220,4 @@ TEST(Reducers, ProtocolErrorsAreReported) {
   EXPECT_THROW(make_gradient_reducer(*world, {"ring", 1.0, Compression::none}, mlp_order), std::invalid_argument);
   EXPECT_THROW(make_gradient_reducer(*world, {"bucketed", 0.0, Compression::none}, mlp_order), std::invalid_argument);
   EXPECT_EQ(make_gradient_reducer(*world, {"bucketed", 1.0, Compression::none}, mlp_order)->name(), "bucketed");
-}
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  Environment env(argc, argv);
-  int failed = 0;
-  {
-    Communicator comm(MPI_COMM_WORLD);
-    world = &comm;
-    if (comm.rank() != 0) {
-      delete ::testing::UnitTest::GetInstance()->listeners().Release(
-          ::testing::UnitTest::GetInstance()->listeners().default_result_printer());
-    }
-    failed = RUN_ALL_TESTS();
-    failed = comm.allreduce(failed != 0 ? 1 : 0, ReduceOp::lor);
-  }
-  return failed;
 }

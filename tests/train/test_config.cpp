@@ -65,6 +65,22 @@ TEST(Config, OutOfRangeIsNamed) {
   }
 }
 
+// Seeds are unsigned 64-bit: program_options alone would read "-1" as 2^64 - 1 without a word.
+TEST(Config, NegativeOrMalformedSeedIsNamed) {
+  const auto path = write_ini("seed", minimal + "[model]\nseed = 7\n");
+  EXPECT_EQ(load_config(path, {}).model.seed, 7u);
+  EXPECT_EQ(load_config(path, {"--train.seed=18446744073709551615"}).train.seed, 18446744073709551615ull);
+  for (const std::string bad : {"-1", "1e3", "0x10", "18446744073709551616", " 5x"}) {
+    const std::string e = error_of(path, {"--model.seed=" + bad});
+    EXPECT_NE(e.find("config key model.seed = '" + bad + "': must be an integer in [0, 18446744073709551615]"),
+              std::string::npos) << bad << ": " << e;
+  }
+  const std::string e = error_of(write_ini("seed_ini", minimal + "[train]\nseed = -3\n"));
+  EXPECT_NE(e.find("train.seed = '-3'"), std::string::npos) << e;
+  const Config c = load_config(path, {"--train.seed=42"});
+  EXPECT_EQ(parse_config_text(to_ini(c), "round trip").train.seed, 42u);
+}
+
 TEST(Config, MissingFileIsNamed) {
   EXPECT_NE(error_of("/nonexistent/x.ini").find("/nonexistent/x.ini"), std::string::npos);
 }

@@ -13,12 +13,6 @@
 
 namespace mpitrain::data {
 
-/// Reads an IDX images file and its labels file (each gzipped or plain) into a Dataset held as pixels:
-/// pixels count × (rows·cols) bytes, features 0 × (rows·cols), labels, source = @p images.
-/// @throws DataError as load_idx_dataset: a bad file, an image count that differs from the label count
-///         (naming both files and counts), or a label outside [0, classes) (naming the labels file and index).
-Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes);
-
 /// Copies the samples @p rows of @p ds, in order, into the first rows.size() rows of @p x (max rows ×
 /// features, row-major) and their labels into @p labels. Float features are copied as they are (already
 /// scaled); pixels become x(i, j) = (float(p) − shift[j]) / scale[j] with the @p scaler fitted on the

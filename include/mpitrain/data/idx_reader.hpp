@@ -30,8 +30,14 @@ IdxImages read_idx_images(const std::filesystem::path& path);
 /// @throws DataError as read_idx_images.
 std::vector<std::int32_t> read_idx_labels(const std::filesystem::path& path);
 
+/// Reads an IDX images file and its labels file (each gzipped or plain) into a Dataset held as pixels:
+/// pixels count × (rows·cols) bytes, features 0 × (rows·cols), labels, source = @p images.
+/// @throws DataError: a bad file, an image count that differs from the label count
+///         (naming both files and counts), or a label outside [0, classes) (naming the labels file and index).
+Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes);
+
 /// Reads an images file and a labels file into a Dataset of count × (rows·cols) unscaled float features
-/// (0..255).
+/// (0..255): load_idx_pixels, widened to float.
 /// @throws DataError when either file is bad, when the image count differs from the label count (naming
 ///         both files and counts), or when a label is outside [0, classes) (naming the labels file and index).
 Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels,
