@@ -94,12 +94,13 @@ class CsvLoader {
 
   // Feeds the file's first record (ending with a line end) to decide the header, the label column and the
   // width, without loading it as data; then counts lines from 1 again for the bytes fed next.
-  void feed_reference(std::string_view first_record) {
+  // @param next_line the line number of the first byte fed next (1 when unknown: lines counted from there).
+  void feed_reference(std::string_view first_record, std::int64_t next_line) {
     reference_only_ = true;
     feed(first_record.data(), first_record.size());
     reference_only_ = false;
     if (first_record_) throw DataError(file_ + ": the first record does not end within its line");
-    line_ = record_line_ = field_line_ = 1;
+    line_ = record_line_ = field_line_ = next_line;
   }
 
   // Flushes a last record without a line end and checks that no quoted field is left open.
@@ -345,14 +346,14 @@ Dataset read_csv_window(const std::filesystem::path& path, const CsvOptions& opt
   if (!in) throw DataError(file + ": cannot open for reading");
 
   constexpr std::string_view bom = "\xEF\xBB\xBF";  // UTF-8 byte-order mark
-  const bool whole = window.begin == 0 && window.first_record.empty();
-  CsvLoader loader(whole ? file : file + " [shard from byte " + std::to_string(window.begin) +
-                                      "; lines counted from there]",
+  const bool lines_known = (window.begin == 0 && window.first_record.empty()) || window.first_line > 0;
+  CsvLoader loader(lines_known ? file : file + " [shard from byte " + std::to_string(window.begin) +
+                                            "; lines counted from there]",
                    options, window.allow_empty);
   if (!window.first_record.empty()) {
     std::string_view first = window.first_record;
     if (first.starts_with(bom)) first.remove_prefix(bom.size());
-    loader.feed_reference(first);
+    loader.feed_reference(first, window.first_line > 0 ? window.first_line : 1);
   }
   if (window.begin > 0) in.seekg(static_cast<std::streamoff>(window.begin));
   std::uint64_t remaining = window.end - window.begin;

@@ -42,9 +42,13 @@ struct CsvWindow {
   /// decide the header, the label column and the width as the whole file would, never loaded as data.
   std::string first_record;
   bool allow_empty = false;  ///< A window with no data row gives an empty Dataset instead of an error.
+  /// The file's line number of byte `begin`, when known (> 0); 0: unknown (counting would read the bytes
+  /// before the window).
+  std::int64_t first_line = 0;
 };
 
-/// Parses @p window of a CSV file with read_csv_dataset's rules. When window.begin > 0 errors name
+/// Parses @p window of a CSV file with read_csv_dataset's rules. Errors name the file's own line numbers
+/// when window.begin is 0 or window.first_line is known; otherwise they name
 /// "<file> [shard from byte B; lines counted from there]" and lines counted from byte B (line 1).
 /// @throws DataError as read_csv_dataset.
 Dataset read_csv_window(const std::filesystem::path& path, const CsvOptions& options, const CsvWindow& window,

@@ -20,6 +20,21 @@ std::int64_t memory_bytes(const Dataset& ds) {
          static_cast<std::int64_t>(ds.labels.size() * sizeof(std::int32_t));
 }
 
+// Line feeds in the first @p bytes of @p path.
+std::int64_t count_line_feeds(const std::filesystem::path& path, std::uint64_t bytes) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> block(std::size_t{1} << 20);
+  std::int64_t count = 0;
+  while (in && bytes > 0) {
+    in.read(block.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(block.size(), bytes)));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    count += std::count(block.data(), block.data() + got, '\n');
+    bytes -= got;
+  }
+  if (in.bad()) throw DataError(path.string() + ": read error");
+  return count;
+}
+
 // A CSV file scanned for line feeds, in blocks, from a given byte on.
 class LineScanner {
  public:
@@ -155,7 +170,16 @@ Dataset read_csv_byte_range(const std::filesystem::path& path, const CsvOptions&
     window.end = std::min(std::max(window.end, window.begin), scanner.size());
     if (window.begin == 0) window.first_record.clear();  // range 0 parses the first record itself
   }
-  Dataset ds = detail::read_csv_window(path, options, window, stats);
+  Dataset ds;
+  try {
+    ds = detail::read_csv_window(path, options, window, stats);
+  } catch (const DataError&) {
+    if (window.begin == 0) throw;
+    // Only for an error are the line ends before the window counted (reading the file up to it), so that
+    // the error names the file's own line number; parsing the window again throws it with that number.
+    window.first_line = 1 + count_line_feeds(path, window.begin);
+    ds = detail::read_csv_window(path, options, window, stats);
+  }
   if (info != nullptr) {
     *info = ShardInfo{-1, Range{}, window.begin, std::min(window.end, scanner.size()), memory_bytes(ds)};
   }

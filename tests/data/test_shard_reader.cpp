@@ -215,9 +215,10 @@ TEST_F(ShardReaderTest, CsvShardErrorsNameTheWindow) {
   for (int i = 0; i < 30; ++i) content += std::to_string(i % 10) + ",1,2\n";
   content += "3,4\n";  // ragged, in the last shard
   const fs::path path = write("data.csv", content);
-  // The width comes from the file's first record, even for a shard that never reads it.
+  // The width comes from the file's first record, even for a shard that never reads it; the error names
+  // the file's own line: the header (line 1) and 30 rows (lines 2..31) come before the ragged row.
   expect_data_error([&] { (void)read_csv_shard(path, {}, 3, 4); },
-                    {path.string(), "shard from byte", "expected 3 fields", "line 1", "found 2"});
+                    {path.string() + ": line 32: expected 3 fields (the width of the first record, line 1), found 2"});
   // Shard 0 of 4 is bytes [0, 48) of 194; byte 48 is in the record at bytes 46..51 (10 + 6k, k = 6), so
   // it reads records k = 0..6.
   EXPECT_EQ(read_csv_shard(path, {}, 0, 4).size(), 7);
@@ -226,7 +227,7 @@ TEST_F(ShardReaderTest, CsvShardErrorsNameTheWindow) {
   const fs::path qpath = write("quoted.csv", quoted);
   // Bytes 12.. start inside the quoted field (its line feed is byte 14); bytes ..12 end inside it.
   expect_data_error([&] { (void)read_csv_byte_range(qpath, {}, 12, quoted.size()); },
-                    {qpath.string(), "shard from byte 15", "unbalanced quotes"});
+                    {qpath.string() + ": line 3", "unbalanced quotes"});
   expect_data_error([&] { (void)read_csv_byte_range(qpath, {}, 0, 12); }, {qpath.string(), "unbalanced quotes"});
   // A header without rows gives empty shards (0 × features), an empty file an error.
   const fs::path header_only = write("header.csv", "label,a,b\n");

@@ -3,7 +3,8 @@
 # - a world of one is bit-identical to global shuffling (the same permutation, the same bytes);
 # - at 2 ranks on Fashion-MNIST each rank holds exactly half the set in memory (bytes computed from the
 #   file's record count), every sample is used once per epoch, and one epoch still learns (>= 0.80);
-# - a CSV split by byte ranges over 3 ranks loads every row exactly once (row counts from the file);
+# - a CSV split by byte ranges over 3 ranks loads every row exactly once (row counts from the file), and
+#   a bad cell in the last shard is reported with the file's own line number;
 # - resume at the same world size is bit-identical; at another world size it is refused, naming the key;
 # - keys that need the whole set on every rank are refused with local shuffling, naming the key.
 source "$(dirname "$0")/common.sh" "$@"
@@ -53,6 +54,20 @@ assert all(b % ((features + 1) * 4) == 0 for b in s["memory"]["train_data_bytes_
 assert s["samples"] == 2 * rows, (s["samples"], rows)
 print(f"ok: CSV of {rows} rows over 3 ranks: {per_rank} rows per rank, {s['samples']} samples in 2 epochs")
 PY
+
+# A bad cell in the last rank's shard: every rank stops, and the error names the file's own line (as grep
+# counts it), though that rank read only its byte range.
+"$PYTHON" - "$WORK/small.csv" "$WORK/bad.csv" <<'PY'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+cells = lines[290].split(","); cells[3] = "oops"; lines[290] = ",".join(cells)
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PY
+line=$(grep -n oops "$WORK/bad.csv" | cut -d: -f1)
+expect_code 1 train 3 cbad "${csv[@]}" --data.train_csv="$WORK/bad.csv" --data.shuffle=local
+grep -q "bad.csv: line $line, column 4 ('f2'): 'oops' is not a number (on rank 2)" "$WORK/err.txt" \
+  || { cat "$WORK/err.txt"; fail "bad cell in a shard: no 'line $line' message"; }
+echo "ok: a bad cell in rank 2's shard is reported at the file's line $line"
 
 # Resume: 2 ranks, 15 + 15 steps == 30 steps; at 3 ranks the checkpoint is refused.
 train 2 r30 --train.max_steps=30 --data.shuffle=local > /dev/null 2>&1 || fail "30 steps"

@@ -68,8 +68,9 @@ Dataset load_idx_shard(const std::filesystem::path& images, const std::filesyste
 /// quotes" or width error naming the range; it is not guaranteed to.
 ///
 /// @return the range's rows (possibly none: 0 × features) with read_csv_dataset's layout; source = @p path.
-///         Errors name "<file> [shard from byte B; lines counted from there]" and lines counted from the
-///         window's first byte, since the line number of byte B is unknown without reading what precedes it.
+///         Errors name the file and its own line numbers: the line number of the window's first byte is
+///         unknown without reading what precedes it, so only when the window fails to parse are the line
+///         feeds before it counted and the window parsed again to report the error with them.
 /// @param stats if not null, receives the range's counts. @param info if not null, receives the window.
 /// @throws std::invalid_argument for begin > end; DataError as read_csv_dataset, except that a range with
 ///         no data row is not an error (a range of the whole file [0, size) keeps every check, so an
