@@ -68,7 +68,8 @@ struct TrainConfig {
   double watchdog_seconds = 600;         ///< Abort the job when a step or collective takes longer (s, > 0).
   std::string nonfinite = "stop";        ///< On a non-finite loss or gradient: `stop` or `skip` the step.
   double clip_grad_norm = 0;             ///< If > 0, clip the averaged gradient to this global L2 norm.
-  std::int64_t check_replicas_every = 100;  ///< Compare parameter hashes across ranks every N steps (0: never).
+  std::int64_t check_replicas_every = 100;  ///< Compare parameter hashes across ranks every N steps
+                                            ///< (0: only at the end of the run).
 };
 
 /// [checkpoint]: the run directory and checkpoints.

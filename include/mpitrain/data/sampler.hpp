@@ -4,7 +4,8 @@
 /// alone, the same on every rank and for every world size. Step s of the epoch uses the global batch
 /// perm[s·G, min((s+1)·G, N)), split into contiguous per-rank slices whose sizes differ by at most one.
 /// The number of steps per epoch is ceil(N / G) on every rank; in the last, partial global batch a rank
-/// may get zero samples.
+/// may get zero samples. ShardSampler (data.shuffle = local) instead shuffles within each rank's own shard;
+/// its results depend on the world size.
 
 #include <cstdint>
 #include <span>
@@ -103,6 +104,7 @@ class ShardSampler final : public BatchSampler {
   /// @throws std::invalid_argument for an empty world, a negative size, no sample at all, G < world size
   ///         or a bad rank.
   ShardSampler(std::vector<std::int64_t> shard_sizes, std::int64_t global_batch, std::uint64_t seed, int rank);
+  /// Permutes this rank's shard for @p epoch. @throws std::invalid_argument for a negative epoch.
   void set_epoch(std::int64_t epoch) override;
   /// max over ranks r of ceil(n_r / b_r).
   [[nodiscard]] std::int64_t steps_per_epoch() const override;

@@ -3,7 +3,8 @@
 /// Readers of one rank's shard of a training set, for data sets larger than one rank's memory
 /// (`data.shuffle = local`): rank r of world size N loads only its contiguous 1/N of the records and
 /// reads only those bytes of the file (plus the header). Holding a shard costs
-/// records × (features + 1) × 4 bytes (float features, int32 labels) instead of the whole set's.
+/// records × (features + 1) × 4 bytes (float features, int32 labels), or records × (features + 4) bytes
+/// for IDX images kept as bytes, instead of the whole set's.
 ///
 /// Trade-off (for the caller to document): with per-shard loading each rank can only shuffle within its
 /// shard, so the global batches, and hence the results, depend on the world size; a sorted file (e.g. by

@@ -48,7 +48,8 @@ class StepProfile {
   /// Steps in the totals so far.
   [[nodiscard]] std::int64_t timed_steps() const { return timed_steps_; }
 
-  /// The "timing" object of summary.json; collective (every rank calls it), values are means over ranks:
+  /// The "timing" object of summary.json; collective (every rank calls it); times are means over ranks,
+  /// counts are this rank's, and "step_s_max_rank" is the slowest rank's mean step:
   /// {"warmup_steps", "steps" (timed), "samples" (global, timed steps), "seconds" (timed steps' time),
   ///  "samples_per_second", "step_s", "data_s", "forward_s", "backward_s", "allreduce_wait_s",
   ///  "agreement_s", "optimizer_s", "other_s" (mean seconds per timed step; other = step minus the
