@@ -2,6 +2,9 @@
 // The subcommands of the mpitrain executable. Each returns the process exit code:
 // 0 success, 1 a runtime or data error (agreed by every rank), 2 a usage or configuration error.
 
+#include <boost/program_options.hpp>
+#include <initializer_list>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,15 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
 /// @p code on every rank, else returns 0.
 template <class F>
 int agreed(const dist::Communicator& comm, int code, F&& fn);
+
+/// Parses the arguments of @p command (predict, evaluate) into @p vm on every rank alike: %name% tokens
+/// that Boost.Program_options cannot report are refused, unknown options and a missing one of @p required
+/// are usage errors. @return std::nullopt to go on; otherwise the exit code every rank returns now:
+/// exit_usage after an error (logged once), exit_ok after `--help` (@p desc printed by rank 0).
+std::optional<int> parse_command_line(const std::string& command, const std::vector<std::string>& args,
+                                      const boost::program_options::options_description& desc,
+                                      std::initializer_list<const char*> required,
+                                      boost::program_options::variables_map& vm, const dist::Communicator& comm);
 
 }  // namespace mpitrain::app
 

@@ -67,21 +67,10 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
   po::variables_map vm;
   LoadedModel loaded;
   data::Dataset ds;
-  int code = agreed(comm, exit_usage, [&] {
-    for (const auto& a : args) config::check_no_option_placeholders(a, "evaluate: argument '" + a + "'");
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    po::notify(vm);
-    if (vm.count("help") != 0) return;
-    for (const char* key : {"checkpoint", "data"}) {
-      if (vm.count(key) == 0) throw std::invalid_argument(std::string("evaluate: --") + key + " is required");
-    }
-  });
-  if (code != exit_ok) return code;
-  if (vm.count("help") != 0) {
-    if (comm.rank() == 0) std::cout << desc << '\n';
-    return exit_ok;
+  if (const auto done = parse_command_line("evaluate", args, desc, {"checkpoint", "data"}, vm, comm)) {
+    return *done;
   }
-  code = agreed(comm, exit_error, [&] {
+  const int code = agreed(comm, exit_error, [&] {
     loaded = load_model(vm["checkpoint"].as<std::string>());
     ds = load_inputs(loaded, vm["data"].as<std::string>(), vm["labels"].as<std::string>(), true);
   });

@@ -54,20 +54,10 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
   po::variables_map vm;
   LoadedModel loaded;
   data::Dataset inputs;
-  int code = agreed(comm, exit_usage, [&] {
-    for (const auto& a : args) config::check_no_option_placeholders(a, "predict: argument '" + a + "'");
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
-    if (vm.count("help") != 0) return;
-    for (const char* key : {"checkpoint", "input", "output"}) {
-      if (vm.count(key) == 0) throw std::invalid_argument(std::string("predict: --") + key + " is required");
-    }
-  });
-  if (code != exit_ok) return code;
-  if (vm.count("help") != 0) {
-    if (comm.rank() == 0) std::cout << desc << '\n';
-    return exit_ok;
+  if (const auto done = parse_command_line("predict", args, desc, {"checkpoint", "input", "output"}, vm, comm)) {
+    return *done;
   }
-  code = agreed(comm, exit_error, [&] {
+  const int code = agreed(comm, exit_error, [&] {
     loaded = load_model(vm["checkpoint"].as<std::string>());
     inputs = load_inputs(loaded, vm["input"].as<std::string>(), {}, false);
   });
