@@ -1,6 +1,7 @@
 #include "mpitrain/nn/parameters.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <stdexcept>
 #include <string>
 
@@ -29,6 +30,16 @@ std::optional<ParameterInfo> ParameterRegistry::find(const std::string& name) co
                          [&](const ParameterInfo& p) { return p.name == name; });
   if (it == entries_.end()) return std::nullopt;
   return *it;
+}
+
+bool all_finite(std::span<const float> values) noexcept {
+  constexpr std::uint32_t exponent = 0x7f800000u;
+  std::uint32_t found = 0;  // ORs, per element, "the exponent is all ones"
+  for (const float v : values) {
+    const auto bits = std::bit_cast<std::uint32_t>(v);
+    found |= static_cast<std::uint32_t>((bits & exponent) == exponent);
+  }
+  return found == 0;
 }
 
 }  // namespace mpitrain::nn

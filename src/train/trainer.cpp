@@ -246,7 +246,7 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
   std::array<int, 2> control{stop_signal_received() != 0 ? 1 : 0, local_bad ? rank_ + 1 : 0};
   comm_.allreduce(std::span<int>(control), dist::ReduceOp::max);
   Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
-  const bool nonfinite = control[1] > 0 || !gv.allFinite();
+  const bool nonfinite = control[1] > 0 || !nn::all_finite(grads);
   t = profile_.lap(StepPhase::agreement, t);
   const std::int64_t step_index = global_step_;
   ++global_step_;

@@ -1,14 +1,19 @@
 // Finite-difference checks of every layer's backward pass and of the whole MLP with the loss and L2.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
+#include <span>
+#include <vector>
 
 #include "mpitrain/data/sampler.hpp"
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/loss.hpp"
 #include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/parameters.hpp"
 
 using namespace mpitrain;
 using nn::ConstMatrixMap;
@@ -203,4 +208,31 @@ TEST(MlpRegistry, KerasNamesAndShapes) {
     offset += e.size();
   }
   EXPECT_EQ(registry.total(), 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10);
+}
+
+// nn::all_finite against std::isfinite element by element, for each non-finite kind at every position of
+// a buffer long enough to have a vectorised body and a scalar tail, at every alignment.
+TEST(AllFinite, AgreesWithIsfiniteEverywhere) {
+  std::vector<float> buffer(64);
+  for (std::size_t i = 0; i < buffer.size(); ++i) buffer[i] = static_cast<float>(i) - 20.5f;
+  buffer[3] = std::numeric_limits<float>::max();
+  buffer[4] = -std::numeric_limits<float>::max();
+  buffer[5] = std::numeric_limits<float>::denorm_min();
+  buffer[6] = -0.0f;
+  EXPECT_TRUE(nn::all_finite(std::span<const float>()));
+  for (std::size_t begin = 0; begin < 8; ++begin) {
+    const std::span<float> view(buffer.data() + begin, 45);
+    EXPECT_TRUE(nn::all_finite(view));
+    for (const float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::signaling_NaN()}) {
+      for (std::size_t at = 0; at < view.size(); ++at) {
+        const float kept = view[at];
+        view[at] = bad;
+        const bool expected = std::all_of(view.begin(), view.end(), [](float v) { return std::isfinite(v); });
+        ASSERT_EQ(nn::all_finite(view), expected) << "value " << bad << " at " << at << ", offset " << begin;
+        ASSERT_FALSE(expected);
+        view[at] = kept;
+      }
+    }
+  }
 }
