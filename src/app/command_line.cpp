@@ -13,12 +13,25 @@ std::optional<int> parse_command_line(const std::string& command, const std::vec
                                       std::initializer_list<const char*> required, po::variables_map& vm,
                                       const dist::Communicator& comm) {
   const int code = agreed(comm, exit_usage, [&] {
-    for (const auto& a : args) config::check_no_option_placeholders(a, command + ": argument '" + a + "'");
-    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    for (const auto& a : args) {
+      // Only option names reach program_options' error messages; values (file names) may hold any text.
+      if (a.starts_with("-")) {
+        config::check_no_option_placeholders(a.substr(0, a.find('=')), command + ": option '" + a + "'");
+      }
+    }
+    const po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
+    for (const auto& option : parsed.options) {
+      if (option.position_key >= 0) {  // a token that is no option: program_options would drop it
+        const std::string token = option.original_tokens.empty() ? std::string() : option.original_tokens.front();
+        throw std::invalid_argument(command + ": unexpected argument '" + token + "'");
+      }
+    }
+    po::store(parsed, vm);
     po::notify(vm);
     if (vm.count("help") != 0) return;
     for (const char* key : required) {
       if (vm.count(key) == 0) throw std::invalid_argument(command + ": --" + key + " is required");
+      if (vm[key].as<std::string>().empty()) throw std::invalid_argument(command + ": --" + key + " is empty");
     }
   });
   if (code != exit_ok) return code;

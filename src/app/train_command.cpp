@@ -48,6 +48,14 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     if (help) return;
     if (config_path.empty()) throw std::invalid_argument("train: --config FILE is required");
     config = config::load_config(config_path, overrides);
+    const std::int64_t global_batch = config.train.global_batch_size > 0
+                                          ? config.train.global_batch_size
+                                          : static_cast<std::int64_t>(config.train.batch_size) * comm.size();
+    if (config.data.shuffle == "local" && global_batch < comm.size()) {
+      throw config::ConfigError("config key train.global_batch_size = " + std::to_string(global_batch) +
+                                ": must be at least the world size (" + std::to_string(comm.size()) +
+                                ") with data.shuffle = local, so that every rank's shard is used");
+    }
   });
   if (code != exit_ok) return code;
   if (help) {
@@ -61,10 +69,7 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
                                             : std::filesystem::path(config.checkpoint.dir);
     if (comm.rank() != 0) return;
     std::filesystem::create_directories(run_dir);
-    std::ofstream out(run_dir / "config.ini");
-    out << config::to_ini(config);
-    if (!out.flush()) throw std::runtime_error("cannot write " + (run_dir / "config.ini").string());
-    train::add_log_file(run_dir / "train.log");
+    train::add_log_file(run_dir / "train.log");  // appends: earlier runs' lines stay
     spdlog::info("mpitrain train: config {}, run directory {}", config_path,
                  run_dir.string());
   });

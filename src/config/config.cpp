@@ -265,6 +265,11 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
     auto parsed = po::command_line_parser(tokens).options(schema.description()).run();
     std::vector<po::option> last;
     for (auto& option : parsed.options) {
+      if (option.position_key >= 0) {  // a token that is no option: program_options would drop it
+        throw ConfigError("command-line override: unexpected argument '" +
+                          (option.original_tokens.empty() ? std::string() : option.original_tokens.front()) +
+                          "' (overrides are --section.key=value)");
+      }
       std::erase_if(last, [&](const po::option& o) { return o.string_key == option.string_key; });
       last.push_back(option);
     }

@@ -86,8 +86,13 @@ void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path,
     if (!mine.contains(k)) diffs += "\n  " + k + " = " + v + " in the checkpoint, unset now";
   }
   std::string hint;
-  if (theirs.contains("train.effective_global_batch") && mine.contains("train.effective_global_batch") &&
-      theirs.at("train.effective_global_batch") != mine.at("train.effective_global_batch")) {
+  if (theirs.contains("world_size") && mine.contains("world_size") &&
+      theirs.at("world_size") != mine.at("world_size")) {
+    // data.shuffle = local: each rank's shard, and so the trajectory, belongs to that world size.
+    hint = "\n  (with data.shuffle = local a run resumes only at the world size that wrote it, " +
+           theirs.at("world_size") + ")";
+  } else if (theirs.contains("train.effective_global_batch") && mine.contains("train.effective_global_batch") &&
+             theirs.at("train.effective_global_batch") != mine.at("train.effective_global_batch")) {
     hint = "\n  (to resume at another world size, set --train.global_batch_size=" +
            theirs.at("train.effective_global_batch") + ")";
   }

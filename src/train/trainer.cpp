@@ -6,6 +6,8 @@
 #include <Eigen/Core>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 
 #include "mpitrain/data/batch.hpp"
@@ -393,6 +395,20 @@ nlohmann::json Trainer::run() {
   configure_threads(config_.train.threads, comm_);
   install_stop_handlers();
   initialise();
+  // config.ini describes the checkpoints beside it, so it is written only now that this run may use the
+  // directory: a refused resume, or a directory holding another run's checkpoints, leaves it as it was.
+  // Written to a temporary file and renamed, so that a crash leaves the old or the new file, whole.
+  dist::run_agreed(comm_, [&] {
+    if (rank_ != 0) return;
+    const auto path = run_dir_ / "config.ini";
+    const auto temporary = run_dir_ / "config.ini.tmp";
+    {
+      std::ofstream out(temporary);
+      out << config::to_ini(config_);
+      if (!out.flush()) throw std::runtime_error("cannot write " + temporary.string());
+    }
+    std::filesystem::rename(temporary, path);
+  });
   if (rank_ == 0) metrics_.emplace(run_dir_ / "metrics.jsonl");
   bar_.emplace(rank_ == 0 && progress_enabled(config_.log.progress), total_steps_);
   // With data.shuffle = local each rank holds its shard only.

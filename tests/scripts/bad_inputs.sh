@@ -28,7 +28,11 @@ expect 2 "unknown command" frobnicate
 printf '[train]\nbad line %%invalid_line%% here\n' > "$WORK/placeholder.ini"
 expect 2 "placeholder.ini: line 2: '%invalid_line%' is not allowed" train --config "$WORK/placeholder.ini"
 expect 2 "'%option%' is not allowed" predict --x%option%=1
-expect 2 "'%value%' is not allowed" evaluate --checkpoint=%value%
+expect 2 "'%value%' is not allowed" evaluate --che%value%ckpoint=x
+# Tokens that are no option are errors, not silently dropped; empty file names are named.
+expect 2 "unexpected argument 'stray'" train --config "$cfg" stray
+expect 2 "predict: unexpected argument 'b.csv'" predict --checkpoint x.h5 --input a.csv b.csv --output p.csv
+expect 2 "predict: --output is empty" predict --checkpoint x.h5 --input a.csv --output ""
 
 # A truncated IDX file: the error names the file.
 head -c 1000 < <(gzip -dc "$FMNIST/train-images-idx3-ubyte.gz") > "$WORK/short-images-idx3-ubyte"

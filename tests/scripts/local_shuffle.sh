@@ -75,9 +75,13 @@ train 2 r15 --train.max_steps=15 --data.shuffle=local > /dev/null 2>&1 || fail "
 train 2 r15 --train.max_steps=30 --data.shuffle=local --checkpoint.resume=auto > /dev/null 2>&1 || fail "resume"
 [[ $(checksum r15) == "$(checksum r30)" ]] || fail "resume with local shuffling: $(checksum r15) != $(checksum r30)"
 echo "ok: 15 + 15 steps == 30 steps with local shuffling ($(checksum r30))"
+config_before=$(sha256sum < "$WORK/r15/config.ini")
 expect_code 1 train 3 r15 --train.max_steps=30 --data.shuffle=local --checkpoint.resume=auto \
   --train.global_batch_size=128
 grep -q "world_size = 2 in the checkpoint, 3 now" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "no world-size message"; }
+grep -q "resumes only at the world size that wrote it, 2" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "no hint"; }
+# The refused run left the run directory's config.ini as the checkpoints' run wrote it.
+[[ $(sha256sum < "$WORK/r15/config.ini") == "$config_before" ]] || fail "a refused resume rewrote config.ini"
 echo "ok: resume at another world size refused: $(grep -m1 -o 'world_size = 2 in the checkpoint, 3 now' "$WORK/err.txt")"
 
 # Keys that need the whole set on every rank.
@@ -86,6 +90,7 @@ grep -q "data.scaling" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "standardi
 expect_code 2 train 2 bad --data.shuffle=local --data.validation_fraction=0.1
 grep -q "data.validation_fraction" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "validation message"; }
 # A global batch smaller than the world: a rank's shard would never be used.
-expect_code 1 train 3 bad --data.shuffle=local --train.global_batch_size=2 --train.max_steps=1
-grep -q "at least the world size" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "small global batch message"; }
+expect_code 2 train 3 bad --data.shuffle=local --train.global_batch_size=2 --train.max_steps=1
+grep -q "config key train.global_batch_size = 2: must be at least the world size (3)" "$WORK/err.txt" \
+  || { cat "$WORK/err.txt"; fail "small global batch message"; }
 pass "local shuffling"
