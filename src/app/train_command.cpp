@@ -3,7 +3,6 @@
 
 #include <boost/program_options.hpp>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "app/commands.hpp"

@@ -88,15 +88,14 @@ ShardSampler::ShardSampler(std::vector<std::int64_t> shard_sizes, std::int64_t g
                                 ") must be at least the world size (" + std::to_string(world) +
                                 ") with data.shuffle = local, so that every shard is used");
   }
-  std::int64_t total = 0;
   for (std::size_t r = 0; r < sizes_.size(); ++r) {
     if (sizes_[r] < 0) throw std::invalid_argument("ShardSampler: negative shard size for rank " + std::to_string(r));
-    total += sizes_[r];
+    total_ += sizes_[r];
     const std::int64_t share = split_range(global_batch, static_cast<int>(world), static_cast<int>(r)).size();
     shares_.push_back(share);
     steps_ = std::max(steps_, (sizes_[r] + share - 1) / share);
   }
-  if (total < 1) throw std::invalid_argument("ShardSampler: the shards hold no sample at all");
+  if (total_ < 1) throw std::invalid_argument("ShardSampler: the shards hold no sample at all");
   set_epoch(0);
 }
 
@@ -109,11 +108,15 @@ void ShardSampler::set_epoch(std::int64_t epoch) {
 
 std::int64_t ShardSampler::steps_per_epoch() const { return steps_; }
 
-std::int64_t ShardSampler::global_count(std::int64_t step) const {
+void ShardSampler::check_step(std::int64_t step) const {
   if (step < 0 || step >= steps_) {
     throw std::invalid_argument("ShardSampler: step " + std::to_string(step) + " outside [0, " +
                                 std::to_string(steps_) + ")");
   }
+}
+
+std::int64_t ShardSampler::global_count(std::int64_t step) const {
+  check_step(step);
   std::int64_t count = 0;
   for (std::size_t r = 0; r < sizes_.size(); ++r) {
     count += std::clamp<std::int64_t>(sizes_[r] - step * shares_[r], 0, shares_[r]);
@@ -127,7 +130,7 @@ std::span<const std::int64_t> ShardSampler::slice(std::int64_t step, int rank, i
                                 std::to_string(sizes_.size()) + ", asked for rank " + std::to_string(rank) +
                                 " of " + std::to_string(world_size));
   }
-  static_cast<void>(global_count(step));  // checks the step
+  check_step(step);
   const auto r = static_cast<std::size_t>(rank_);
   const std::int64_t begin = std::min(step * shares_[r], sizes_[r]);
   const std::int64_t end = std::min(begin + shares_[r], sizes_[r]);

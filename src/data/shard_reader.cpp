@@ -20,21 +20,6 @@ std::int64_t memory_bytes(const Dataset& ds) {
          static_cast<std::int64_t>(ds.labels.size() * sizeof(std::int32_t));
 }
 
-// Line feeds in the first @p bytes of @p path.
-std::int64_t count_line_feeds(const std::filesystem::path& path, std::uint64_t bytes) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<char> block(std::size_t{1} << 20);
-  std::int64_t count = 0;
-  while (in && bytes > 0) {
-    in.read(block.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(block.size(), bytes)));
-    const auto got = static_cast<std::size_t>(in.gcount());
-    count += std::count(block.data(), block.data() + got, '\n');
-    bytes -= got;
-  }
-  if (in.bad()) throw DataError(path.string() + ": read error");
-  return count;
-}
-
 // A CSV file scanned for line feeds, in blocks, from a given byte on.
 class LineScanner {
  public:
@@ -60,6 +45,19 @@ class LineScanner {
       at += want;
     }
     return size_;
+  }
+
+  // Line feeds in bytes [0, @p end): the file's line number of byte @p end, minus one.
+  std::int64_t line_feeds_before(std::uint64_t end) {
+    end = std::min(end, size_);
+    std::int64_t count = 0;
+    for (std::uint64_t at = 0; at < end;) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(block_.size(), end - at));
+      read_at(at, want);
+      count += std::count(block_.data(), block_.data() + want, '\n');
+      at += want;
+    }
+    return count;
   }
 
   // The bytes from 0 to the end of the first record that has content (blank lines before it included), with
@@ -177,7 +175,7 @@ Dataset read_csv_byte_range(const std::filesystem::path& path, const CsvOptions&
     if (window.begin == 0) throw;
     // Only for an error are the line ends before the window counted (reading the file up to it), so that
     // the error names the file's own line number; parsing the window again throws it with that number.
-    window.first_line = 1 + count_line_feeds(path, window.begin);
+    window.first_line = 1 + scanner.line_feeds_before(window.begin);
     ds = detail::read_csv_window(path, options, window, stats);
   }
   if (info != nullptr) {

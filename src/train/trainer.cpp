@@ -411,9 +411,7 @@ nlohmann::json Trainer::run() {
   });
   if (rank_ == 0) metrics_.emplace(run_dir_ / "metrics.jsonl");
   bar_.emplace(rank_ == 0 && progress_enabled(config_.log.progress), total_steps_);
-  // With data.shuffle = local each rank holds its shard only.
-  const std::int64_t samples =
-      data_.local_shard ? comm_.allreduce(data_.train.size(), dist::ReduceOp::sum) : data_.train.size();
+  const std::int64_t samples = sampler_->samples();  // with data.shuffle = local, more than this rank holds
   if (data_.local_shard) {
     spdlog::info("data.shuffle = local: this rank holds {} of the {} training samples and shuffles within them",
                  data_.train.size(), samples);

@@ -223,6 +223,8 @@ TEST(ShardSampler, WorldOfOneShufflesAsTheGlobalSampler) {
   DistributedSampler global(103, 10, 42);
   ShardSampler local({103}, 10, 42, 0);
   ASSERT_EQ(local.steps_per_epoch(), global.steps_per_epoch());
+  EXPECT_EQ(local.samples(), 103);
+  EXPECT_EQ(global.samples(), 103);
   for (std::int64_t epoch = 0; epoch < 3; ++epoch) {
     global.set_epoch(epoch);
     local.set_epoch(epoch);
@@ -243,6 +245,7 @@ TEST(ShardSampler, EveryShardSampleOncePerEpochAndCountsAddUp) {
   std::vector<ShardSampler> ranks;
   for (int r = 0; r < 3; ++r) ranks.emplace_back(sizes, 4, 9, r);
   ASSERT_EQ(ranks[0].steps_per_epoch(), 5);  // rank 1: 5 samples at 1 per step
+  for (const auto& sampler : ranks) EXPECT_EQ(sampler.samples(), 7 + 5 + 0);
   for (std::int64_t epoch = 0; epoch < 2; ++epoch) {
     std::vector<std::vector<std::int64_t>> used(3);
     for (auto& sampler : ranks) sampler.set_epoch(epoch);

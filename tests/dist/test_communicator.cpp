@@ -3,7 +3,7 @@
 
 #include <numeric>
 
-#include "mpi_gtest.hpp"
+#include "common/mpi_gtest.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
 

@@ -9,7 +9,7 @@
 #include <random>
 
 #include "mpitrain/dist/bucketed_reducer.hpp"
-#include "mpi_gtest.hpp"
+#include "common/mpi_gtest.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <random>
 
+#include "common/mpi_gtest.hpp"
 #include "mpitrain/data/batch.hpp"
 #include "mpitrain/data/sampler.hpp"
 #include "mpitrain/dist/communicator.hpp"
@@ -65,7 +66,7 @@ int posix_memalign(void** out, std::size_t align, std::size_t n) {
 using namespace mpitrain;
 
 namespace {
-const dist::Communicator* world = nullptr;
+using mpitrain::test::world;
 
 // Counts this thread's heap allocations while alive.
 struct CountAllocations {
@@ -334,16 +335,4 @@ TEST(FastPaths, SkippingTheFirstLayersInputGradientChangesNoParameterGradient) {
   }
   EXPECT_EQ(rows, 16);  // the hand-built first layer did compute dX
   ASSERT_EQ(std::memcmp(grads.data(), model.gradients().data(), grads.size() * sizeof(float)), 0);
-}
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  dist::Environment env(argc, argv);
-  int failed = 0;
-  {
-    dist::Communicator comm(MPI_COMM_WORLD);
-    world = &comm;
-    failed = RUN_ALL_TESTS();
-  }
-  return failed;
 }

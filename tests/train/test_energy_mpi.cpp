@@ -9,6 +9,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/mpi_gtest.hpp"
 #include "mpitrain/train/energy_estimate.hpp"
 #include "mpitrain/train/energy_monitor.hpp"
 #include "mpitrain/train/resource_usage.hpp"
@@ -18,7 +19,7 @@ using namespace mpitrain;
 using namespace mpitrain::train;
 
 namespace {
-const dist::Communicator* world = nullptr;
+using mpitrain::test::world;
 
 // A run directory shared by all ranks (rank 0's pid in the name).
 std::filesystem::path shared_dir(const std::string& tag) {
@@ -181,21 +182,4 @@ TEST(EnergyMonitor, EstimatesWithOneWarningWhenNoCounters) {
   if (world->rank() == 0) {
     EXPECT_EQ(lines_of(run_dir / "emissions.csv").size(), 2u);
   }
-}
-
-int main(int argc, char** argv) {
-  ::testing::InitGoogleTest(&argc, argv);
-  dist::Environment env(argc, argv);
-  int failed = 0;
-  {
-    dist::Communicator comm(MPI_COMM_WORLD);
-    world = &comm;
-    if (comm.rank() != 0) {
-      delete ::testing::UnitTest::GetInstance()->listeners().Release(
-          ::testing::UnitTest::GetInstance()->listeners().default_result_printer());
-    }
-    failed = RUN_ALL_TESTS();
-    failed = comm.allreduce(failed != 0 ? 1 : 0, dist::ReduceOp::lor);
-  }
-  return failed;
 }

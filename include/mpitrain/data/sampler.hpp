@@ -34,6 +34,8 @@ class BatchSampler {
   virtual ~BatchSampler() = default;
   /// Builds the order of @p epoch (0-based). @throws std::invalid_argument for a negative epoch.
   virtual void set_epoch(std::int64_t epoch) = 0;
+  /// Samples of one epoch, summed over all ranks (each used once per epoch).
+  [[nodiscard]] virtual std::int64_t samples() const = 0;
   /// Steps per epoch, the same on every rank.
   [[nodiscard]] virtual std::int64_t steps_per_epoch() const = 0;
   /// Samples in step @p step's global batch, summed over all ranks.
@@ -64,6 +66,8 @@ class DistributedSampler final : public BatchSampler {
   /// @throws std::invalid_argument for a negative epoch.
   void set_epoch(std::int64_t epoch) override;
 
+  /// N.
+  [[nodiscard]] std::int64_t samples() const override { return samples_; }
   /// ceil(N / G).
   [[nodiscard]] std::int64_t steps_per_epoch() const override;
 
@@ -106,6 +110,8 @@ class ShardSampler final : public BatchSampler {
   ShardSampler(std::vector<std::int64_t> shard_sizes, std::int64_t global_batch, std::uint64_t seed, int rank);
   /// Permutes this rank's shard for @p epoch. @throws std::invalid_argument for a negative epoch.
   void set_epoch(std::int64_t epoch) override;
+  /// Sum over ranks r of n_r.
+  [[nodiscard]] std::int64_t samples() const override { return total_; }
   /// max over ranks r of ceil(n_r / b_r).
   [[nodiscard]] std::int64_t steps_per_epoch() const override;
   /// Sum over ranks r of clamp(n_r - step·b_r, 0, b_r).
@@ -117,10 +123,13 @@ class ShardSampler final : public BatchSampler {
   [[nodiscard]] const std::vector<std::int64_t>& permutation() const { return perm_; }
 
  private:
+  void check_step(std::int64_t step) const;  // throws std::invalid_argument outside [0, steps_)
+
   std::vector<std::int64_t> sizes_;   // n_r, world size
   std::vector<std::int64_t> shares_;  // b_r, world size
   std::uint64_t seed_;
   int rank_;
+  std::int64_t total_ = 0;  // sum of sizes_
   std::int64_t steps_ = 0;
   std::vector<std::int64_t> perm_;  // n_rank
 };

@@ -1,4 +1,4 @@
-// main() of the distributed unit tests; see mpi_gtest.hpp.
+// main() of the MPI unit tests; see mpi_gtest.hpp.
 #include <gtest/gtest.h>
 
 #include "mpi_gtest.hpp"
