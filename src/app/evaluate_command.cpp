@@ -9,7 +9,7 @@
 #include "app/model_io.hpp"
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/train/evaluation.hpp"
-#include "mpitrain/train/metrics.hpp"
+#include "mpitrain/telemetry/metrics.hpp"
 
 namespace po = boost::program_options;
 
@@ -80,7 +80,7 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
     if (comm.rank() != 0) return;
     print_report(result);
     const std::string out = vm["output"].as<std::string>();
-    if (!out.empty()) train::write_json_file(out, report_json(result));
+    if (!out.empty()) telemetry::write_json_file(out, report_json(result));
   });
 }
 

@@ -5,7 +5,7 @@
 #include <exception>
 
 #include "app/commands.hpp"
-#include "mpitrain/train/logging.hpp"
+#include "mpitrain/base/logging.hpp"
 
 namespace {
 constexpr const char* usage =
@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   int code = app::exit_error;
   {
     dist::Communicator comm(MPI_COMM_WORLD);  // the app owns the world; library code gets this communicator
-    train::setup_logging(comm.rank(), "info");
+    base::setup_logging(comm.rank(), "info");
     const std::vector<std::string> args(argv + std::min(argc, 2), argv + argc);
     const std::string command = argc > 1 ? argv[1] : "";
     try {

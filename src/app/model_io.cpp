@@ -2,12 +2,12 @@
 
 #include "mpitrain/data/csv_reader.hpp"
 #include "mpitrain/data/idx_reader.hpp"
-#include "mpitrain/train/checkpoint.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
 
 namespace mpitrain::app {
 
 LoadedModel load_model(const std::filesystem::path& checkpoint) {
-  train::Checkpoint c = train::read_checkpoint(checkpoint);
+  checkpoint::Checkpoint c = checkpoint::read_checkpoint(checkpoint);
   LoadedModel out;
   out.config = config::parse_config_text(c.config_ini, "config stored in " + checkpoint.string());
   out.model = std::make_unique<nn::Mlp>(c.architecture);

@@ -18,7 +18,7 @@ struct LoadedModel {
   config::Config config;  // the training run's config
 };
 
-// Reads and validates the checkpoint. Throws train::CheckpointError naming the file.
+// Reads and validates the checkpoint. Throws checkpoint::CheckpointError naming the file.
 LoadedModel load_model(const std::filesystem::path& checkpoint);
 
 // Reads an IDX images file (with @p labels an IDX labels file, else labels are 0) or a CSV file (with

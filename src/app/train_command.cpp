@@ -7,8 +7,8 @@
 
 #include "app/commands.hpp"
 #include "mpitrain/config/config.hpp"
-#include "mpitrain/train/logging.hpp"
-#include "mpitrain/train/stop_signal.hpp"
+#include "mpitrain/base/logging.hpp"
+#include "mpitrain/guard/stop_signal.hpp"
 #include "mpitrain/train/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -61,14 +61,14 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     if (comm.rank() == 0) std::cout << desc << '\n';
     return exit_ok;
   }
-  train::setup_logging(comm.rank(), config.log.level);
+  base::setup_logging(comm.rank(), config.log.level);
 
   code = agreed(comm, exit_error, [&] {
     run_dir = config.checkpoint.dir.empty() ? std::filesystem::path("runs") / config.name
                                             : std::filesystem::path(config.checkpoint.dir);
     if (comm.rank() != 0) return;
     std::filesystem::create_directories(run_dir);
-    train::add_log_file(run_dir / "train.log");  // appends: earlier runs' lines stay
+    base::add_log_file(run_dir / "train.log");  // appends: earlier runs' lines stay
     spdlog::info("mpitrain train: config {}, run directory {}", config_path,
                  run_dir.string());
   });
@@ -83,7 +83,7 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
   } catch (const train::TrainingStopped& e) {
     // Every rank throws this alike, so all return the same code without aborting.
     if (comm.rank() == 0) {
-      if (e.exit_code() == train::exit_preempted) {
+      if (e.exit_code() == guard::exit_preempted) {
         spdlog::warn("{}", e.what());
       } else {
         spdlog::error("{}", e.what());

@@ -1,4 +1,4 @@
-#include "mpitrain/train/logging.hpp"
+#include "mpitrain/base/logging.hpp"
 
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -6,7 +6,7 @@
 
 #include <stdexcept>
 
-namespace mpitrain::train {
+namespace mpitrain::base {
 
 void setup_logging(int rank, const std::string& level) {
   auto parsed = spdlog::level::from_str(level);
@@ -29,4 +29,4 @@ void add_log_file(const std::filesystem::path& path) {
   logger->sinks().push_back(sink);
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::base

@@ -1,4 +1,4 @@
-#include "mpitrain/train/resource_usage.hpp"
+#include "mpitrain/base/resource_usage.hpp"
 
 #include <sys/resource.h>
 #include <sys/utsname.h>
@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-namespace mpitrain::train {
+namespace mpitrain::base {
 
 namespace {
 double seconds_of(const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) * 1e-6; }
@@ -46,4 +46,4 @@ HostInfo host_info() {
   return info;
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::base

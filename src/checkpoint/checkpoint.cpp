@@ -1,5 +1,4 @@
-#include "mpitrain/train/checkpoint.hpp"
-#include "mpitrain/train/fault_injection.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -14,7 +13,7 @@
 #include <cstring>
 #include <span>
 
-#include "train/hdf5.hpp"
+#include "hdf5.hpp"
 
 // Layout choices beyond the header's summary:
 // - `hidden` is a fixed-length string attribute of comma-separated decimal widths ("256,128"), and "" (one
@@ -29,7 +28,7 @@
 // - The file uses the HDF5 1.8 format (libver bounds v18..v18, see hdf5.cpp): checksummed metadata, so a
 //   corrupt header is reported rather than parsed, and attributes over 64 KiB (a long config) are allowed.
 
-namespace mpitrain::train {
+namespace mpitrain::checkpoint {
 namespace {
 
 using detail::format_shape;
@@ -333,7 +332,8 @@ Checkpoint read_contents(const Hdf5File& file) {
 
 }  // namespace
 
-void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt) {
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
+                      const std::function<void()>& before_rename) {
   const std::string label = path.string();
   const detail::ErrorSilencer silence;
   const nn::ParameterRegistry registry = registry_for(ckpt.architecture, label);
@@ -349,7 +349,7 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt)
       file.flush_and_close();
     }
     sync_path(tmp, O_RDONLY, label);
-    fault_in_checkpoint(0, ckpt.global_step);  // tests: kill -9 between the complete temporary and the rename
+    if (before_rename) before_rename();  // tests: kill -9 between the complete temporary and the rename
     if (std::rename(tmp.c_str(), path.c_str()) != 0) {
       fail(label, "cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno));
     }
@@ -375,4 +375,4 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   }
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::checkpoint

@@ -1,13 +1,13 @@
-#include "mpitrain/train/checkpoint_store.hpp"
+#include "mpitrain/checkpoint/checkpoint_store.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <regex>
 
-#include "mpitrain/train/checkpoint.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::checkpoint {
 
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, std::int64_t global_step) {
   char name[64];
@@ -56,4 +56,4 @@ void prune_checkpoints(const std::filesystem::path& run_dir, int keep) {
   }
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::checkpoint

@@ -1,10 +1,10 @@
-#include "train/hdf5.hpp"
+#include "hdf5.hpp"
 
 #include <algorithm>
 #include <cstring>
 #include <numeric>
 
-namespace mpitrain::train::detail {
+namespace mpitrain::checkpoint::detail {
 namespace {
 
 // Innermost message of HDF5's error stack ("" if the stack is empty), then clears the stack.
@@ -277,4 +277,4 @@ std::string format_shape(std::span<const hsize_t> dims) {
   return text + (dims.size() == 1 ? ",)" : ")");
 }
 
-}  // namespace mpitrain::train::detail
+}  // namespace mpitrain::checkpoint::detail

@@ -15,9 +15,9 @@
 #include <utility>
 #include <vector>
 
-#include "mpitrain/train/checkpoint.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
 
-namespace mpitrain::train::detail {
+namespace mpitrain::checkpoint::detail {
 
 /// Owns one HDF5 identifier and closes it with @p Close in a noexcept destructor. Movable, not copyable;
 /// a move leaves the source empty.
@@ -141,4 +141,4 @@ class Hdf5File {
 /// "(128, 64)", "(64,)" or "()", as numpy prints shapes.
 std::string format_shape(std::span<const hsize_t> dims);
 
-}  // namespace mpitrain::train::detail
+}  // namespace mpitrain::checkpoint::detail

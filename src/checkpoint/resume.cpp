@@ -1,14 +1,14 @@
 // Resume: choosing the checkpoint, checking that it continues the same trajectory, and the trajectory text.
-#include "train/resume.hpp"
+#include "mpitrain/checkpoint/resume.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <map>
 #include <sstream>
 
-#include "mpitrain/train/checkpoint_store.hpp"
+#include "mpitrain/checkpoint/checkpoint_store.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::checkpoint {
 
 std::string trajectory_config(const config::Config& c, std::int64_t global_batch, int world_size) {
   std::map<std::string, std::string> keys;
@@ -100,4 +100,4 @@ void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path,
                            " was written by a run with another trajectory; differing keys:" + diffs + hint);
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::checkpoint

@@ -1,4 +1,4 @@
-#include "mpitrain/train/emissions.hpp"
+#include "mpitrain/energy/emissions.hpp"
 
 #include <csv.h>
 #include <spdlog/fmt/fmt.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <random>
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 namespace {
 
@@ -143,4 +143,4 @@ std::string local_timestamp() {
   return text;
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

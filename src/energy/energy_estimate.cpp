@@ -1,11 +1,11 @@
-#include "mpitrain/train/energy_estimate.hpp"
+#include "mpitrain/energy/energy_estimate.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 namespace {
 void require_non_negative(double value, const char* what) {
@@ -43,4 +43,4 @@ double co2e_kg(double facility_joules, double grams_per_kwh) {
   return to_kwh(facility_joules) * grams_per_kwh / 1000.0;
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

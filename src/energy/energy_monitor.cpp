@@ -1,14 +1,14 @@
-#include "mpitrain/train/energy_monitor.hpp"
+#include "mpitrain/energy/energy_monitor.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
 
-#include "mpitrain/train/emissions.hpp"
-#include "mpitrain/train/energy_estimate.hpp"
+#include "mpitrain/energy/emissions.hpp"
+#include "mpitrain/energy/energy_estimate.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 namespace {
 
@@ -75,7 +75,7 @@ EnergyMonitor::EnergyMonitor(const config::EnergyConfig& config, const dist::Com
   if (!config_.enabled) return;
   const RaplDomain domain = parse_rapl_domain(config_.rapl_domain);
   layout_ = group_by_node(comm, node_identity());
-  host_ = host_info();
+  host_ = base::host_info();
   RaplDiscovery discovery;
   if (layout_.reader) {
     discovery = discover_rapl_zones(config_.powercap_root, domain);
@@ -131,7 +131,7 @@ void EnergyMonitor::start() {
   if (!config_.enabled || started_) return;
   started_ = true;
   start_time_ = Clock::now();
-  start_cpu_seconds_ = process_cpu_seconds();
+  start_cpu_seconds_ = base::process_cpu_seconds();
   if (!counter_) return;
   counter_->sample();  // baselines
   const double period = safe_sample_seconds(counter_->zones(), config_.sample_seconds);
@@ -157,8 +157,8 @@ void EnergyMonitor::stop_sampler() noexcept {
 
 EnergyMonitor::Totals EnergyMonitor::totals() {
   const double seconds = started_ ? std::chrono::duration<double>(Clock::now() - start_time_).count() : 0.0;
-  const double cpu_seconds = started_ ? process_cpu_seconds() - start_cpu_seconds_ : 0.0;
-  const double memory_gb = peak_rss_bytes() / bytes_per_gb;
+  const double cpu_seconds = started_ ? base::process_cpu_seconds() - start_cpu_seconds_ : 0.0;
+  const double memory_gb = base::peak_rss_bytes() / bytes_per_gb;
   double measured_cpu = 0, measured_ram = 0;
   if (counter_ && started_) {
     counter_->sample();
@@ -221,9 +221,9 @@ RunProgress EnergyMonitor::local_progress(std::int64_t step) {
                   counter_->joules(ZoneKind::dram);
   }
   const GreenAlgorithmsInput mine{p.seconds, node_cpu_measured_ ? 0.0 : cores_share_,
-                                  core_usage(process_cpu_seconds() - start_cpu_seconds_, p.seconds, cores_share_),
+                                  core_usage(base::process_cpu_seconds() - start_cpu_seconds_, p.seconds, cores_share_),
                                   config_.cpu_watts_per_core,
-                                  node_ram_measured_ ? 0.0 : peak_rss_bytes() / bytes_per_gb};
+                                  node_ram_measured_ ? 0.0 : base::peak_rss_bytes() / bytes_per_gb};
   // Every node is assumed to draw what rank 0's node draws per rank.
   p.joules = node_joules * world / layout_.ranks_on_node + green_algorithms_energy(mine).it_joules() * world;
   return p;
@@ -351,4 +351,4 @@ nlohmann::json EnergyMonitor::finish(std::int64_t samples, const std::filesystem
   return e;
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

@@ -1,9 +1,9 @@
-#include "mpitrain/train/energy_prediction.hpp"
+#include "mpitrain/energy/energy_prediction.hpp"
 
 #include <stdexcept>
 #include <string>
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 std::int64_t warmup_steps(std::int64_t predict_after_steps) {
   return predict_after_steps > 0 ? predict_after_steps / 5 : 0;
@@ -24,4 +24,4 @@ RunPrediction predict_run(const RunProgress& window_start, const RunProgress& no
           now.joules + remaining * (now.joules - window_start.joules) / steps};
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

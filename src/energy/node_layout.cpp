@@ -1,4 +1,4 @@
-#include "mpitrain/train/node_layout.hpp"
+#include "mpitrain/energy/node_layout.hpp"
 
 #include <unistd.h>
 
@@ -7,9 +7,9 @@
 #include <map>
 #include <stdexcept>
 
-#include "mpitrain/train/powercap.hpp"
+#include "mpitrain/energy/powercap.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 std::string NodeIdentity::group_key() const {
   return override_id.empty() ? "host:" + hostname + "/boot:" + boot_id : "override:" + override_id;
@@ -99,4 +99,4 @@ NodeLayout group_by_node(const dist::Communicator& comm, const NodeIdentity& sel
   return layout;
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

@@ -1,4 +1,4 @@
-#include "mpitrain/train/powercap.hpp"
+#include "mpitrain/energy/powercap.hpp"
 
 #include <fcntl.h>
 #include <spdlog/fmt/fmt.h>
@@ -13,7 +13,7 @@
 
 namespace fs = std::filesystem;
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 namespace {
 
@@ -309,4 +309,4 @@ std::vector<std::string> RaplCounter::take_problems() {
   return std::exchange(problems_, {});
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

@@ -1,4 +1,4 @@
-#include "mpitrain/train/fault_injection.hpp"
+#include "mpitrain/guard/fault_injection.hpp"
 
 #include <signal.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <thread>
 
-namespace mpitrain::train {
+namespace mpitrain::guard {
 
 namespace {
 
@@ -90,4 +90,4 @@ void fault_in_checkpoint(int rank, std::int64_t step) {
   if (lookup(rank, step, true) == FaultKind::kill_in_checkpoint) kill(getpid(), SIGKILL);
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::guard

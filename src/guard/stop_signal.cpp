@@ -1,9 +1,9 @@
-#include "mpitrain/train/stop_signal.hpp"
+#include "mpitrain/guard/stop_signal.hpp"
 
 #include <csignal>
 #include <initializer_list>
 
-namespace mpitrain::train {
+namespace mpitrain::guard {
 
 namespace {
 volatile std::sig_atomic_t received = 0;
@@ -22,4 +22,4 @@ int stop_signal_received() { return received; }
 
 void clear_stop_signal() { received = 0; }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::guard

@@ -1,10 +1,10 @@
-#include "mpitrain/train/watchdog.hpp"
+#include "mpitrain/guard/watchdog.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
 
-namespace mpitrain::train {
+namespace mpitrain::guard {
 
 namespace {
 std::int64_t now_ns() {
@@ -62,4 +62,4 @@ void Watchdog::run() {
   }
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::guard

@@ -1,8 +1,8 @@
-#include "mpitrain/train/metrics.hpp"
+#include "mpitrain/telemetry/metrics.hpp"
 
 #include <stdexcept>
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 MetricsWriter::MetricsWriter(const std::filesystem::path& path) : out_(path, std::ios::app) {
   if (!out_) throw std::runtime_error("cannot open metrics file " + path.string());
@@ -26,4 +26,4 @@ void write_json_file(const std::filesystem::path& path, const nlohmann::json& va
   if (ec) throw std::runtime_error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

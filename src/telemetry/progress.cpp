@@ -1,10 +1,10 @@
-#include "mpitrain/train/progress.hpp"
+#include "mpitrain/telemetry/progress.hpp"
 
 #include <unistd.h>
 
 #include <cstdio>
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 bool progress_enabled(const std::string& setting) {
   if (setting == "true") return true;
@@ -43,4 +43,4 @@ void ProgressBar::clear() {
   drawn_ = false;
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

@@ -1,11 +1,11 @@
-#include "mpitrain/train/step_profile.hpp"
+#include "mpitrain/telemetry/step_profile.hpp"
 
 #include <algorithm>
 #include <array>
 
-#include "mpitrain/train/resource_usage.hpp"
+#include "mpitrain/base/resource_usage.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 namespace {
 double seconds(StepProfile::Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -99,7 +99,7 @@ nlohmann::json StepProfile::summary(const dist::Communicator& comm) const {
 }
 
 nlohmann::json memory_summary(const dist::Communicator& comm, std::int64_t train_data_bytes, bool train_as_bytes) {
-  const double mine = peak_rss_bytes();
+  const double mine = base::peak_rss_bytes();
   const std::vector<double> all = comm.allgatherv(std::span<const double>(&mine, 1));
   std::vector<std::int64_t> per_rank;
   for (double v : all) per_rank.push_back(static_cast<std::int64_t>(v));
@@ -111,4 +111,4 @@ nlohmann::json memory_summary(const dist::Communicator& comm, std::int64_t train
           {"train_storage", train_as_bytes ? "uint8" : "float32"}};
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

@@ -1,10 +1,10 @@
-#include "mpitrain/train/timeline.hpp"
+#include "mpitrain/telemetry/timeline.hpp"
 
 #include <fstream>
 #include <set>
 #include <stdexcept>
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 namespace {
 constexpr int loop_tid = 1;
@@ -101,4 +101,4 @@ void Timeline::write(const std::filesystem::path& path) const {
   if (ec) throw std::runtime_error("cannot rename the timeline to " + path.string() + ": " + ec.message());
 }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

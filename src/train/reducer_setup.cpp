@@ -1,4 +1,4 @@
-#include "mpitrain/train/parallelism.hpp"
+#include "mpitrain/train/reducer_setup.hpp"
 
 #include <sched.h>
 #include <spdlog/spdlog.h>

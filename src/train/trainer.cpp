@@ -16,19 +16,19 @@
 #include "mpitrain/nn/loss.hpp"
 #include "mpitrain/nn/mlp.hpp"
 #include "mpitrain/optim/optimizer.hpp"
-#include "mpitrain/train/checkpoint.hpp"
-#include "mpitrain/train/checkpoint_store.hpp"
-#include "mpitrain/train/energy_monitor.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
+#include "mpitrain/checkpoint/checkpoint_store.hpp"
+#include "mpitrain/energy/energy_monitor.hpp"
 #include "mpitrain/train/evaluation.hpp"
-#include "mpitrain/train/fault_injection.hpp"
-#include "mpitrain/train/metrics.hpp"
-#include "mpitrain/train/parallelism.hpp"
-#include "mpitrain/train/progress.hpp"
-#include "mpitrain/train/step_profile.hpp"
-#include "mpitrain/train/stop_signal.hpp"
-#include "mpitrain/train/timeline.hpp"
-#include "mpitrain/train/watchdog.hpp"
-#include "train/resume.hpp"
+#include "mpitrain/guard/fault_injection.hpp"
+#include "mpitrain/telemetry/metrics.hpp"
+#include "mpitrain/train/reducer_setup.hpp"
+#include "mpitrain/telemetry/progress.hpp"
+#include "mpitrain/telemetry/step_profile.hpp"
+#include "mpitrain/guard/stop_signal.hpp"
+#include "mpitrain/telemetry/timeline.hpp"
+#include "mpitrain/guard/watchdog.hpp"
+#include "mpitrain/checkpoint/resume.hpp"
 
 namespace mpitrain::train {
 
@@ -101,7 +101,7 @@ class Trainer {
                                          model_.registry().total())),
         reducer_(make_reducer(config.dist, comm, model_.registry())),
         hook_(*reducer_),
-        trajectory_(trajectory_config(config, global_batch_, world_)),
+        trajectory_(checkpoint::trajectory_config(config, global_batch_, world_)),
         x_(max_rows_, data.train.feature_count()),
         grad_logits_(max_rows_, config.model.classes),
         labels_(static_cast<std::size_t>(max_rows_)) {
@@ -114,7 +114,7 @@ class Trainer {
       const auto spans = static_cast<std::size_t>(steps_left) * (10 + reducer_->bucket_count()) + 1024;
       timeline_.emplace(rank_, std::min<std::size_t>(spans, 4'000'000));
     }
-    profile_ = StepProfile(std::min<std::int64_t>(50, steps_left / 10), timeline_ ? &*timeline_ : nullptr);
+    profile_ = telemetry::StepProfile(std::min<std::int64_t>(50, steps_left / 10), timeline_ ? &*timeline_ : nullptr);
   }
 
   nlohmann::json run();
@@ -124,7 +124,7 @@ class Trainer {
   bool train_step(std::int64_t epoch, std::int64_t step, Window& epoch_window, Window& log_window);
   void write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch);
   void check_replicas(const char* when);
-  void phase(Phase p) { watchdog_.enter(p, global_step_); }
+  void phase(guard::Phase p) { watchdog_.enter(p, global_step_); }
   void log_interval(std::int64_t epoch, Window& window);
   nlohmann::json end_epoch(std::int64_t epoch, std::int64_t steps_done, const Window& window, double seconds);
 
@@ -141,16 +141,16 @@ class Trainer {
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<dist::GradientReducer> reducer_;  // config.dist: fused or bucketed, compression
   ReducerHook hook_;                                // backward tells reducer_ which gradients are final
-  std::optional<Timeline> timeline_;                // log.timeline
-  StepProfile profile_{0};
+  std::optional<telemetry::Timeline> timeline_;                // log.timeline
+  telemetry::StepProfile profile_{0};
   std::string trajectory_;
   data::RowMatrix x_;            // max_rows × features: this rank's slice of the global batch
   data::RowMatrix grad_logits_;  // max_rows × classes
   std::vector<std::int32_t> labels_;
-  Watchdog watchdog_{config_.train.watchdog_seconds, rank_};
-  std::optional<MetricsWriter> metrics_;
-  std::optional<ProgressBar> bar_;
-  std::optional<EnergyMonitor> energy_;
+  guard::Watchdog watchdog_{config_.train.watchdog_seconds, rank_};
+  std::optional<telemetry::MetricsWriter> metrics_;
+  std::optional<telemetry::ProgressBar> bar_;
+  std::optional<energy::EnergyMonitor> energy_;
 
   std::int64_t total_steps_ = 0;
   std::int64_t start_epoch_ = 0;
@@ -164,22 +164,22 @@ class Trainer {
 };
 
 void Trainer::initialise() {
-  std::optional<Checkpoint> ckpt;
+  std::optional<checkpoint::Checkpoint> ckpt;
   std::filesystem::path path;
   dist::run_agreed(comm_, [&] {
     if (rank_ != 0) return;
-    const auto resume = resolve_resume(config_.checkpoint, run_dir_);
+    const auto resume = checkpoint::resolve_resume(config_.checkpoint, run_dir_);
     if (!resume) return;
     path = *resume;
-    ckpt = read_checkpoint(path);
+    ckpt = checkpoint::read_checkpoint(path);
     if (ckpt->architecture != model_.spec()) {
-      throw CheckpointError("checkpoint " + path.string() + " holds another architecture than the config");
+      throw checkpoint::CheckpointError("checkpoint " + path.string() + " holds another architecture than the config");
     }
     if (ckpt->optimizer_name != optimizer_->name()) {
-      throw CheckpointError("checkpoint " + path.string() + " holds " + ckpt->optimizer_name +
+      throw checkpoint::CheckpointError("checkpoint " + path.string() + " holds " + ckpt->optimizer_name +
                             " state, the config asks for " + optimizer_->name());
     }
-    check_trajectory(*ckpt, path, trajectory_);
+    checkpoint::check_trajectory(*ckpt, path, trajectory_);
   });
   // Rank 0's parameters (fresh or restored) and state reach every rank.
   std::array<std::int64_t, 5> position{0, 0, 0, 0, 0};
@@ -212,10 +212,10 @@ void Trainer::initialise() {
 
 // One optimizer step; returns false when the step was skipped (non-finite, train.nonfinite = skip).
 bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_window, Window& log_window) {
-  phase(Phase::data);
+  phase(guard::Phase::data);
   auto t = profile_.start_step(global_step_);
-  const FaultKind fault = fault_at_step(rank_, global_step_);
-  const bool poison = fault == FaultKind::nan;
+  const guard::FaultKind fault = guard::fault_at_step(rank_, global_step_);
+  const bool poison = fault == guard::FaultKind::nan;
   const auto slice = sampler_->slice(step, rank_, world_);
   const auto n = static_cast<std::int64_t>(slice.size());
   const std::int64_t features = x_.cols();
@@ -225,31 +225,31 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
     data::prefetch_rows(data_.train, sampler_->slice(step + 1, rank_, world_));
   }
   if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
-  t = profile_.lap(StepPhase::data, t);
-  phase(Phase::forward);
+  t = profile_.lap(telemetry::StepPhase::data, t);
+  phase(guard::Phase::forward);
   auto logits = model_.forward(nn::ConstMatrixMap(x_.data(), n, features));
   nn::MatrixMap g(grad_logits_.data(), n, classes);
   const nn::LossSums sums =
       nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels_.data(), slice.size()), g);
-  t = profile_.lap(StepPhase::forward, t);
-  phase(Phase::backward);
+  t = profile_.lap(telemetry::StepPhase::forward, t);
+  phase(guard::Phase::backward);
   auto grads = model_.gradients();
   reducer_->begin(grads);  // the bucketed reducer starts each bucket's allreduce during backward
   model_.backward(nn::ConstMatrixMap(grad_logits_.data(), n, classes), &hook_);
-  t = profile_.lap(StepPhase::backward, t);
-  phase(Phase::allreduce);
+  t = profile_.lap(telemetry::StepPhase::backward, t);
+  phase(guard::Phase::allreduce);
   reducer_->finish();
-  t = profile_.lap(StepPhase::allreduce_wait, t);
+  t = profile_.lap(telemetry::StepPhase::allreduce_wait, t);
 
   // One small collective agrees on what every rank must do alike: stop for a signal, and which ranks
   // saw a non-finite loss (a NaN there reaches the summed gradient too, checked below on every rank).
-  phase(Phase::agreement);
+  phase(guard::Phase::agreement);
   const bool local_bad = !std::isfinite(sums.loss) || (poison && n == 0);
-  std::array<int, 2> control{stop_signal_received() != 0 ? 1 : 0, local_bad ? rank_ + 1 : 0};
+  std::array<int, 2> control{guard::stop_signal_received() != 0 ? 1 : 0, local_bad ? rank_ + 1 : 0};
   comm_.allreduce(std::span<int>(control), dist::ReduceOp::max);
   Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
   const bool nonfinite = control[1] > 0 || !nn::all_finite(grads);
-  t = profile_.lap(StepPhase::agreement, t);
+  t = profile_.lap(telemetry::StepPhase::agreement, t);
   const std::int64_t step_index = global_step_;
   ++global_step_;
   const std::int64_t count = sampler_->global_count(step);
@@ -265,7 +265,7 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
     ++skipped_steps_;
     spdlog::warn("{}: step skipped on every rank (train.nonfinite = skip)", where);
   } else {
-    phase(Phase::optimizer);
+    phase(guard::Phase::optimizer);
     gv *= 1.0f / static_cast<float>(count);
     const double penalty = model_.l2_penalty(config_.optim.weight_decay);
     model_.add_l2_gradient(config_.optim.weight_decay, grads);
@@ -277,8 +277,8 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
       if (norm > config_.train.clip_grad_norm) gv *= static_cast<float>(config_.train.clip_grad_norm / norm);
     }
     optimizer_->step(model_.parameters(), grads);
-    if (fault == FaultKind::desync) model_.parameters()[0] += 1e-3f;
-    profile_.lap(StepPhase::optimizer, t);
+    if (fault == guard::FaultKind::desync) model_.parameters()[0] += 1e-3f;
+    profile_.lap(telemetry::StepPhase::optimizer, t);
     epoch_window.add(sums, penalty);
     log_window.add(sums, penalty);
   }
@@ -292,17 +292,17 @@ bool Trainer::train_step(std::int64_t epoch, std::int64_t step, Window& epoch_wi
     write_checkpoint_now(epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : step + 1);
     throw TrainingStopped("stopped by a signal after step " + std::to_string(global_step_) +
                               "; checkpoint written: resume with --checkpoint.resume=auto",
-                          0, exit_preempted);
+                          0, guard::exit_preempted);
   }
   return !nonfinite;
 }
 
 void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch) {
-  phase(Phase::checkpoint);
+  phase(guard::Phase::checkpoint);
   const auto started = Clock::now();
-  const auto path = checkpoint_path(run_dir_, global_step_);
+  const auto path = checkpoint::checkpoint_path(run_dir_, global_step_);
   if (rank_ == 0) {
-    Checkpoint c;
+    checkpoint::Checkpoint c;
     c.architecture = model_.spec();
     c.parameters.assign(model_.parameters().begin(), model_.parameters().end());
     c.optimizer_name = optimizer_->name();
@@ -320,18 +320,18 @@ void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_i
     c.config_ini = config::to_ini(config_);
     c.sampler_seed = config_.train.seed;
     c.trajectory = trajectory_;
-    write_checkpoint(path, c);
-    prune_checkpoints(run_dir_, config_.checkpoint.keep);
+    checkpoint::write_checkpoint(path, c, [this] { guard::fault_in_checkpoint(0, global_step_); });
+    checkpoint::prune_checkpoints(run_dir_, config_.checkpoint.keep);
     spdlog::info("checkpoint written: {}", path.string());
   }
   last_checkpoint_ = path.filename().string();
-  profile_.record(StepPhase::checkpoint, started, Clock::now());
-  phase(Phase::idle);
+  profile_.record(telemetry::StepPhase::checkpoint, started, Clock::now());
+  phase(guard::Phase::idle);
 }
 
 // Every replica must hold the same parameters: crc32 compared with one allreduce (max of crc and ~crc).
 void Trainer::check_replicas(const char* when) {
-  phase(Phase::agreement);
+  phase(guard::Phase::agreement);
   const std::string hex = checksum_hex(model_.parameters());
   const std::uint64_t crc = std::stoull(hex, nullptr, 16);
   std::array<std::uint64_t, 2> v{crc, ~crc};
@@ -371,7 +371,7 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
                            {"complete", steps_done == sampler_->steps_per_epoch()},
                            {"skipped_steps", skipped_steps_}};
   if (data_.validation.size() > 0) {
-    phase(Phase::evaluation);
+    phase(guard::Phase::evaluation);
     const auto v = evaluate(model_, data_.validation, comm_);
     record["val_loss"] = v.loss;
     record["val_accuracy"] = v.accuracy;
@@ -393,7 +393,7 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
 
 nlohmann::json Trainer::run() {
   configure_threads(config_.train.threads, comm_);
-  install_stop_handlers();
+  guard::install_stop_handlers();
   initialise();
   // config.ini describes the checkpoints beside it, so it is written only now that this run may use the
   // directory: a refused resume, or a directory holding another run's checkpoints, leaves it as it was.
@@ -410,7 +410,7 @@ nlohmann::json Trainer::run() {
     std::filesystem::rename(temporary, path);
   });
   if (rank_ == 0) metrics_.emplace(run_dir_ / "metrics.jsonl");
-  bar_.emplace(rank_ == 0 && progress_enabled(config_.log.progress), total_steps_);
+  bar_.emplace(rank_ == 0 && telemetry::progress_enabled(config_.log.progress), total_steps_);
   const std::int64_t samples = sampler_->samples();  // with data.shuffle = local, more than this rank holds
   if (data_.local_shard) {
     spdlog::info("data.shuffle = local: this rank holds {} of the {} training samples and shuffles within them",
@@ -467,7 +467,7 @@ nlohmann::json Trainer::run() {
     last_checkpoint_ = std::filesystem::path(resumed_from_).filename().string();
   }
   check_replicas("after");
-  phase(Phase::evaluation);
+  phase(guard::Phase::evaluation);
 
   nlohmann::json summary = {
       {"world_size", world_},
@@ -502,7 +502,7 @@ nlohmann::json Trainer::run() {
   summary["timing"]["buckets"] = reducer_->bucket_count();
   summary["timing"]["compression"] = config_.dist.compression;
   summary["timing"]["threads"] = config_.train.threads;
-  summary["memory"] = memory_summary(comm_, data::storage_bytes(data_.train), data_.train.pixels.size() > 0);
+  summary["memory"] = telemetry::memory_summary(comm_, data::storage_bytes(data_.train), data_.train.pixels.size() > 0);
   if (timeline_) {
     const auto path = run_dir_ / ("timeline-rank" + std::to_string(rank_) + ".json");
     timeline_->write(path);
@@ -511,9 +511,9 @@ nlohmann::json Trainer::run() {
   }
   summary["wall_seconds"] = seconds_since(wall_start);
   summary["energy"] = energy_->finish(samples_seen_, run_dir_, config_.name);  // collective; writes emissions.csv
-  phase(Phase::idle);
+  phase(guard::Phase::idle);
   if (rank_ == 0) {
-    write_json_file(run_dir_ / "summary.json", summary);
+    telemetry::write_json_file(run_dir_ / "summary.json", summary);
     spdlog::info("done: {} steps in {:.1f} s ({:.0f} samples/s); final train loss {}{}; checksum {}",
                  global_step_, train_seconds, summary["samples_per_second"].get<double>(),
                  final_loss.is_null() ? std::string("n/a") : fmt::format("{:.4f}", final_loss.get<double>()),

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "mpitrain/train/checkpoint.hpp"
-#include "train/hdf5.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
+#include "checkpoint/hdf5.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::checkpoint {
 namespace {
 
 namespace fs = std::filesystem;
@@ -371,4 +371,4 @@ TEST_F(CheckpointTest, OtherFormatVersionIsNamed) {
 }
 
 }  // namespace
-}  // namespace mpitrain::train
+}  // namespace mpitrain::checkpoint

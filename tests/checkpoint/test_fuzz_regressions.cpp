@@ -14,8 +14,8 @@
 
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/nn/parameters.hpp"
-#include "mpitrain/train/checkpoint.hpp"
-#include "train/hdf5.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
+#include "checkpoint/hdf5.hpp"
 
 namespace mpitrain {
 namespace {
@@ -115,20 +115,20 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
  protected:
   void SetUp() override {
     path_ = fs::temp_directory_path() / ("mpitrain_fuzzreg_" + std::to_string(::getpid()) + ".h5");
-    train::Checkpoint c;
+    checkpoint::Checkpoint c;
     c.architecture = nn::MlpSpec{3, {}, nn::ActivationKind::relu, 2};
     c.parameters = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f, 0.125f, -0.0625f};  // kernel 3 × 2, bias 2
     c.optimizer_name = "sgd";
     c.scaler_method = "none";
-    train::write_checkpoint(path_, c);
+    checkpoint::write_checkpoint(path_, c);
     written_ = c;
   }
   void TearDown() override { fs::remove(path_); }
 
   std::string read_error() const {
     try {
-      train::read_checkpoint(path_);
-    } catch (const train::CheckpointError& e) {
+      checkpoint::read_checkpoint(path_);
+    } catch (const checkpoint::CheckpointError& e) {
       return e.what();
     }
     return "no error";
@@ -136,11 +136,11 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
 
   // Rewrites /mpitrain's int64 attribute `inputs`.
   void set_inputs(std::int64_t value) const {
-    const train::detail::FileHandle file(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
-    const train::detail::Group own(H5Gopen2(file.get(), "mpitrain", H5P_DEFAULT));
+    const checkpoint::detail::FileHandle file(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    const checkpoint::detail::Group own(H5Gopen2(file.get(), "mpitrain", H5P_DEFAULT));
     ASSERT_GE(H5Adelete(own.get(), "inputs"), 0);
-    const train::detail::Dataspace scalar(H5Screate(H5S_SCALAR));
-    const train::detail::Attribute attr(
+    const checkpoint::detail::Dataspace scalar(H5Screate(H5S_SCALAR));
+    const checkpoint::detail::Attribute attr(
         H5Acreate2(own.get(), "inputs", H5T_STD_I64LE, scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
     ASSERT_GE(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), 0);
   }
@@ -148,15 +148,15 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
   // Replaces /dense/dense/kernel:0 by a float32 dataset of @p dims, written with @p values unless empty,
   // deflate-compressed in chunks if @p compress.
   void replace_kernel(std::vector<hsize_t> dims, const std::vector<float>& values, bool compress) const {
-    const train::detail::FileHandle file(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    const checkpoint::detail::FileHandle file(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
     ASSERT_GE(H5Ldelete(file.get(), "dense/dense/kernel:0", H5P_DEFAULT), 0);
-    const train::detail::Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
-    const train::detail::PropertyList dcpl(H5Pcreate(H5P_DATASET_CREATE));
+    const checkpoint::detail::Dataspace space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+    const checkpoint::detail::PropertyList dcpl(H5Pcreate(H5P_DATASET_CREATE));
     if (compress) {
       ASSERT_GE(H5Pset_chunk(dcpl.get(), static_cast<int>(dims.size()), dims.data()), 0);
       ASSERT_GE(H5Pset_deflate(dcpl.get(), 9), 0);
     }
-    const train::detail::Dataset dataset(H5Dcreate2(file.get(), "dense/dense/kernel:0", H5T_IEEE_F32LE,
+    const checkpoint::detail::Dataset dataset(H5Dcreate2(file.get(), "dense/dense/kernel:0", H5T_IEEE_F32LE,
                                                     space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT));
     ASSERT_GE(dataset.get(), 0);
     if (!values.empty()) {
@@ -165,7 +165,7 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
   }
 
   fs::path path_;
-  train::Checkpoint written_;
+  checkpoint::Checkpoint written_;
 };
 
 TEST_F(FuzzRegressionCheckpoint, InputsThatOverflowTheParameterCountAreAnInvalidArchitecture) {
@@ -194,7 +194,7 @@ TEST_F(FuzzRegressionCheckpoint, DatasetWhoseValuesAreNotStoredIsRejectedBeforeA
 TEST_F(FuzzRegressionCheckpoint, CompressedDatasetIsStillRead) {
   const std::vector<float> kernel(written_.parameters.begin(), written_.parameters.begin() + 6);
   replace_kernel({3, 2}, kernel, true);
-  const train::Checkpoint back = train::read_checkpoint(path_);
+  const checkpoint::Checkpoint back = checkpoint::read_checkpoint(path_);
   EXPECT_EQ(back.parameters, written_.parameters);
 }
 

@@ -6,10 +6,10 @@
 #include <regex>
 #include <sstream>
 
-#include "mpitrain/train/emissions.hpp"
-#include "train/powercap_fixture.hpp"
+#include "mpitrain/energy/emissions.hpp"
+#include "energy/powercap_fixture.hpp"
 
-using namespace mpitrain::train;
+using namespace mpitrain::energy;
 
 namespace {
 

@@ -4,10 +4,10 @@
 
 #include <stdexcept>
 
-#include "mpitrain/train/energy_estimate.hpp"
-#include "mpitrain/train/energy_prediction.hpp"
+#include "mpitrain/energy/energy_estimate.hpp"
+#include "mpitrain/energy/energy_prediction.hpp"
 
-using namespace mpitrain::train;
+using namespace mpitrain::energy;
 
 TEST(EnergyEstimate, GreenAlgorithmsByHand) {
   // 1 h on 4 cores at 12 W, half used, 16 GB of memory:

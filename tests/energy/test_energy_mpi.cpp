@@ -10,13 +10,13 @@
 #include <thread>
 
 #include "common/mpi_gtest.hpp"
-#include "mpitrain/train/energy_estimate.hpp"
-#include "mpitrain/train/energy_monitor.hpp"
-#include "mpitrain/train/resource_usage.hpp"
-#include "train/powercap_fixture.hpp"
+#include "mpitrain/energy/energy_estimate.hpp"
+#include "mpitrain/energy/energy_monitor.hpp"
+#include "mpitrain/base/resource_usage.hpp"
+#include "energy/powercap_fixture.hpp"
 
 using namespace mpitrain;
-using namespace mpitrain::train;
+using namespace mpitrain::energy;
 
 namespace {
 using mpitrain::test::world;
@@ -139,7 +139,7 @@ TEST(EnergyMonitor, EstimatesWithOneWarningWhenNoCounters) {
   config.pue = 1.0;
   config.predict_after_steps = 10;
   EnergyMonitor monitor(config, *world);
-  const double cpu_before = process_cpu_seconds();
+  const double cpu_before = base::process_cpu_seconds();
   monitor.start();
   for (std::int64_t step = 1; step <= 20; ++step) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(10);
@@ -147,7 +147,7 @@ TEST(EnergyMonitor, EstimatesWithOneWarningWhenNoCounters) {
     while (std::chrono::steady_clock::now() < until) sink = sink + 1.0;  // busy: CPU time to estimate
     monitor.after_step(step, 40);
   }
-  const double my_cpu = process_cpu_seconds() - cpu_before;
+  const double my_cpu = base::process_cpu_seconds() - cpu_before;
   const auto e = monitor.finish(1000, run_dir, "estimate");
   spdlog::set_default_logger(previous);
 
@@ -158,7 +158,7 @@ TEST(EnergyMonitor, EstimatesWithOneWarningWhenNoCounters) {
   const double all_cpu = world->allreduce(my_cpu, dist::ReduceOp::sum);
   EXPECT_NEAR(e["cpu_seconds"].get<double>(), all_cpu, 0.05 + 0.1 * all_cpu);
   // n_c = min(logical CPUs, 3 ranks · 1 thread); E_cpu = 12 W · min(CPU time, n_c · t).
-  const double cores = std::min(host_info().cpus_online, 3);
+  const double cores = std::min(base::host_info().cpus_online, 3);
   EXPECT_DOUBLE_EQ(e["estimated"]["cores"].get<double>(), cores);
   const double t = e["duration_seconds"].get<double>();
   const double cpu_joules = 12.0 * std::min(e["cpu_seconds"].get<double>(), cores * t);

@@ -3,9 +3,9 @@
 
 #include <cstdlib>
 
-#include "mpitrain/train/node_layout.hpp"
+#include "mpitrain/energy/node_layout.hpp"
 
-using namespace mpitrain::train;
+using namespace mpitrain::energy;
 
 TEST(NodeLayout, ThreeRanksOnOneNodeHaveOneReader) {
   const auto l = assign_nodes({0, 0, 0}, {"h/b", "h/b", "h/b"}, {"b", "b", "b"});

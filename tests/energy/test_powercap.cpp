@@ -6,10 +6,10 @@
 
 #include <algorithm>
 
-#include "mpitrain/train/powercap.hpp"
-#include "train/powercap_fixture.hpp"
+#include "mpitrain/energy/powercap.hpp"
+#include "energy/powercap_fixture.hpp"
 
-using namespace mpitrain::train;
+using namespace mpitrain::energy;
 using mpitrain::test::add_energy_uj;
 using mpitrain::test::copy_powercap_fixture;
 using mpitrain::test::set_energy_uj;

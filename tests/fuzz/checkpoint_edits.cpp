@@ -10,19 +10,19 @@
 #include <utility>
 #include <vector>
 
-#include "train/hdf5.hpp"
+#include "checkpoint/hdf5.hpp"
 
 namespace mpitrain::fuzz {
 namespace {
 
-using train::detail::Attribute;
-using train::detail::Dataset;
-using train::detail::Dataspace;
-using train::detail::Datatype;
-using train::detail::FileHandle;
-using train::detail::Group;
-using train::detail::PropertyList;
-using Object = train::detail::Handle<H5Oclose>;
+using checkpoint::detail::Attribute;
+using checkpoint::detail::Dataset;
+using checkpoint::detail::Dataspace;
+using checkpoint::detail::Datatype;
+using checkpoint::detail::FileHandle;
+using checkpoint::detail::Group;
+using checkpoint::detail::PropertyList;
+using Object = checkpoint::detail::Handle<H5Oclose>;
 
 // Every attribute the reader looks at, on the object that holds it in the template.
 constexpr std::pair<const char*, const char*> known_attributes[] = {
@@ -216,7 +216,7 @@ std::vector<float> ramp(std::size_t n, float start, float step) {
 }  // namespace
 
 std::vector<ByteRange> raw_data_ranges(const std::filesystem::path& path) {
-  const train::detail::ErrorSilencer silence;
+  const checkpoint::detail::ErrorSilencer silence;
   FileHandle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   std::vector<ByteRange> ranges;
   auto visit = [](hid_t root, const char* name, const H5O_info_t* info, void* out) -> herr_t {
@@ -234,8 +234,8 @@ std::vector<ByteRange> raw_data_ranges(const std::filesystem::path& path) {
   return ranges;
 }
 
-train::Checkpoint template_checkpoint(int kind) {
-  train::Checkpoint ckpt;
+checkpoint::Checkpoint template_checkpoint(int kind) {
+  checkpoint::Checkpoint ckpt;
   ckpt.architecture = nn::MlpSpec{3, {2}, nn::ActivationKind::tanh, 2};
   const std::size_t total = 3 * 2 + 2 + 2 * 2 + 2;
   ckpt.parameters = ramp(total, -1.0f, 0.125f);
@@ -265,7 +265,7 @@ train::Checkpoint template_checkpoint(int kind) {
 }
 
 void apply_checkpoint_edits(const std::filesystem::path& path, FuzzedDataProvider& in) {
-  const train::detail::ErrorSilencer silence;
+  const checkpoint::detail::ErrorSilencer silence;
   PropertyList fapl(H5Pcreate(H5P_FILE_ACCESS));
   if (in.ConsumeBool()) H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18);
   FileHandle file(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()));

@@ -11,14 +11,14 @@
 
 #include <fuzzer/FuzzedDataProvider.h>
 
-#include "mpitrain/train/checkpoint.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
 
 namespace mpitrain::fuzz {
 
 /// The checkpoints the fuzzer starts from, every value deterministic. @p kind 0: inputs 3, hidden {2},
 /// tanh, classes 2, Adam states m and v, a standardize scaler of 3 features (about 10 KB); 1: the same
 /// without hidden layer, SGD without state and no scaler values (about 6 KB).
-train::Checkpoint template_checkpoint(int kind);
+checkpoint::Checkpoint template_checkpoint(int kind);
 
 /// Byte range [offset, offset + size) of a file.
 struct ByteRange {

@@ -1,4 +1,4 @@
-// libFuzzer target of train::read_checkpoint (HDF5).
+// libFuzzer target of checkpoint::read_checkpoint (HDF5).
 //
 // Input: byte 0 selects the mode and the template, the rest drives the mutation.
 //   bit 1  the template checkpoint written at start-up: 0 Adam with a hidden layer and a scaler, 1 SGD
@@ -34,15 +34,15 @@
 
 #include "checkpoint_edits.hpp"
 #include "fuzz_common.hpp"
-#include "mpitrain/train/checkpoint.hpp"
+#include "mpitrain/checkpoint/checkpoint.hpp"
 
 namespace {
 
 using mpitrain::fuzz::fuzz_bug;
 using mpitrain::fuzz::fuzz_check;
 using mpitrain::fuzz::ScratchFile;
-using mpitrain::train::Checkpoint;
-using mpitrain::train::CheckpointError;
+using mpitrain::checkpoint::Checkpoint;
+using mpitrain::checkpoint::CheckpointError;
 
 template <class T>
 bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
@@ -109,7 +109,7 @@ Template templates[2] = {{{}, {}, ScratchFile("checkpoint-template0", ".h5")},
 void run_checks() {
   Checkpoint ckpt;
   try {
-    ckpt = mpitrain::train::read_checkpoint(file.path());
+    ckpt = mpitrain::checkpoint::read_checkpoint(file.path());
   } catch (const CheckpointError& error) {
     expect_named(error, file);
     check_no_open_objects("after a rejected checkpoint");
@@ -118,8 +118,8 @@ void run_checks() {
   check_no_open_objects("after reading a checkpoint");
   check_consistent(ckpt);
   try {
-    mpitrain::train::write_checkpoint(rewritten.path(), ckpt);
-    check_equal(ckpt, mpitrain::train::read_checkpoint(rewritten.path()));
+    mpitrain::checkpoint::write_checkpoint(rewritten.path(), ckpt);
+    check_equal(ckpt, mpitrain::checkpoint::read_checkpoint(rewritten.path()));
   } catch (const CheckpointError& error) {
     fuzz_bug(std::string("a checkpoint that reads does not write back and read again: ") + error.what());
   }
@@ -135,7 +135,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   H5set_free_list_limits(0, 0, 0, 0, 0, 0);
   for (int kind = 0; kind < 2; ++kind) {
     Template& t = templates[kind];
-    mpitrain::train::write_checkpoint(t.file.path(), mpitrain::fuzz::template_checkpoint(kind));
+    mpitrain::checkpoint::write_checkpoint(t.file.path(), mpitrain::fuzz::template_checkpoint(kind));
     t.bytes = read_bytes(t.file.path());
     t.data_ranges = mpitrain::fuzz::raw_data_ranges(t.file.path());
   }

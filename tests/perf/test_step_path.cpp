@@ -24,8 +24,8 @@
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/mlp.hpp"
 #include "mpitrain/optim/optimizer.hpp"
-#include "mpitrain/train/parallelism.hpp"
-#include "mpitrain/train/step_profile.hpp"
+#include "mpitrain/train/reducer_setup.hpp"
+#include "mpitrain/telemetry/step_profile.hpp"
 #include "mpitrain/train/trainer.hpp"
 
 namespace {
@@ -100,8 +100,8 @@ struct StepPath {
   std::unique_ptr<optim::Optimizer> optimizer = optim::make_optimizer({}, model.registry().total());
   std::unique_ptr<dist::GradientReducer> reducer;
   train::ReducerHook hook;
-  train::Timeline timeline{0, 4096};
-  train::StepProfile profile{2, &timeline};
+  telemetry::Timeline timeline{0, 4096};
+  telemetry::StepProfile profile{2, &timeline};
   data::RowMatrix x, grad_logits;
   std::vector<std::int32_t> labels;
 
@@ -122,22 +122,22 @@ struct StepPath {
     const auto n = static_cast<std::int64_t>(slice.size());
     data::gather_batch(ds, scaler, slice, x, labels);
     data::prefetch_rows(ds, sampler.slice((s + 1) % sampler.steps_per_epoch(), world->rank(), world->size()));
-    t = profile.lap(train::StepPhase::data, t);
+    t = profile.lap(telemetry::StepPhase::data, t);
     auto logits = model.forward(nn::ConstMatrixMap(x.data(), n, 784));
     nn::MatrixMap g(grad_logits.data(), n, 10);
     const nn::LossSums sums = nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels.data(), slice.size()), g);
-    t = profile.lap(train::StepPhase::forward, t);
+    t = profile.lap(telemetry::StepPhase::forward, t);
     auto grads = model.gradients();
     reducer->begin(grads);
     model.backward(nn::ConstMatrixMap(grad_logits.data(), n, 10), &hook);
-    t = profile.lap(train::StepPhase::backward, t);
+    t = profile.lap(telemetry::StepPhase::backward, t);
     reducer->finish();
-    t = profile.lap(train::StepPhase::allreduce_wait, t);
+    t = profile.lap(telemetry::StepPhase::allreduce_wait, t);
     std::array<int, 2> control{0, std::isfinite(sums.loss) ? 0 : 1};
     world->allreduce(std::span<int>(control), dist::ReduceOp::max);
     Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
     ASSERT_TRUE(gv.allFinite());
-    t = profile.lap(train::StepPhase::agreement, t);
+    t = profile.lap(telemetry::StepPhase::agreement, t);
     gv *= 1.0f / static_cast<float>(sampler.global_count(s % sampler.steps_per_epoch()));
     const double penalty = model.l2_penalty(1e-4);
     model.add_l2_gradient(1e-4, grads);
@@ -145,7 +145,7 @@ struct StepPath {
     for (const float v : grads) sum_sq += static_cast<double>(v) * v;
     ASSERT_GT(sum_sq + penalty, 0.0);
     optimizer->step(model.parameters(), grads);
-    profile.lap(train::StepPhase::optimizer, t);
+    profile.lap(telemetry::StepPhase::optimizer, t);
     profile.end_step(reducer->last_buckets(), sampler.global_count(s % sampler.steps_per_epoch()));
   }
 };

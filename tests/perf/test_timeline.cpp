@@ -7,8 +7,8 @@
 #include <fstream>
 #include <thread>
 
-#include "mpitrain/train/step_profile.hpp"
-#include "mpitrain/train/timeline.hpp"
+#include "mpitrain/telemetry/step_profile.hpp"
+#include "mpitrain/telemetry/timeline.hpp"
 
 using namespace mpitrain;
 using Clock = std::chrono::steady_clock;
@@ -25,11 +25,11 @@ const nlohmann::json* find_event(const nlohmann::json& events, const std::string
 
 TEST(Timeline, WritesAChromeTraceThatParsesBack) {
   const auto t0 = Clock::time_point(microseconds(5'000'000));  // 5 s after the clock's epoch
-  train::Timeline timeline(3, 16);
-  timeline.add(train::StepPhase::step, 7, t0, t0 + microseconds(1500));
-  timeline.add(train::StepPhase::forward, 7, t0 + microseconds(10), t0 + microseconds(510));
-  timeline.add(train::StepPhase::allreduce, 7, t0 + microseconds(600), t0 + microseconds(1250), 2, 1290);
-  timeline.add(train::StepPhase::checkpoint, -1, t0 + microseconds(2000), t0 + microseconds(2000) + std::chrono::nanoseconds(1500));
+  telemetry::Timeline timeline(3, 16);
+  timeline.add(telemetry::StepPhase::step, 7, t0, t0 + microseconds(1500));
+  timeline.add(telemetry::StepPhase::forward, 7, t0 + microseconds(10), t0 + microseconds(510));
+  timeline.add(telemetry::StepPhase::allreduce, 7, t0 + microseconds(600), t0 + microseconds(1250), 2, 1290);
+  timeline.add(telemetry::StepPhase::checkpoint, -1, t0 + microseconds(2000), t0 + microseconds(2000) + std::chrono::nanoseconds(1500));
 
   const auto path = std::filesystem::temp_directory_path() / ("timeline-test-" + std::to_string(::getpid()) + ".json");
   timeline.write(path);
@@ -75,9 +75,9 @@ TEST(Timeline, WritesAChromeTraceThatParsesBack) {
 }
 
 TEST(Timeline, DropsSpansBeyondItsCapacity) {
-  train::Timeline timeline(0, 2);
+  telemetry::Timeline timeline(0, 2);
   const auto t = Clock::now();
-  for (int i = 0; i < 5; ++i) timeline.add(train::StepPhase::data, i, t, t);
+  for (int i = 0; i < 5; ++i) timeline.add(telemetry::StepPhase::data, i, t, t);
   EXPECT_EQ(timeline.size(), 2u);
   EXPECT_EQ(timeline.dropped(), 3u);
   EXPECT_EQ(timeline.to_json()["otherData"]["dropped_spans"], 3);
@@ -97,13 +97,13 @@ TEST(StepProfile, PhaseMeansExcludeTheWarmUpAndHiddenShareFollowsTheBuckets) {
   // The phases sleep for known times; the bucket timings are made up so that the communication span is
   // 20 ms per step (from the first start to the last end) while the wait lasts about 5 ms. With one rank
   // nothing is communicated, so the hidden share is null (tests/scripts/reducers.sh checks it at 2 ranks).
-  train::StepProfile profile(1, nullptr);
+  telemetry::StepProfile profile(1, nullptr);
   for (int s = 0; s < 3; ++s) {
     auto t = profile.start_step(s);
     std::this_thread::sleep_for(std::chrono::milliseconds(s == 0 ? 30 : 4));  // the warm-up step is slow
-    t = profile.lap(train::StepPhase::forward, t);
+    t = profile.lap(telemetry::StepPhase::forward, t);
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    profile.lap(train::StepPhase::allreduce_wait, t);
+    profile.lap(telemetry::StepPhase::allreduce_wait, t);
     const auto now = Clock::now();
     const std::vector<dist::BucketTiming> buckets = {
         {{0, 10}, now - std::chrono::milliseconds(20), now - std::chrono::milliseconds(8)},

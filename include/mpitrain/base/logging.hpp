@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-namespace mpitrain::train {
+namespace mpitrain::base {
 
 /// Installs the default spdlog logger for this rank (stderr sink).
 /// @param rank this process's rank. @param level `trace`, `debug`, `info`, `warn` or `error`.
@@ -17,4 +17,4 @@ void setup_logging(int rank, const std::string& level);
 /// directory's `train.log`. @throws spdlog::spdlog_ex when the file cannot be opened.
 void add_log_file(const std::filesystem::path& path);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::base

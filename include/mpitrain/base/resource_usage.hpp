@@ -5,7 +5,7 @@
 
 #include <string>
 
-namespace mpitrain::train {
+namespace mpitrain::base {
 
 /// User plus system CPU time (s) of this process, all its threads, since it started (getrusage
 /// RUSAGE_SELF).
@@ -26,4 +26,4 @@ struct HostInfo {
 /// Reads HostInfo; fields that cannot be read keep their defaults.
 HostInfo host_info();
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::base

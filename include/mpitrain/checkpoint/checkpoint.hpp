@@ -18,13 +18,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "mpitrain/nn/mlp.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::checkpoint {
 
 /// A wrong, truncated or corrupt checkpoint: what() names the file and what is wrong (for a shape
 /// mismatch, the layer and both shapes).
@@ -57,12 +58,15 @@ struct Checkpoint {
 
 /// Writes @p ckpt to @p path atomically: into `<path>.tmp`, fsync, rename over @p path, fsync of the
 /// directory. An existing file at @p path is replaced only by a complete new one.
+/// @param before_rename if set, called once the temporary file is complete and synced, just before the
+///        rename (fault injection: the trainer passes a kill there to test a crash mid-write).
 /// @throws CheckpointError naming the file when HDF5 or the file system fails (the temporary is removed).
-void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt);
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
+                      const std::function<void()>& before_rename = {});
 
 /// Reads and validates a checkpoint: format version, every dataset's shape against the architecture
 /// (naming the layer and both shapes), and the crc32 of the parameters.
 /// @throws CheckpointError naming the file for a missing, truncated, corrupt or foreign file.
 Checkpoint read_checkpoint(const std::filesystem::path& path);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::checkpoint

@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-namespace mpitrain::train {
+namespace mpitrain::checkpoint {
 
 /// `<run_dir>/checkpoint-<global_step:08>.h5`.
 std::filesystem::path checkpoint_path(const std::filesystem::path& run_dir, std::int64_t global_step);
@@ -24,4 +24,4 @@ std::optional<std::filesystem::path> newest_valid_checkpoint(const std::filesyst
 /// newest one is complete, so that a crash never leaves fewer than one readable checkpoint.
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::checkpoint

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 /// emissions.csv cannot be read or written, or its header is not ours. what() names the file.
 class EmissionsError : public std::runtime_error {
@@ -85,4 +85,4 @@ std::string random_uuid();
 /// The current local time as `YYYY-MM-DDTHH:MM:SS` (CodeCarbon's timestamp format).
 std::string local_timestamp();
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

@@ -12,7 +12,7 @@
 /// effectiveness. Here the IT part (without PUE) and the facility part are kept apart, and energies are in
 /// joules until reported.
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 /// P_m of Green Algorithms: power draw of memory (W per GB).
 inline constexpr double memory_watts_per_gb = 0.3725;
@@ -55,4 +55,4 @@ double co2e_kg(double facility_joules, double grams_per_kwh);
 /// Joules to kilowatt-hours.
 inline double to_kwh(double joules) { return joules / joules_per_kwh; }
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

@@ -28,12 +28,12 @@
 
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/dist/communicator.hpp"
-#include "mpitrain/train/energy_prediction.hpp"
-#include "mpitrain/train/node_layout.hpp"
-#include "mpitrain/train/powercap.hpp"
-#include "mpitrain/train/resource_usage.hpp"
+#include "mpitrain/energy/energy_prediction.hpp"
+#include "mpitrain/energy/node_layout.hpp"
+#include "mpitrain/energy/powercap.hpp"
+#include "mpitrain/base/resource_usage.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 /// Energy and carbon accounting of one run. Not copyable or movable (it owns a thread).
 class EnergyMonitor {
@@ -86,7 +86,7 @@ class EnergyMonitor {
   const dist::Communicator* comm_;
   int threads_per_rank_;
   NodeLayout layout_;
-  HostInfo host_;
+  base::HostInfo host_;
   std::unique_ptr<RaplCounter> counter_;  // on readers with readable zones
   bool node_cpu_measured_ = false;        // of this rank's machine (told by its reader)
   bool node_ram_measured_ = false;
@@ -112,4 +112,4 @@ class EnergyMonitor {
   std::optional<nlohmann::json> result_;
 };
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

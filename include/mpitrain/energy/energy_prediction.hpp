@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 /// Where the run stood at some step: time and IT energy since the monitor started.
 struct RunProgress {
@@ -31,4 +31,4 @@ std::int64_t warmup_steps(std::int64_t predict_after_steps);
 /// @throws std::invalid_argument if now.step <= window_start.step or total_steps < now.step.
 RunPrediction predict_run(const RunProgress& window_start, const RunProgress& now, std::int64_t total_steps);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

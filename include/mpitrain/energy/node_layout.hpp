@@ -18,7 +18,7 @@
 
 #include "mpitrain/dist/communicator.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 /// The environment variable overriding the node identity.
 inline constexpr const char* node_id_env = "MPITRAIN_NODE_ID";
@@ -62,4 +62,4 @@ std::vector<NodeLayout> assign_nodes(const std::vector<int>& shared_group, const
 /// this rank's view. @throws dist::MpiError.
 NodeLayout group_by_node(const dist::Communicator& comm, const NodeIdentity& self);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

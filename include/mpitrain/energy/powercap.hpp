@@ -30,7 +30,7 @@
 #include <string>
 #include <vector>
 
-namespace mpitrain::train {
+namespace mpitrain::energy {
 
 /// Which powercap zones to read (config key `energy.rapl_domain`).
 enum class RaplDomain { package, psys };
@@ -131,4 +131,4 @@ class RaplCounter {
 /// @return false if @p text is anything else.
 bool parse_uint64(const std::string& text, std::uint64_t& value);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::energy

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace mpitrain::train {
+namespace mpitrain::guard {
 
 /// What to inject.
 enum class FaultKind { none, throw_error, abort, nan, hang, sigterm, kill, kill_in_checkpoint, desync };
@@ -42,4 +42,4 @@ FaultKind fault_at_step(int rank, std::int64_t step);
 /// SIGKILLs the process when `kill_in_checkpoint` is planned for (rank, step).
 void fault_in_checkpoint(int rank, std::int64_t step);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::guard

@@ -4,7 +4,7 @@
 /// each step boundary; the ranks then agree (allreduce max), rank 0 writes a checkpoint, and every rank
 /// exits with exit_preempted. A signal is process-wide state, so this is the one global of the project.
 
-namespace mpitrain::train {
+namespace mpitrain::guard {
 
 /// Exit code of a run stopped by a signal after its checkpoint was written (EX_TEMPFAIL, sysexits.h:
 /// "try again later"): resume with `--checkpoint.resume=auto`.
@@ -19,4 +19,4 @@ int stop_signal_received();
 /// Clears the flag (tests).
 void clear_stop_signal();
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::guard

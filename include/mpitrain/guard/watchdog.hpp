@@ -12,7 +12,7 @@
 #include <mutex>
 #include <thread>
 
-namespace mpitrain::train {
+namespace mpitrain::guard {
 
 /// Exit code of a process ended by the watchdog.
 inline constexpr int exit_watchdog = 70;
@@ -50,4 +50,4 @@ class Watchdog {
   std::thread thread_;
 };
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::guard

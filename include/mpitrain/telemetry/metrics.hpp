@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 /// Appends JSON objects, one per line, flushing each line so a crash loses at most the line being written.
 class MetricsWriter {
@@ -25,4 +25,4 @@ class MetricsWriter {
 /// @throws std::runtime_error naming the file on failure.
 void write_json_file(const std::filesystem::path& path, const nlohmann::json& value);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

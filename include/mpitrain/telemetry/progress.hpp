@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <string>
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 /// Whether to draw a bar: `true`, `false`, or `auto` (stderr is a terminal). @throws nothing.
 bool progress_enabled(const std::string& setting);
@@ -31,4 +31,4 @@ class ProgressBar {
   bool drawn_ = false;
 };
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

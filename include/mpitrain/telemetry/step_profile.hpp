@@ -13,9 +13,9 @@
 
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
-#include "mpitrain/train/timeline.hpp"
+#include "mpitrain/telemetry/timeline.hpp"
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 /// Accumulates the phases of each step. Use, per step:
 ///
@@ -83,4 +83,4 @@ class StepProfile {
 /// @throws dist::MpiError.
 nlohmann::json memory_summary(const dist::Communicator& comm, std::int64_t train_data_bytes, bool train_as_bytes);
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

@@ -19,7 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace mpitrain::train {
+namespace mpitrain::telemetry {
 
 /// What a timed span of training was.
 enum class StepPhase : std::uint8_t {
@@ -78,4 +78,4 @@ class Timeline {
   std::vector<Span> spans_;  // capacity_ reserved
 };
 
-}  // namespace mpitrain::train
+}  // namespace mpitrain::telemetry

@@ -30,7 +30,7 @@ struct TrainingData {
 };
 
 /// Training ended early on every rank alike (agreed): a non-finite loss or gradient with
-/// train.nonfinite = stop, diverged replicas, or a stop signal (exit_code exit_preempted, after rank 0
+/// train.nonfinite = stop, diverged replicas, or a stop signal (exit_code guard::exit_preempted, after rank 0
 /// wrote a checkpoint). what() says why, with the step and the rank.
 class TrainingStopped : public dist::AgreedError {
  public:
@@ -43,11 +43,6 @@ class TrainingStopped : public dist::AgreedError {
   int exit_code_;
 };
 
-/// The config keys that shape the trajectory (model, optimizer, seeds, effective global batch, data,
-/// clipping, gradient compression; the world size only with data.shuffle = local), as sorted
-/// `key = value` lines. Two runs with equal text follow the same trajectory.
-std::string trajectory_config(const config::Config& config, std::int64_t global_batch, int world_size);
-
 /// Loads and scales the data sets a config names, checking labels and values; logs rows and imputed
 /// cells. With data.shuffle = global every rank loads every training sample (8-bit IDX images stay bytes);
 /// with data.shuffle = local, rank @p rank of @p world_size loads only its contiguous 1/N of the training
@@ -59,7 +54,7 @@ TrainingData load_training_data(const config::Config& config, int rank = 0, int 
 /// Runs training as configured and writes the run directory (rank 0); resumes from a checkpoint when
 /// checkpoint.resume says so. Returns the summary (the same object written to summary.json) on every rank.
 /// @throws TrainingStopped (every rank alike), dist::AgreedError for a bad checkpoint to resume from
-///         (every rank alike), dist::MpiError, CheckpointError, std::runtime_error.
+///         (every rank alike), dist::MpiError, checkpoint::CheckpointError, std::runtime_error.
 nlohmann::json train(const config::Config& config, TrainingData& data, const dist::Communicator& comm,
                      const std::filesystem::path& run_dir);
 
