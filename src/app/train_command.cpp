@@ -8,6 +8,7 @@
 #include "app/commands.hpp"
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/base/logging.hpp"
+#include "mpitrain/guard/fault_injection.hpp"
 #include "mpitrain/guard/stop_signal.hpp"
 #include "mpitrain/train/trainer.hpp"
 
@@ -74,12 +75,16 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
   });
   if (code != exit_ok) return code;
 
+  guard::FaultPlan faults;  // MPITRAIN_FAULT (tests)
   train::TrainingData data;
-  code = agreed(comm, exit_error, [&] { data = train::load_training_data(config, comm.rank(), comm.size()); });
+  code = agreed(comm, exit_error, [&] {
+    faults = guard::FaultPlan::from_environment();
+    data = train::load_training_data(config, comm.rank(), comm.size());
+  });
   if (code != exit_ok) return code;
 
   try {
-    train::train(config, data, comm, run_dir);
+    train::train(config, data, comm, run_dir, faults);
   } catch (const train::TrainingStopped& e) {
     // Every rank throws this alike, so all return the same code without aborting.
     if (comm.rank() == 0) {

@@ -35,22 +35,19 @@ T parse_number(const std::string& text, const std::string& item) {
   return value;
 }
 
-const std::vector<Fault>& planned() {
-  static const std::vector<Fault> faults = [] {
-    const char* env = std::getenv("MPITRAIN_FAULT");
-    return env == nullptr ? std::vector<Fault>{} : parse_faults(env);
-  }();
-  return faults;
+}  // namespace
+
+FaultPlan FaultPlan::from_environment() {
+  const char* env = std::getenv("MPITRAIN_FAULT");
+  return FaultPlan(env == nullptr ? std::vector<Fault>{} : parse_faults(env));
 }
 
-FaultKind lookup(int rank, std::int64_t step, bool checkpoint) {
-  for (const auto& f : planned()) {
+FaultKind FaultPlan::lookup(int rank, std::int64_t step, bool checkpoint) const {
+  for (const auto& f : faults_) {
     if (f.rank == rank && f.step == step && (f.kind == FaultKind::kill_in_checkpoint) == checkpoint) return f.kind;
   }
   return FaultKind::none;
 }
-
-}  // namespace
 
 std::vector<Fault> parse_faults(const std::string& text) {
   std::vector<Fault> faults;
@@ -71,7 +68,7 @@ std::vector<Fault> parse_faults(const std::string& text) {
   return faults;
 }
 
-FaultKind fault_at_step(int rank, std::int64_t step) {
+FaultKind FaultPlan::at_step(int rank, std::int64_t step) const {
   switch (lookup(rank, step, false)) {
     case FaultKind::throw_error:
       throw std::runtime_error("injected fault (MPITRAIN_FAULT) at step " + std::to_string(step));
@@ -86,7 +83,7 @@ FaultKind fault_at_step(int rank, std::int64_t step) {
   }
 }
 
-void fault_in_checkpoint(int rank, std::int64_t step) {
+void FaultPlan::in_checkpoint(int rank, std::int64_t step) const {
   if (lookup(rank, step, true) == FaultKind::kill_in_checkpoint) kill(getpid(), SIGKILL);
 }
 

@@ -13,21 +13,6 @@ std::int64_t now_ns() {
 }
 }  // namespace
 
-const char* to_string(Phase phase) {
-  switch (phase) {
-    case Phase::idle: return "idle";
-    case Phase::data: return "data gathering";
-    case Phase::forward: return "forward";
-    case Phase::backward: return "backward";
-    case Phase::allreduce: return "gradient allreduce";
-    case Phase::optimizer: return "optimizer step";
-    case Phase::agreement: return "step agreement (collective)";
-    case Phase::evaluation: return "evaluation";
-    case Phase::checkpoint: return "checkpoint";
-  }
-  return "?";
-}
-
 Watchdog::Watchdog(double limit_seconds, int rank)
     : limit_seconds_(limit_seconds), rank_(rank), since_ns_(now_ns()), thread_([this] { run(); }) {}
 
@@ -40,7 +25,7 @@ Watchdog::~Watchdog() {
   thread_.join();
 }
 
-void Watchdog::enter(Phase phase, std::int64_t step) noexcept {
+void Watchdog::enter(base::StepPhase phase, std::int64_t step) noexcept {
   since_ns_.store(now_ns(), std::memory_order_relaxed);
   step_.store(step, std::memory_order_relaxed);
   phase_.store(static_cast<int>(phase), std::memory_order_relaxed);
@@ -50,13 +35,13 @@ void Watchdog::run() {
   const auto period = std::chrono::duration<double>(std::min(1.0, limit_seconds_ / 4));
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
-    const auto phase = static_cast<Phase>(phase_.load(std::memory_order_relaxed));
-    if (phase == Phase::idle) continue;
+    const auto phase = static_cast<base::StepPhase>(phase_.load(std::memory_order_relaxed));
+    if (phase == base::StepPhase::idle) continue;
     const double stuck = static_cast<double>(now_ns() - since_ns_.load(std::memory_order_relaxed)) * 1e-9;
     if (stuck <= limit_seconds_) continue;
     spdlog::error("watchdog: rank {} stuck in {} at step {} for {:.1f} s (train.watchdog_seconds = {}); "
                   "aborting the job",
-                  rank_, to_string(phase), step_.load(), stuck, limit_seconds_);
+                  rank_, base::describe(phase), step_.load(), stuck, limit_seconds_);
     spdlog::default_logger()->flush();
     std::_Exit(exit_watchdog);  // no MPI from this thread: mpirun ends the other ranks
   }

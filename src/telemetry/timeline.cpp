@@ -23,22 +23,6 @@ const char* category(StepPhase phase) {
 double microseconds(std::int64_t ns) { return static_cast<double>(ns) / 1000.0; }
 }  // namespace
 
-const char* to_string(StepPhase phase) {
-  switch (phase) {
-    case StepPhase::step: return "step";
-    case StepPhase::data: return "data";
-    case StepPhase::forward: return "forward";
-    case StepPhase::backward: return "backward";
-    case StepPhase::allreduce_wait: return "allreduce_wait";
-    case StepPhase::agreement: return "agreement";
-    case StepPhase::optimizer: return "optimizer";
-    case StepPhase::checkpoint: return "checkpoint";
-    case StepPhase::evaluation: return "evaluation";
-    case StepPhase::allreduce: return "allreduce";
-  }
-  return "?";
-}
-
 Timeline::Timeline(int rank, std::size_t capacity) : rank_(rank), capacity_(capacity) { spans_.reserve(capacity); }
 
 void Timeline::add(StepPhase phase, std::int64_t step, Clock::time_point start, Clock::time_point end,

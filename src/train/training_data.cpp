@@ -4,7 +4,7 @@
 #include "mpitrain/data/csv_reader.hpp"
 #include "mpitrain/data/idx_reader.hpp"
 #include "mpitrain/data/shard_reader.hpp"
-#include "mpitrain/train/trainer.hpp"
+#include "mpitrain/train/training_data.hpp"
 
 namespace mpitrain::train {
 

@@ -12,16 +12,12 @@
 #include <mutex>
 #include <thread>
 
+#include "mpitrain/base/step_phase.hpp"
+
 namespace mpitrain::guard {
 
 /// Exit code of a process ended by the watchdog.
 inline constexpr int exit_watchdog = 70;
-
-/// What a rank is doing, for the watchdog's message.
-enum class Phase : int { idle, data, forward, backward, allreduce, optimizer, agreement, evaluation, checkpoint };
-
-/// Name of @p phase, e.g. "allreduce".
-const char* to_string(Phase phase);
 
 /// Watches the time spent in the current phase.
 class Watchdog {
@@ -33,15 +29,18 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
-  /// Marks the start of @p phase of step @p step (lock-free; called on the hot path).
-  void enter(Phase phase, std::int64_t step = -1) noexcept;
+  /// Marks the start of @p phase of step @p step (lock-free; called on the hot path); StepPhase::idle
+  /// stops watching.
+  void enter(base::StepPhase phase, std::int64_t step = -1) noexcept;
+  /// Stops watching until the next enter() (outside steps and collectives).
+  void idle() noexcept { enter(base::StepPhase::idle); }
 
  private:
   void run();
 
   double limit_seconds_;
   int rank_;
-  std::atomic<int> phase_{static_cast<int>(Phase::idle)};
+  std::atomic<int> phase_{static_cast<int>(base::StepPhase::idle)};
   std::atomic<std::int64_t> step_{-1};
   std::atomic<std::int64_t> since_ns_;  // steady_clock time the phase began
   std::mutex mutex_;

@@ -62,7 +62,7 @@ class StepProfile {
   [[nodiscard]] nlohmann::json summary(const dist::Communicator& comm) const;
 
  private:
-  static constexpr int phase_count = 10;
+  static constexpr int phase_count = base::step_phase_count;
   std::int64_t warmup_steps_;
   Timeline* timeline_;
   std::int64_t steps_seen_ = 0;

@@ -19,24 +19,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mpitrain/base/step_phase.hpp"
+
 namespace mpitrain::telemetry {
 
-/// What a timed span of training was.
-enum class StepPhase : std::uint8_t {
-  step,            ///< A whole optimizer step (encloses the phases below).
-  data,            ///< Gathering and scaling this rank's slice of the batch.
-  forward,         ///< Forward pass and loss.
-  backward,        ///< Backward pass (starts the bucketed allreduces).
-  allreduce_wait,  ///< Blocked until every gradient allreduce completed.
-  agreement,       ///< The small per-step collective that agrees on stops and non-finite steps.
-  optimizer,       ///< Averaging, L2 gradient, clipping and the optimizer update.
-  checkpoint,      ///< Writing a checkpoint.
-  evaluation,      ///< Evaluating a validation or test set.
-  allreduce,       ///< One bucket's allreduce, from its start to its observed completion.
-};
-
-/// The name of @p phase, e.g. "allreduce_wait".
-const char* to_string(StepPhase phase);
+/// What a timed span of training was (one enum for the watchdog, the profile and the timeline).
+using base::StepPhase;
 
 /// Spans of one rank, kept in memory reserved up front and written as a Chrome trace.
 class Timeline {

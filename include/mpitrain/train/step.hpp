@@ -1,0 +1,65 @@
+#pragma once
+/// @file step.hpp
+/// One data-parallel training step as one unit, run by the trainer and by the allocation test alike:
+/// gather this rank's slice of the global batch, forward and loss, backward (which starts the reducer's
+/// allreduces), wait for the summed gradient, agree across ranks on stop requests and non-finite values,
+/// then average over the global batch's sample count, add the L2 gradient, clip by global norm, and apply
+/// the optimizer. A step that is not applied (a non-finite loss or gradient on any rank) leaves the
+/// parameters and the optimizer state untouched on every rank; what to do then is the caller's decision.
+
+#include <cstdint>
+#include <vector>
+
+#include "mpitrain/config/config.hpp"
+#include "mpitrain/data/sampler.hpp"
+#include "mpitrain/dist/communicator.hpp"
+#include "mpitrain/dist/gradient_reducer.hpp"
+#include "mpitrain/guard/fault_injection.hpp"
+#include "mpitrain/nn/loss.hpp"
+#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/optim/optimizer.hpp"
+#include "mpitrain/train/reducer_setup.hpp"
+#include "mpitrain/train/step_clock.hpp"
+#include "mpitrain/train/training_data.hpp"
+
+namespace mpitrain::train {
+
+/// What one step did, the same on every rank except `sums` (this rank's slice).
+struct StepResult {
+  nn::LossSums sums;               ///< This rank's loss sum (nats), correct count and samples.
+  double penalty = 0.0;            ///< The L2 penalty lambda·Σ‖W‖² added to the reported loss (0 if not applied).
+  std::int64_t global_count = 0;   ///< Samples of the global batch in this step (all ranks).
+  bool applied = false;            ///< False: a non-finite loss or gradient somewhere; nothing was updated.
+  int nonfinite_rank = -1;         ///< The highest rank whose loss was non-finite (-1: none, or only the sum).
+  bool stop_requested = false;     ///< A stop signal reached some rank (agreed: every rank sees it).
+};
+
+/// The buffers and collaborators of a training step. Sizes its buffers once, for @p max_rows samples per
+/// rank; a steady-state run() allocates nothing (tests/perf/test_step_path.cpp).
+class Step {
+ public:
+  /// @param config train.clip_grad_norm, optim.weight_decay. @param max_rows the largest slice of a global
+  /// batch on one rank. The references must outlive the step.
+  Step(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer, dist::GradientReducer& reducer,
+       const dist::Communicator& comm, std::int64_t max_rows, const guard::FaultPlan& faults);
+
+  /// Runs step @p step_in_epoch of the sampler's current epoch as global step @p global_step.
+  /// Collective (every rank calls it with the same arguments). @throws dist::MpiError; a planned fault's
+  /// std::runtime_error.
+  StepResult run(const TrainingData& data, const data::BatchSampler& sampler, std::int64_t step_in_epoch,
+                 std::int64_t global_step, StepClock& clock);
+
+ private:
+  const config::Config& config_;
+  nn::Mlp& model_;
+  optim::Optimizer& optimizer_;
+  dist::GradientReducer& reducer_;
+  ReducerHook hook_;  // backward tells reducer_ which gradients are final
+  const dist::Communicator& comm_;
+  const guard::FaultPlan& faults_;
+  data::RowMatrix x_;            // max_rows × features: this rank's slice of the global batch
+  data::RowMatrix grad_logits_;  // max_rows × classes
+  std::vector<std::int32_t> labels_;  // max_rows
+};
+
+}  // namespace mpitrain::train

@@ -1,0 +1,85 @@
+#include "mpitrain/train/step.hpp"
+
+#include <Eigen/Core>
+#include <array>
+#include <cmath>
+#include <limits>
+
+#include "mpitrain/data/batch.hpp"
+#include "mpitrain/guard/stop_signal.hpp"
+#include "mpitrain/nn/parameters.hpp"
+
+namespace mpitrain::train {
+
+using base::StepPhase;
+
+Step::Step(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer, dist::GradientReducer& reducer,
+           const dist::Communicator& comm, std::int64_t max_rows, const guard::FaultPlan& faults)
+    : config_(config), model_(model), optimizer_(optimizer), reducer_(reducer), hook_(reducer), comm_(comm),
+      faults_(faults), x_(max_rows, model.spec().inputs), grad_logits_(max_rows, model.spec().classes),
+      labels_(static_cast<std::size_t>(max_rows)) {
+  model_.reserve(max_rows);
+}
+
+StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler, std::int64_t step_in_epoch,
+                     std::int64_t global_step, StepClock& clock) {
+  const int rank = comm_.rank(), world = comm_.size();
+  clock.start_step(global_step);
+  const guard::FaultKind fault = faults_.at_step(rank, global_step);
+  const bool poison = fault == guard::FaultKind::nan;
+  const auto slice = sampler.slice(step_in_epoch, rank, world);
+  const auto n = static_cast<std::int64_t>(slice.size());
+  const std::int64_t features = x_.cols(), classes = grad_logits_.cols();
+  data::gather_batch(data.train, data.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
+  if (step_in_epoch + 1 < sampler.steps_per_epoch()) {  // the next rows load into cache while this step computes
+    data::prefetch_rows(data.train, sampler.slice(step_in_epoch + 1, rank, world));
+  }
+  if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
+
+  clock.enter(StepPhase::forward);
+  auto logits = model_.forward(nn::ConstMatrixMap(x_.data(), n, features));
+  nn::MatrixMap g(grad_logits_.data(), n, classes);
+  StepResult result;
+  result.sums = nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels_.data(), slice.size()), g);
+
+  clock.enter(StepPhase::backward);
+  auto grads = model_.gradients();
+  reducer_.begin(grads);  // the bucketed reducer starts each bucket's allreduce during backward
+  model_.backward(nn::ConstMatrixMap(grad_logits_.data(), n, classes), &hook_);
+  clock.enter(StepPhase::allreduce_wait);
+  reducer_.finish();
+
+  // One small collective agrees on what every rank must do alike: stop for a signal, and which ranks
+  // saw a non-finite loss (a NaN there reaches the summed gradient too, checked below on every rank).
+  clock.enter(StepPhase::agreement);
+  const bool local_bad = !std::isfinite(result.sums.loss) || (poison && n == 0);
+  enum : std::size_t { stop_flag, bad_rank_plus_one };  // the agreed values, reduced with max
+  std::array<int, 2> control{};
+  control[stop_flag] = guard::stop_signal_received() != 0 ? 1 : 0;
+  control[bad_rank_plus_one] = local_bad ? rank + 1 : 0;
+  comm_.allreduce(std::span<int>(control), dist::ReduceOp::max);
+  result.stop_requested = control[stop_flag] != 0;
+  result.nonfinite_rank = control[bad_rank_plus_one] - 1;
+  result.global_count = sampler.global_count(step_in_epoch);
+  result.applied = control[bad_rank_plus_one] == 0 && nn::all_finite(grads);
+  if (result.applied) {
+    clock.enter(StepPhase::optimizer);
+    Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
+    gv *= 1.0f / static_cast<float>(result.global_count);
+    result.penalty = model_.l2_penalty(config_.optim.weight_decay);
+    model_.add_l2_gradient(config_.optim.weight_decay, grads);
+    if (config_.train.clip_grad_norm > 0) {
+      // After the allreduce, in a fixed order: the same norm on every rank, whatever its alignment.
+      double sum_sq = 0.0;
+      for (const float v : grads) sum_sq += static_cast<double>(v) * v;
+      const double norm = std::sqrt(sum_sq);
+      if (norm > config_.train.clip_grad_norm) gv *= static_cast<float>(config_.train.clip_grad_norm / norm);
+    }
+    optimizer_.step(model_.parameters(), grads);
+    if (fault == guard::FaultKind::desync) model_.parameters()[0] += 1e-3f;
+  }
+  clock.end_step(reducer_.last_buckets(), result.global_count);
+  return result;
+}
+
+}  // namespace mpitrain::train
