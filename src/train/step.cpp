@@ -1,6 +1,5 @@
 #include "mpitrain/train/step.hpp"
 
-#include <Eigen/Core>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -15,7 +14,9 @@ using base::StepPhase;
 
 Step::Step(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer, dist::GradientReducer& reducer,
            const dist::Communicator& comm, std::int64_t max_rows, const guard::FaultPlan& faults)
-    : config_(config), model_(model), optimizer_(optimizer), reducer_(reducer), hook_(reducer), comm_(comm),
+    : model_(model), optimizer_(optimizer), reducer_(reducer), hook_(reducer),
+      post_(model.registry(), {.l2 = config.optim.weight_decay, .clip_grad_norm = config.train.clip_grad_norm}),
+      comm_(comm),
       faults_(faults), x_(max_rows, model.spec().inputs), grad_logits_(max_rows, model.spec().classes),
       labels_(static_cast<std::size_t>(max_rows)) {
   model_.reserve(max_rows);
@@ -64,17 +65,7 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   result.applied = control[bad_rank_plus_one] == 0 && nn::all_finite(grads);
   if (result.applied) {
     clock.enter(StepPhase::optimizer);
-    Eigen::Map<Eigen::VectorXf> gv(grads.data(), static_cast<Eigen::Index>(grads.size()));
-    gv *= 1.0f / static_cast<float>(result.global_count);
-    result.penalty = model_.l2_penalty(config_.optim.weight_decay);
-    model_.add_l2_gradient(config_.optim.weight_decay, grads);
-    if (config_.train.clip_grad_norm > 0) {
-      // After the allreduce, in a fixed order: the same norm on every rank, whatever its alignment.
-      double sum_sq = 0.0;
-      for (const float v : grads) sum_sq += static_cast<double>(v) * v;
-      const double norm = std::sqrt(sum_sq);
-      if (norm > config_.train.clip_grad_norm) gv *= static_cast<float>(config_.train.clip_grad_norm / norm);
-    }
+    result.penalty = post_.process(model_.parameters(), grads, result.global_count);
     optimizer_.step(model_.parameters(), grads);
     if (fault == guard::FaultKind::desync) model_.parameters()[0] += 1e-3f;
   }

@@ -17,6 +17,7 @@
 #include "mpitrain/guard/fault_injection.hpp"
 #include "mpitrain/nn/loss.hpp"
 #include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/optim/gradient_processing.hpp"
 #include "mpitrain/optim/optimizer.hpp"
 #include "mpitrain/train/reducer_setup.hpp"
 #include "mpitrain/train/step_clock.hpp"
@@ -50,11 +51,11 @@ class Step {
                  std::int64_t global_step, StepClock& clock);
 
  private:
-  const config::Config& config_;
   nn::Mlp& model_;
   optim::Optimizer& optimizer_;
   dist::GradientReducer& reducer_;
   ReducerHook hook_;  // backward tells reducer_ which gradients are final
+  optim::GradientPostProcessor post_;  // average, L2 gradient, clipping (after the allreduce)
   const dist::Communicator& comm_;
   const guard::FaultPlan& faults_;
   data::RowMatrix x_;            // max_rows × features: this rank's slice of the global batch
