@@ -61,14 +61,20 @@ class Schema {
     bind("model.activation", c.model.activation, "relu, tanh or sigmoid");
     bind("model.classes", c.model.classes, "number of classes");
     bind("model.seed", c.model.seed, "initialisation seed");
-    bind("optim.name", c.optim.name, "adam or sgd");
+    bind("optim.name", c.optim.name, "adam, adamw or sgd");
     bind("optim.learning_rate", c.optim.learning_rate, "learning rate");
     bind("optim.beta1", c.optim.beta1, "Adam beta1");
     bind("optim.beta2", c.optim.beta2, "Adam beta2");
     bind("optim.epsilon", c.optim.epsilon, "Adam epsilon");
     bind("optim.momentum", c.optim.momentum, "SGD momentum");
     bind("optim.nesterov", c.optim.nesterov, "SGD Nesterov momentum");
-    bind("optim.weight_decay", c.optim.weight_decay, "L2 coefficient lambda on weights");
+    bind("optim.weight_decay", c.optim.weight_decay, "weight decay (adam, sgd: L2 lambda; adamw: decoupled)");
+    bind("optim.schedule", c.optim.schedule, "constant, step or warmup_cosine");
+    bind("optim.step_every", c.optim.step_every, "step schedule: steps between two decays");
+    bind("optim.step_gamma", c.optim.step_gamma, "step schedule: decay factor");
+    bind("optim.warmup_steps", c.optim.warmup_steps, "warmup_cosine: linear warm-up steps");
+    bind("optim.decay_steps", c.optim.decay_steps, "warmup_cosine: step where the final rate is reached");
+    bind("optim.final_learning_rate", c.optim.final_learning_rate, "warmup_cosine: final rate");
     bind("train.epochs", c.train.epochs, "epochs");
     bind("train.batch_size", c.train.batch_size, "per-rank batch");
     bind("train.global_batch_size", c.train.global_batch_size, "global batch (overrides batch_size)");
@@ -178,6 +184,34 @@ void require_one_of(const std::string& key, const std::string& value,
     list += (list.empty() ? "" : ", ") + std::string(a);
   }
   throw ConfigError("config key " + key + " = '" + value + "': must be one of " + list);
+}
+
+// optim.schedule and the keys of each schedule; a key of another schedule than the chosen one must keep its
+// default, so that a forgotten optim.schedule is an error rather than a silently constant rate.
+void validate_schedule(const OptimConfig& o) {
+  require_one_of("optim.schedule", o.schedule, {"constant", "step", "warmup_cosine"});
+  const OptimConfig defaults;
+  const auto only_with = [&](const char* key, bool is_default, const auto& value, const char* schedule) {
+    require(is_default || o.schedule == schedule, key, value,
+            fmt::format("left at its default unless optim.schedule = {} (it is {})", schedule, o.schedule));
+  };
+  only_with("optim.step_every", o.step_every == defaults.step_every, o.step_every, "step");
+  only_with("optim.step_gamma", o.step_gamma == defaults.step_gamma, o.step_gamma, "step");
+  only_with("optim.warmup_steps", o.warmup_steps == defaults.warmup_steps, o.warmup_steps, "warmup_cosine");
+  only_with("optim.decay_steps", o.decay_steps == defaults.decay_steps, o.decay_steps, "warmup_cosine");
+  only_with("optim.final_learning_rate", o.final_learning_rate == defaults.final_learning_rate,
+            o.final_learning_rate, "warmup_cosine");
+  if (o.schedule == "step") {
+    require(o.step_every >= 1, "optim.step_every", o.step_every, ">= 1 with optim.schedule = step");
+    require(o.step_gamma > 0 && o.step_gamma <= 1, "optim.step_gamma", o.step_gamma, "in (0, 1]");
+  }
+  if (o.schedule == "warmup_cosine") {
+    require(o.warmup_steps >= 0, "optim.warmup_steps", o.warmup_steps, ">= 0");
+    require(o.decay_steps > o.warmup_steps, "optim.decay_steps", o.decay_steps,
+            fmt::format("> optim.warmup_steps ({}) with optim.schedule = warmup_cosine", o.warmup_steps));
+    require(o.final_learning_rate >= 0 && o.final_learning_rate <= o.learning_rate, "optim.final_learning_rate",
+            o.final_learning_rate, fmt::format("in [0, optim.learning_rate = {}]", o.learning_rate));
+  }
 }
 
 }  // namespace
@@ -323,13 +357,14 @@ void validate(const Config& c) {
           c.data.validation_fraction, "in [0, 1)");
   require_one_of("model.activation", c.model.activation, {"relu", "tanh", "sigmoid"});
   require(c.model.classes >= 2, "model.classes", c.model.classes, ">= 2");
-  require_one_of("optim.name", c.optim.name, {"adam", "sgd"});
+  require_one_of("optim.name", c.optim.name, {"adam", "adamw", "sgd"});
   require(c.optim.learning_rate > 0, "optim.learning_rate", c.optim.learning_rate, "> 0");
   require(c.optim.beta1 >= 0 && c.optim.beta1 < 1, "optim.beta1", c.optim.beta1, "in [0, 1)");
   require(c.optim.beta2 >= 0 && c.optim.beta2 < 1, "optim.beta2", c.optim.beta2, "in [0, 1)");
   require(c.optim.epsilon > 0, "optim.epsilon", c.optim.epsilon, "> 0");
   require(c.optim.momentum >= 0 && c.optim.momentum < 1, "optim.momentum", c.optim.momentum, "in [0, 1)");
   require(c.optim.weight_decay >= 0, "optim.weight_decay", c.optim.weight_decay, ">= 0");
+  validate_schedule(c.optim);
   require(c.train.epochs >= 1, "train.epochs", c.train.epochs, ">= 1");
   require(c.train.batch_size >= 1, "train.batch_size", c.train.batch_size, ">= 1");
   require(c.train.global_batch_size >= 0, "train.global_batch_size", c.train.global_batch_size,

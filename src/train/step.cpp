@@ -15,8 +15,8 @@ using base::StepPhase;
 Step::Step(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer, dist::GradientReducer& reducer,
            const dist::Communicator& comm, std::int64_t max_rows, const guard::FaultPlan& faults)
     : model_(model), optimizer_(optimizer), reducer_(reducer), hook_(reducer),
-      post_(model.registry(), {.l2 = config.optim.weight_decay, .clip_grad_norm = config.train.clip_grad_norm}),
-      comm_(comm),
+      post_(model.registry(), {.l2 = optim::l2_coefficient(config.optim), .clip_grad_norm = config.train.clip_grad_norm}),
+      schedule_(config.optim), comm_(comm),
       faults_(faults), x_(max_rows, model.spec().inputs), grad_logits_(max_rows, model.spec().classes),
       labels_(static_cast<std::size_t>(max_rows)) {
   model_.reserve(max_rows);
@@ -66,6 +66,7 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   if (result.applied) {
     clock.enter(StepPhase::optimizer);
     result.penalty = post_.process(model_.parameters(), grads, result.global_count);
+    optimizer_.set_learning_rate(schedule_.at(global_step));
     optimizer_.step(model_.parameters(), grads);
     if (fault == guard::FaultKind::desync) model_.parameters()[0] += 1e-3f;
   }

@@ -95,3 +95,37 @@ TEST(Config, IniRoundTrip) {
   EXPECT_TRUE(back.optim.nesterov);
   EXPECT_EQ(back.model.seed, 18446744073709551615ULL);
 }
+
+TEST(Config, OptimizerAndScheduleKeys) {
+  const auto path = write_ini("schedule", minimal);
+  const Config c = load_config(path, {"--optim.name=adamw", "--optim.weight_decay=0.05",
+                                      "--optim.schedule=warmup_cosine", "--optim.warmup_steps=10",
+                                      "--optim.decay_steps=100", "--optim.final_learning_rate=1e-5"});
+  EXPECT_EQ(c.optim.name, "adamw");
+  EXPECT_EQ(c.optim.decay_steps, 100);
+  const Config back = parse_config_text(to_ini(c), "round trip");
+  EXPECT_EQ(to_ini(back), to_ini(c));
+  EXPECT_DOUBLE_EQ(back.optim.final_learning_rate, 1e-5);
+  EXPECT_EQ(load_config(path, {"--optim.schedule=step", "--optim.step_every=5"}).optim.step_every, 5);
+  for (const auto& [overrides, key] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--optim.schedule=cyclic"}, "optim.schedule"},
+           {{"--optim.name=lamb"}, "optim.name"},
+           {{"--optim.schedule=step"}, "optim.step_every = 0: must be >= 1"},
+           {{"--optim.schedule=step", "--optim.step_every=2", "--optim.step_gamma=0"}, "optim.step_gamma"},
+           {{"--optim.schedule=step", "--optim.step_every=2", "--optim.step_gamma=1.5"}, "optim.step_gamma"},
+           {{"--optim.schedule=warmup_cosine"}, "optim.decay_steps = 0: must be > optim.warmup_steps (0)"},
+           {{"--optim.schedule=warmup_cosine", "--optim.warmup_steps=8", "--optim.decay_steps=8"},
+            "optim.decay_steps"},
+           {{"--optim.schedule=warmup_cosine", "--optim.warmup_steps=-1", "--optim.decay_steps=8"},
+            "optim.warmup_steps"},
+           {{"--optim.schedule=warmup_cosine", "--optim.decay_steps=8", "--optim.final_learning_rate=0.01"},
+            "optim.final_learning_rate"},
+           // A key of another schedule than the chosen one (here the default, constant) is refused.
+           {{"--optim.warmup_steps=10"}, "optim.warmup_steps = 10: must be left at its default unless "
+                                         "optim.schedule = warmup_cosine (it is constant)"},
+           {{"--optim.schedule=warmup_cosine", "--optim.decay_steps=8", "--optim.step_every=2"},
+            "optim.step_every"}}) {
+    const std::string e = error_of(path, overrides);
+    EXPECT_NE(e.find(key), std::string::npos) << overrides.front() << ": " << e;
+  }
+}

@@ -99,7 +99,7 @@ struct StepPath {
   config::Config config;
   data::DistributedSampler sampler;
   nn::Mlp model{nn::MlpSpec{784, {256, 128}, nn::ActivationKind::relu, 10}};
-  std::unique_ptr<optim::Optimizer> optimizer = optim::make_optimizer({}, model.registry().total());
+  std::unique_ptr<optim::Optimizer> optimizer = optim::make_optimizer({}, model.registry());
   std::unique_ptr<dist::GradientReducer> reducer;
   guard::FaultPlan faults;
   telemetry::Timeline timeline{0, 4096};

@@ -46,14 +46,23 @@ struct ModelConfig {
 
 /// [optim]: the optimizer.
 struct OptimConfig {
-  std::string name = "adam";             ///< `adam` or `sgd`.
-  double learning_rate = 1e-3;           ///< Step size (> 0).
+  std::string name = "adam";             ///< `adam`, `adamw` or `sgd`.
+  double learning_rate = 1e-3;           ///< Step size (> 0); with a schedule, its base (peak) rate.
   double beta1 = 0.9;                    ///< Adam first-moment decay, [0, 1).
   double beta2 = 0.999;                  ///< Adam second-moment decay, [0, 1).
   double epsilon = 1e-7;                 ///< Adam epsilon (> 0), Keras's default.
   double momentum = 0.0;                 ///< SGD momentum, [0, 1).
   bool nesterov = false;                 ///< SGD Nesterov momentum.
-  double weight_decay = 0.0;             ///< L2 coefficient lambda: loss += lambda * sum ||W||^2 (weights only).
+  double weight_decay = 0.0;             ///< Weights only (>= 0). adam, sgd: the L2 coefficient lambda,
+                                         ///< loss += lambda * sum ||W||^2. adamw: the decoupled coefficient,
+                                         ///< W -= learning rate * weight_decay * W before each update.
+  std::string schedule = "constant";     ///< Learning-rate schedule: `constant`, `step` or `warmup_cosine`.
+  std::int64_t step_every = 0;           ///< step: multiply the rate by step_gamma every N steps (>= 1).
+  double step_gamma = 0.1;               ///< step: the factor, in (0, 1].
+  std::int64_t warmup_steps = 0;         ///< warmup_cosine: steps of linear warm-up (>= 0).
+  std::int64_t decay_steps = 0;          ///< warmup_cosine: global step at which the cosine reaches
+                                         ///< final_learning_rate (> warmup_steps).
+  double final_learning_rate = 0.0;      ///< warmup_cosine: the rate from decay_steps on, in [0, learning_rate].
 };
 
 /// [train]: the loop.

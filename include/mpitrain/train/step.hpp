@@ -3,8 +3,9 @@
 /// One data-parallel training step as one unit, run by the trainer and by the allocation test alike:
 /// gather this rank's slice of the global batch, forward and loss, backward (which starts the reducer's
 /// allreduces), wait for the summed gradient, agree across ranks on stop requests and non-finite values,
-/// then average over the global batch's sample count, add the L2 gradient, clip by global norm, and apply
-/// the optimizer. A step that is not applied (a non-finite loss or gradient on any rank) leaves the
+/// then average over the global batch's sample count, add the L2 gradient, clip by global norm
+/// (optim::GradientPostProcessor), set the optimizer's rate to the schedule's rate of the global step, and
+/// apply the optimizer. A step that is not applied (a non-finite loss or gradient on any rank) leaves the
 /// parameters and the optimizer state untouched on every rank; what to do then is the caller's decision.
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 #include "mpitrain/nn/mlp.hpp"
 #include "mpitrain/optim/gradient_processing.hpp"
 #include "mpitrain/optim/optimizer.hpp"
+#include "mpitrain/optim/schedule.hpp"
 #include "mpitrain/train/reducer_setup.hpp"
 #include "mpitrain/train/step_clock.hpp"
 #include "mpitrain/train/training_data.hpp"
@@ -39,8 +41,9 @@ struct StepResult {
 /// rank; a steady-state run() allocates nothing (tests/perf/test_step_path.cpp).
 class Step {
  public:
-  /// @param config train.clip_grad_norm, optim.weight_decay. @param max_rows the largest slice of a global
-  /// batch on one rank. The references must outlive the step.
+  /// @param config train.clip_grad_norm, optim.weight_decay (an L2 coefficient unless optim.name = adamw) and
+  /// the optim.schedule keys. @param max_rows the largest slice of a global batch on one rank. The references
+  /// must outlive the step.
   Step(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer, dist::GradientReducer& reducer,
        const dist::Communicator& comm, std::int64_t max_rows, const guard::FaultPlan& faults);
 
@@ -56,6 +59,7 @@ class Step {
   dist::GradientReducer& reducer_;
   ReducerHook hook_;  // backward tells reducer_ which gradients are final
   optim::GradientPostProcessor post_;  // average, L2 gradient, clipping (after the allreduce)
+  optim::LearningRateSchedule schedule_;  // optim.schedule: the rate of each global step
   const dist::Communicator& comm_;
   const guard::FaultPlan& faults_;
   data::RowMatrix x_;            // max_rows × features: this rank's slice of the global batch
