@@ -19,7 +19,7 @@ std::optional<int> parse_command_line(const std::string& command, const std::vec
         config::check_no_option_placeholders(a.substr(0, a.find('=')), command + ": option '" + a + "'");
       }
     }
-    const po::parsed_options parsed = po::command_line_parser(args).options(desc).run();
+    const po::parsed_options parsed = po::command_line_parser(args).options(desc).style(config::command_line_style()).run();
     for (const auto& option : parsed.options) {
       if (option.position_key >= 0) {  // a token that is no option: program_options would drop it
         const std::string token = option.original_tokens.empty() ? std::string() : option.original_tokens.front();

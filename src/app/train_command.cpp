@@ -17,6 +17,8 @@ namespace po = boost::program_options;
 namespace mpitrain::app {
 
 int train_command(const std::vector<std::string>& args, const dist::Communicator& comm) {
+  // First thing: a stop signal during the checks or the data loading must not kill the ranks (exit 75 below).
+  guard::install_stop_handlers();
   po::options_description desc(
       "usage: mpirun -np N mpitrain train --config FILE [--section.key=value ...]\n\n"
       "Trains an MLP data-parallel over the ranks. Any config key can be overridden on the command line,\n"
@@ -82,6 +84,14 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     data = train::load_training_data(config, comm.rank(), comm.size());
   });
   if (code != exit_ok) return code;
+  if (const int signal = guard::agree_on_stop_signal(comm); signal != 0) {
+    if (comm.rank() == 0) {
+      spdlog::warn("stopped by {} before the first step: nothing needed saving (no step was trained and no "
+                   "checkpoint or config.ini written in this run); run the same command again to start",
+                   guard::signal_name(signal));
+    }
+    return guard::exit_preempted;
+  }
 
   try {
     train::train(config, data, comm, run_dir, faults);

@@ -5,6 +5,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cerrno>
 #include <charconv>
@@ -43,6 +44,20 @@ constexpr const char* keras_version = "2.15.0";
 
 [[noreturn]] void fail(const std::string& label, const std::string& what) {
   throw CheckpointError("checkpoint " + label + ": " + what);
+}
+
+// The RunProgress fields by attribute name (P is RunProgress or const RunProgress).
+template <class P>
+auto progress_doubles(P& p) {
+  return std::array{std::pair{"epoch_loss_sum", &p.epoch_loss_sum}, std::pair{"epoch_correct", &p.epoch_correct},
+                    std::pair{"epoch_samples", &p.epoch_samples}, std::pair{"epoch_penalty_sum", &p.epoch_penalty_sum}};
+}
+template <class P>
+auto progress_ints(P& p) {
+  return std::array{std::pair{"epoch_applied_steps", &p.epoch_applied_steps},
+                    std::pair{"epoch_skipped_steps", &p.epoch_skipped_steps},
+                    std::pair{"skipped_steps", &p.skipped_steps},
+                    std::pair{"consecutive_skipped_steps", &p.consecutive_skipped_steps}};
 }
 
 // zlib crc32 of the parameter bytes; fed in chunks because crc32 takes a 32-bit length.
@@ -174,6 +189,10 @@ void write_contents(const Hdf5File& file, const Checkpoint& ckpt, const nn::Para
   file.write_int_attribute(own.get(), "sampler_seed", static_cast<std::int64_t>(ckpt.sampler_seed), H5T_STD_I64LE);
   file.write_int_attribute(own.get(), "state_crc32", state_crc32(ckpt.optimizer_state), H5T_STD_U32LE);
   file.write_int_attribute(own.get(), "parameter_crc32", parameter_crc32(ckpt.parameters), H5T_STD_U32LE);
+  for (const auto& [name, value] : progress_doubles(ckpt.progress)) file.write_double_attribute(own.get(), name, *value);
+  for (const auto& [name, value] : progress_ints(ckpt.progress)) {
+    file.write_int_attribute(own.get(), name, *value, H5T_STD_I64LE);
+  }
 
   Group optimizer = file.create_group(own.get(), "optimizer");
   file.write_string_attribute(optimizer.get(), "name", ckpt.optimizer_name);
@@ -294,6 +313,12 @@ Checkpoint read_contents(const Hdf5File& file) {
   ckpt.config_ini = file.read_string_attribute(own.get(), "config");
   ckpt.trajectory = file.read_string_attribute(own.get(), "trajectory");
   ckpt.sampler_seed = static_cast<std::uint64_t>(file.read_int_attribute(own.get(), "sampler_seed"));
+  for (const auto& [name, value] : progress_doubles(ckpt.progress)) {
+    if (file.has_attribute(own.get(), name)) *value = file.read_double_attribute(own.get(), name);
+  }
+  for (const auto& [name, value] : progress_ints(ckpt.progress)) {
+    if (file.has_attribute(own.get(), name)) *value = file.read_int_attribute(own.get(), name);
+  }
 
   if (!file.exists(own.get(), "optimizer")) file.fail("no /mpitrain/optimizer group");
   Group optimizer = file.open_group(own.get(), "optimizer");

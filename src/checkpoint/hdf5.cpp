@@ -125,6 +125,13 @@ void Hdf5File::write_int_attribute(hid_t loc, const std::string& name, std::int6
   check(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), "write attribute " + name);
 }
 
+void Hdf5File::write_double_attribute(hid_t loc, const std::string& name, double value) const {
+  Dataspace space(check(H5Screate(H5S_SCALAR), "dataspace"));
+  Attribute attr(check(H5Acreate2(loc, name.c_str(), H5T_IEEE_F64LE, space.get(), H5P_DEFAULT, H5P_DEFAULT),
+                       "create attribute " + name));
+  check(H5Awrite(attr.get(), H5T_NATIVE_DOUBLE, &value), "write attribute " + name);
+}
+
 void Hdf5File::write_string_attribute(hid_t loc, const std::string& name, const std::string& value) const {
   write_fixed_strings(loc, name, {value}, /*scalar=*/true);
 }
@@ -190,6 +197,22 @@ std::int64_t Hdf5File::read_int_attribute(hid_t loc, const std::string& name) co
   std::int64_t value = 0;
   check(H5Aread(attr.get(), H5T_NATIVE_INT64, &value), "read attribute " + name);
   return value;
+}
+
+double Hdf5File::read_double_attribute(hid_t loc, const std::string& name) const {
+  Attribute attr = open_attribute(loc, name);
+  Datatype type(check(H5Aget_type(attr.get()), "type of attribute " + name));
+  Dataspace space(check(H5Aget_space(attr.get()), "dataspace of attribute " + name));
+  if (H5Tget_class(type.get()) != H5T_FLOAT || H5Sget_simple_extent_npoints(space.get()) != 1) {
+    fail("attribute " + name + " of " + object_path(loc) + " is not one floating-point number");
+  }
+  double value = 0.0;
+  check(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &value), "read attribute " + name);
+  return value;
+}
+
+bool Hdf5File::has_attribute(hid_t loc, const std::string& name) const {
+  return check(H5Aexists(loc, name.c_str()), "look-up of attribute " + name) > 0;
 }
 
 std::string Hdf5File::read_string_attribute(hid_t loc, const std::string& name) const {

@@ -102,6 +102,8 @@ class Hdf5File {
 
   /// Scalar integer attribute stored as @p file_type (e.g. H5T_STD_I64LE).
   void write_int_attribute(hid_t loc, const std::string& name, std::int64_t value, hid_t file_type) const;
+  /// Scalar float64 attribute (H5T_IEEE_F64LE).
+  void write_double_attribute(hid_t loc, const std::string& name, double value) const;
   /// Scalar fixed-length byte string (H5T_C_S1, NULLPAD, like numpy 'S'); "" is stored as one NUL byte.
   void write_string_attribute(hid_t loc, const std::string& name, const std::string& value) const;
   /// 1-D fixed-length byte strings of the longest value's size (numpy 'S' array); @p values not empty.
@@ -113,6 +115,10 @@ class Hdf5File {
 
   /// A scalar (or one-element) integer attribute. Fails if missing, not an integer, or not one element.
   [[nodiscard]] std::int64_t read_int_attribute(hid_t loc, const std::string& name) const;
+  /// A scalar (or one-element) floating-point attribute. Fails if missing, not a float, or not one element.
+  [[nodiscard]] double read_double_attribute(hid_t loc, const std::string& name) const;
+  /// Whether @p loc has an attribute @p name.
+  [[nodiscard]] bool has_attribute(hid_t loc, const std::string& name) const;
   /// A scalar string attribute, fixed-length (trailing NULs dropped) or variable-length.
   [[nodiscard]] std::string read_string_attribute(hid_t loc, const std::string& name) const;
   /// A scalar or 1-D string attribute as a list.

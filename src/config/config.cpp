@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -84,6 +85,7 @@ class Schema {
     bind("train.threads", c.train.threads, "Eigen threads per rank");
     bind("train.watchdog_seconds", c.train.watchdog_seconds, "abort when a step takes longer (s)");
     bind("train.nonfinite", c.train.nonfinite, "stop or skip on a non-finite loss or gradient");
+    bind("train.max_skipped_steps", c.train.max_skipped_steps, "stop after this many consecutive skipped steps");
     bind("train.clip_grad_norm", c.train.clip_grad_norm, "clip the gradient's global norm (0: off)");
     bind("train.check_replicas_every", c.train.check_replicas_every, "replica hash check period (steps)");
     bind("checkpoint.dir", c.checkpoint.dir, "run directory (default runs/<config name>)");
@@ -144,6 +146,13 @@ class Schema {
         if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
           throw ConfigError(std::string("config key ") + key + " = '" + text + "': must be an integer in [0, " +
                             std::to_string(std::numeric_limits<T>::max()) + "]");
+        }
+      }), help);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      // lexical_cast reads "inf" and "nan" into a double (and refuses 1e999); no key means either.
+      desc_.add_options()(key, po::value<T>(&field)->notifier([key](T value) {
+        if (!std::isfinite(value)) {
+          throw ConfigError(std::string("config key ") + key + " = " + format_value(value) + ": must be a finite number");
         }
       }), help);
     } else {
@@ -296,7 +305,8 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
       }
     }
     // A key given twice: the later value wins (program_options would refuse the repetition).
-    auto parsed = po::command_line_parser(tokens).options(schema.description()).run();
+    // No prefix guessing: `--train.e=1` is an unknown key, as it is in the INI file.
+    auto parsed = po::command_line_parser(tokens).options(schema.description()).style(command_line_style()).run();
     std::vector<po::option> last;
     for (auto& option : parsed.options) {
       if (option.position_key >= 0) {  // a token that is no option: program_options would drop it
@@ -319,6 +329,10 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
   return config;
 }
 }  // namespace
+
+int command_line_style() {
+  return po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+}
 
 void check_no_option_placeholders(const std::string& text, const std::string& where) {
   std::size_t at = 0;
@@ -383,6 +397,7 @@ void validate(const Config& c) {
   }
   require(c.train.watchdog_seconds > 0, "train.watchdog_seconds", c.train.watchdog_seconds, "> 0");
   require_one_of("train.nonfinite", c.train.nonfinite, {"stop", "skip"});
+  require(c.train.max_skipped_steps >= 0, "train.max_skipped_steps", c.train.max_skipped_steps, ">= 0 (0: no limit)");
   require(c.train.clip_grad_norm >= 0, "train.clip_grad_norm", c.train.clip_grad_norm, ">= 0");
   require(c.train.check_replicas_every >= 0, "train.check_replicas_every", c.train.check_replicas_every, ">= 0");
   require(c.checkpoint.every_steps >= 0, "checkpoint.every_steps", c.checkpoint.every_steps, ">= 0");

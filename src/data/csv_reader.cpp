@@ -2,13 +2,17 @@
 
 #include <csv.h>
 
+#include <spdlog/fmt/fmt.h>
+
+#include "data/input_file.hpp"
 #include "data/reader_internals.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
-#include <fstream>
+#include <limits>
 #include <optional>
 #include <string_view>
 #include <system_error>
@@ -23,7 +27,8 @@ namespace {
 // field still open at the end of the file is a parse error rather than being guessed at.
 constexpr unsigned char parser_options = CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL;
 
-enum class NumberParse { ok, invalid, out_of_range };
+// out_of_range: beyond double's largest magnitude; underflow: below its smallest, value set to 0.
+enum class NumberParse { ok, invalid, out_of_range, underflow };
 
 // libcsv already trims spaces and tabs around unquoted fields; quoted ones keep theirs.
 std::string_view trim(std::string_view text) {
@@ -47,15 +52,53 @@ NumberParse parse_number(std::string_view text, double& value) {
   const char* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (ptr != end || ec == std::errc::invalid_argument) return NumberParse::invalid;
-  return ec == std::errc() ? NumberParse::ok : NumberParse::out_of_range;
+  if (ec == std::errc()) return NumberParse::ok;
+  // Out of double's range: from_chars leaves value unset for an overflow and an underflow alike; strtod
+  // tells them apart (+-HUGE_VAL for an overflow, a zero or subnormal for an underflow).
+  value = std::strtod(std::string(text).c_str(), nullptr);
+  if (std::isinf(value)) return NumberParse::out_of_range;
+  value = 0.0;
+  return NumberParse::underflow;
 }
 
-std::string quoted(std::string_view text) {
+// Control characters (a quoted field's line break, a tab) are shown escaped, so that a message stays one line.
+std::string escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string quote_field(std::string_view text) {
   constexpr std::size_t limit = 40;
   std::string out(1, '\'');
-  out.append(text.substr(0, limit));
+  out.append(escaped(text.substr(0, limit)));
   out.append(text.size() > limit ? "...'" : "'");
   return out;
+}
+
+// A file in UTF-16 or UTF-32 (recognised by its byte-order mark) reads as CSV garbage: named instead.
+void check_encoding(const std::string& file, std::string_view start) {
+  const auto bom = [&](std::string_view mark) { return start.starts_with(mark); };
+  const char* encoding = bom(std::string_view("\xFF\xFE\0\0", 4))   ? "UTF-32 little-endian (byte-order mark FF FE 00 00)"
+                         : bom(std::string_view("\0\0\xFE\xFF", 4)) ? "UTF-32 big-endian (byte-order mark 00 00 FE FF)"
+                         : bom("\xFF\xFE")                            ? "UTF-16 little-endian (byte-order mark FF FE)"
+                         : bom("\xFE\xFF")                            ? "UTF-16 big-endian (byte-order mark FE FF)"
+                                                                       : nullptr;
+  if (encoding != nullptr) {
+    throw DataError(file + ": the file is " + encoding + "; save it as UTF-8 or ASCII (e.g. iconv -t UTF-8)");
+  }
 }
 
 // State shared with libcsv's callbacks. Callbacks run inside C code, so they never throw: the first
@@ -121,7 +164,7 @@ class CsvLoader {
     ds.features = Eigen::Map<const RowMatrix>(features_.data(), rows, feature_count_);
     ds.labels = std::move(labels_);
     ds.source = file_;
-    if (stats != nullptr) *stats = CsvStats{static_cast<std::int64_t>(rows), imputed_, had_header_};
+    if (stats != nullptr) *stats = CsvStats{static_cast<std::int64_t>(rows), imputed_, had_header_, duplicate_names_};
     return ds;
   }
 
@@ -221,6 +264,15 @@ class CsvLoader {
     const bool is_index = !wanted.empty() && ec == std::errc() && ptr == end && index >= 0;
     if (by_name != names_.end()) {
       label_index_ = by_name - names_.begin();
+      if (const auto again = std::find(by_name + 1, names_.end(), wanted); again != names_.end()) {
+        std::string columns;
+        for (std::size_t i = 0; i < names_.size(); ++i) {
+          if (names_[i] == wanted) columns += (columns.empty() ? "" : ", ") + std::to_string(i + 1);
+        }
+        return fail(file_ + ": line " + std::to_string(first_line_) + ": the header names the label column " +
+                    quote_field(wanted) + " more than once (columns " + columns +
+                    "); rename all but one, or set data.label_column to a 0-based column index");
+      }
     } else if (is_index && index < width_) {
       label_index_ = index;
     } else if (options_.label_optional) {
@@ -233,14 +285,32 @@ class CsvLoader {
                   (had_header_ ? "not a header name nor a 0-based index" : "no header: give a 0-based index") + ")");
     }
     feature_count_ = width_ - (label_index_ >= 0 ? 1 : 0);
+    duplicate_names_ = describe_duplicates();
     if (feature_count_ < 1) {
       fail(file_ + ": line " + std::to_string(first_line_) + " has no feature column besides the label");
     }
   }
 
+  // Feature columns that share a header name: "'x' (columns 2, 5), 'y' (columns 3, 4)"; empty if none.
+  std::string describe_duplicates() const {
+    std::string out;
+    for (std::size_t i = 0; i < names_.size(); ++i) {
+      const auto first = static_cast<std::size_t>(std::find(names_.begin(), names_.end(), names_[i]) - names_.begin());
+      if (first != i || static_cast<std::int64_t>(i) == label_index_) continue;
+      std::string columns = std::to_string(i + 1);
+      for (std::size_t j = i + 1; j < names_.size(); ++j) {
+        if (names_[j] == names_[i]) columns += ", " + std::to_string(j + 1);
+      }
+      if (columns.find(',') != std::string::npos) {
+        out += (out.empty() ? "" : ", ") + quote_field(names_[i]) + " (columns " + columns + ")";
+      }
+    }
+    return out;
+  }
+
   std::string where(std::int64_t line, std::int64_t column) const {
     std::string text = file_ + ": line " + std::to_string(line) + ", column " + std::to_string(column + 1);
-    if (had_header_) text += " ('" + names_[static_cast<std::size_t>(column)] + "')";
+    if (had_header_) text += " (" + quote_field(names_[static_cast<std::size_t>(column)]) + ")";
     return text;
   }
 
@@ -250,11 +320,11 @@ class CsvLoader {
       const std::string_view label = trim(text);
       if (label.empty()) return fail(where(line, column) + ": the label is empty");
       const NumberParse parsed = parse_number(label, value);
-      if (parsed != NumberParse::ok || !std::isfinite(value) || value != std::floor(value)) {
-        return fail(where(line, column) + ": label " + quoted(label) + " is not an integer");
+      if (parsed != NumberParse::ok || !std::isfinite(value) || value != std::floor(value)) {  // 1e-400 too
+        return fail(where(line, column) + ": label " + quote_field(label) + " is not an integer");
       }
       if (value < 0.0 || value >= options_.classes) {
-        return fail(where(line, column) + ": label " + quoted(label) + " is outside [0, " +
+        return fail(where(line, column) + ": label " + quote_field(label) + " is outside [0, " +
                     std::to_string(options_.classes) + ")");
       }
       row_label_ = static_cast<std::int32_t>(value);
@@ -267,11 +337,16 @@ class CsvLoader {
       return;
     }
     const NumberParse parsed = parse_number(text, value);
-    if (parsed == NumberParse::invalid) return fail(where(line, column) + ": " + quoted(text) + " is not a number");
+    if (parsed == NumberParse::invalid) return fail(where(line, column) + ": " + quote_field(text) + " is not a number");
     const auto narrowed = static_cast<float>(value);
-    if (parsed == NumberParse::out_of_range || !std::isfinite(narrowed)) {
-      return fail(where(line, column) + ": " + quoted(text) + " is not a finite single-precision number");
+    if (!std::isfinite(value) && parsed == NumberParse::ok) {
+      return fail(where(line, column) + ": " + quote_field(text) + " is not a finite number");
     }
+    if (parsed == NumberParse::out_of_range || !std::isfinite(narrowed)) {
+      return fail(where(line, column) + ": " + quote_field(text) + " overflows single precision (largest magnitude " +
+                  fmt::format("{:g}", std::numeric_limits<float>::max()) + ")");
+    }
+    // Below float's smallest subnormal the narrowing gives 0, as parse_number does below double's (underflow).
     row_[feature] = narrowed;
   }
 
@@ -321,6 +396,7 @@ class CsvLoader {
   std::int64_t width_ = 0;                         // fields per record
   std::int64_t label_index_ = -1;                  // -1: no label column (label_optional), labels are 0
   std::int64_t feature_count_ = 0;                 // width_ minus the label column
+  std::string duplicate_names_;                    // feature columns sharing a header name (CsvStats)
 
   std::vector<float> row_;        // feature_count_ features of the current row
   std::int32_t row_label_ = 0;
@@ -340,10 +416,13 @@ namespace detail {
 Dataset read_csv_window(const std::filesystem::path& path, const CsvOptions& options, const CsvWindow& window,
                         CsvStats* stats) {
   const std::string file = path.string();
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw DataError(file + ": no such file (or not a regular file)");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError(file + ": cannot open for reading");
+  InputFile in(path);  // plain, or gzip read through zlib
+  const bool whole = window.begin == 0 && window.first_record.empty() &&
+                     window.end == std::numeric_limits<std::uint64_t>::max();
+  if (in.gzip() && !whole) {
+    throw DataError(file + ": the file is gzip-compressed: a byte range of it (the shard of a rank with "
+                    "data.shuffle = local) cannot be read; decompress it first (gunzip)");
+  }
 
   constexpr std::string_view bom = "\xEF\xBB\xBF";  // UTF-8 byte-order mark
   const bool lines_known = (window.begin == 0 && window.first_record.empty()) || window.first_line > 0;
@@ -352,29 +431,31 @@ Dataset read_csv_window(const std::filesystem::path& path, const CsvOptions& opt
                    options, window.allow_empty);
   if (!window.first_record.empty()) {
     std::string_view first = window.first_record;
+    check_encoding(file, first);
     if (first.starts_with(bom)) first.remove_prefix(bom.size());
     loader.feed_reference(first, window.first_line > 0 ? window.first_line : 1);
   }
-  if (window.begin > 0) in.seekg(static_cast<std::streamoff>(window.begin));
+  if (window.begin > 0) (void)in.skip(window.begin);
   std::uint64_t remaining = window.end - window.begin;
   // Blocks of 1 MiB, or of the file's size if smaller: a small file does not pay for a 1 MiB buffer.
-  const std::uint64_t file_bytes = std::filesystem::file_size(path, ec);  // -1 on error: 1 MiB then
-  std::vector<char> block(static_cast<std::size_t>(
-      std::clamp<std::uint64_t>(std::min(file_bytes, remaining), 1, std::uint64_t{1} << 20)));
+  const std::uint64_t block_bytes = in.gzip() ? std::uint64_t{1} << 20 : std::min(in.file_size(), remaining);
+  std::vector<char> block(static_cast<std::size_t>(std::clamp<std::uint64_t>(block_bytes, 1, std::uint64_t{1} << 20)));
   bool first_block = window.begin == 0;
-  while (in && remaining > 0) {
-    in.read(block.data(), static_cast<std::streamsize>(std::min<std::uint64_t>(block.size(), remaining)));
-    auto size = static_cast<std::size_t>(in.gcount());
+  while (remaining > 0) {
+    auto size = in.read(block.data(), static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), remaining)));
+    if (size == 0) break;
     remaining -= size;
     const char* data = block.data();
-    if (first_block && std::string_view(data, size).starts_with(bom)) {
-      data += bom.size();
-      size -= bom.size();
+    if (first_block) {
+      check_encoding(file, std::string_view(data, size));
+      if (std::string_view(data, size).starts_with(bom)) {
+        data += bom.size();
+        size -= bom.size();
+      }
     }
     first_block = false;
     loader.feed(data, size);
   }
-  if (in.bad()) throw DataError(file + ": read error");
   Dataset ds = loader.finish(stats);
   ds.source = file;
   return ds;

@@ -1,14 +1,11 @@
 #include "mpitrain/data/idx_reader.hpp"
 
-#include <zlib.h>
-
+#include "data/input_file.hpp"
 #include "data/reader_internals.hpp"
 
 #include <algorithm>
 #include <array>
-#include <climits>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <utility>
 
@@ -27,61 +24,36 @@ std::string hex32(std::uint32_t value) {
   return text;
 }
 
-struct GzCloser {
-  void operator()(gzFile_s* file) const noexcept { gzclose(file); }
-};
-using GzHandle = std::unique_ptr<gzFile_s, GzCloser>;
-
-// A gzipped or plain file read sequentially; every error names the file.
+// A gzipped or plain IDX file read sequentially (detail::InputFile); every error names the file.
 class IdxFile {
  public:
-  explicit IdxFile(const std::filesystem::path& path) : name_(path.string()) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) {
-      throw DataError(name_ + ": no such file (or not a regular file)");
-    }
-    file_.reset(gzopen(name_.c_str(), "rb"));
-    if (!file_) throw DataError(name_ + ": cannot open for reading");
-  }
+  explicit IdxFile(const std::filesystem::path& path) : file_(path) {}
 
-  const std::string& name() const { return name_; }
+  const std::string& name() const { return file_.name(); }
 
-  // Whether the file is plain (zlib reads it transparently) rather than gzipped. Valid after a read.
-  bool plain() { return gzdirect(file_.get()) == 1; }
+  // Whether the file is plain rather than gzipped.
+  bool plain() const { return !file_.gzip(); }
 
-  // Moves to uncompressed byte @p offset: lseek for a plain file; for gzip, zlib decompresses and
-  // discards up to it at the next read (a short read then tells that the data ended first).
+  // Moves forward to uncompressed byte @p offset: a seek for a plain file; for gzip, zlib decompresses
+  // and discards up to it (a short read then tells that the data ended first).
   void seek(std::uint64_t offset) {
-    if (gzseek(file_.get(), static_cast<z_off_t>(offset), SEEK_SET) < 0) {
-      throw DataError(name_ + ": cannot seek to byte " + std::to_string(offset) + ": " + error_text());
+    if (offset < file_.position()) {
+      throw DataError(name() + ": cannot seek back to byte " + std::to_string(offset));
     }
+    (void)file_.skip(offset - file_.position());
   }
 
   // The uncompressed offset reached.
-  std::uint64_t position() {
-    const z_off_t at = gztell(file_.get());
-    return at < 0 ? 0 : static_cast<std::uint64_t>(at);
-  }
+  std::uint64_t position() const { return file_.position(); }
 
   // Reads up to @p size bytes; returns how many were read (fewer only at the end of the file).
-  std::size_t read(std::uint8_t* out, std::size_t size) {
-    std::size_t done = 0;
-    while (done < size) {
-      const auto chunk = static_cast<unsigned>(std::min<std::size_t>(size - done, INT_MAX / 2));
-      const int got = gzread(file_.get(), out + done, chunk);
-      if (got < 0) throw DataError(name_ + ": read error: " + error_text());
-      if (got == 0) break;
-      done += static_cast<std::size_t>(got);
-    }
-    if (done < size) check_stream_complete();
-    return done;
-  }
+  std::size_t read(std::uint8_t* out, std::size_t size) { return file_.read(out, size); }
 
   // Reads one big-endian 32-bit header field.
   std::uint32_t read_u32(const char* what, std::size_t offset) {
     std::array<std::uint8_t, 4> bytes{};
     if (read(bytes.data(), bytes.size()) != bytes.size()) {
-      throw DataError(name_ + ": file ends inside the header (" + what + " at byte offset " +
+      throw DataError(name() + ": file ends inside the header (" + what + " at byte offset " +
                       std::to_string(offset) + ")");
     }
     return (std::uint32_t{bytes[0]} << 24) | (std::uint32_t{bytes[1]} << 16) | (std::uint32_t{bytes[2]} << 8) |
@@ -91,7 +63,7 @@ class IdxFile {
   // Reads exactly @p expected data bytes that follow a @p header_bytes header, and nothing more.
   std::vector<std::uint8_t> read_data(std::uint64_t expected, std::size_t header_bytes) {
     if (expected > max_data_bytes) {
-      throw DataError(name_ + ": the header announces " + std::to_string(expected) + " data bytes, too many");
+      throw DataError(name() + ": the header announces " + std::to_string(expected) + " data bytes, too many");
     }
     std::vector<std::uint8_t> data;
     // Grow by chunks doubling from 1 MiB to 64 MiB rather than trusting the header with one huge
@@ -118,33 +90,18 @@ class IdxFile {
   }
 
   DataError trailing_bytes(std::uint64_t expected, std::size_t header_bytes, std::uint64_t found) const {
-    return DataError(name_ + ": " + std::to_string(found - expected) + " trailing bytes: expected " +
+    return DataError(name() + ": " + std::to_string(found - expected) + " trailing bytes: expected " +
                      std::to_string(expected) + " data bytes after the " + std::to_string(header_bytes) +
                      "-byte header, found " + std::to_string(found));
   }
 
   DataError truncated(std::uint64_t expected, std::size_t header_bytes, std::uint64_t found) const {
-    return DataError(name_ + ": truncated: expected " + std::to_string(expected) + " data bytes after the " +
+    return DataError(name() + ": truncated: expected " + std::to_string(expected) + " data bytes after the " +
                      std::to_string(header_bytes) + "-byte header, found " + std::to_string(found));
   }
 
  private:
-  // At the end of the input, a gzip stream cut short leaves Z_BUF_ERROR rather than Z_OK.
-  void check_stream_complete() {
-    int code = Z_OK;
-    const char* message = gzerror(file_.get(), &code);
-    if (code == Z_BUF_ERROR) throw DataError(name_ + ": truncated gzip stream (" + message + ")");
-    if (code != Z_OK) throw DataError(name_ + ": read error: " + message);
-  }
-
-  std::string error_text() {
-    int code = Z_OK;
-    const char* message = gzerror(file_.get(), &code);
-    return code == Z_ERRNO ? std::string("I/O error") : std::string(message);
-  }
-
-  std::string name_;
-  GzHandle file_;
+  detail::InputFile file_;
 };
 
 void check_magic(const IdxFile& file, std::uint32_t magic, std::uint32_t expected, const char* kind) {

@@ -20,6 +20,19 @@ void install_stop_handlers() {
 
 int stop_signal_received() { return received; }
 
+int agree_on_stop_signal(const dist::Communicator& comm) {
+  return comm.allreduce(static_cast<int>(received), dist::ReduceOp::max);
+}
+
+const char* signal_name(int signal) {
+  switch (signal) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGUSR1: return "SIGUSR1";
+    default: return "a signal";
+  }
+}
+
 void clear_stop_signal() { received = 0; }
 
 }  // namespace mpitrain::guard

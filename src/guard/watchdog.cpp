@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace mpitrain::guard {
@@ -29,15 +30,31 @@ void Watchdog::enter(base::StepPhase phase, std::int64_t step) noexcept {
   since_ns_.store(now_ns(), std::memory_order_relaxed);
   step_.store(step, std::memory_order_relaxed);
   phase_.store(static_cast<int>(phase), std::memory_order_relaxed);
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
 void Watchdog::run() {
-  const auto period = std::chrono::duration<double>(std::min(1.0, limit_seconds_ / 4));
+  const double period_s = std::min(1.0, limit_seconds_ / 4);
+  const auto period = std::chrono::duration<double>(period_s);
+  const auto period_ns = static_cast<std::int64_t>(period_s * 1e9);
+  std::int64_t last_wake = now_ns();
+  std::uint64_t seen = generation_.load(std::memory_order_acquire);
+  std::int64_t running_ns = 0;  // time the current phase has run, stops of the process left out
   std::unique_lock lock(mutex_);
   while (!wake_.wait_for(lock, period, [this] { return stop_; })) {
+    const std::int64_t now = now_ns();
+    // A wake-up more than 2 periods late: the process was stopped (SIGSTOP) in between (see the header).
+    const std::int64_t ran = now - last_wake > 2 * period_ns ? period_ns : now - last_wake;
+    last_wake = now;
+    if (const std::uint64_t generation = generation_.load(std::memory_order_acquire); generation != seen) {
+      seen = generation;  // a phase began since the last wake-up: it has run since since_ns_, within `ran`
+      running_ns = std::clamp<std::int64_t>(now - since_ns_.load(std::memory_order_relaxed), 0, ran);
+    } else {
+      running_ns += ran;
+    }
     const auto phase = static_cast<base::StepPhase>(phase_.load(std::memory_order_relaxed));
     if (phase == base::StepPhase::idle) continue;
-    const double stuck = static_cast<double>(now_ns() - since_ns_.load(std::memory_order_relaxed)) * 1e-9;
+    const double stuck = static_cast<double>(running_ns) * 1e-9;
     if (stuck <= limit_seconds_) continue;
     spdlog::error("watchdog: rank {} stuck in {} at step {} for {:.1f} s (train.watchdog_seconds = {}); "
                   "aborting the job",

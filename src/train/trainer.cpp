@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <array>
 
 #include "mpitrain/checkpoint/checkpoint.hpp"
@@ -43,7 +44,9 @@ struct RunningSums {
   double correct = 0.0;   // samples classified correctly
   double count = 0.0;     // samples
   double penalty = 0.0;   // sum over steps of the L2 penalty
-  double steps = 0.0;
+  double steps = 0.0;     // applied steps
+  double skipped = 0.0;   // skipped steps (train.nonfinite = skip)
+  std::array<double, 3> carried{};  // loss, correct, count of every rank before a resume (checkpoint::RunProgress)
   Clock::time_point start = Clock::now();
 
   void add(const nn::LossSums& sums, double step_penalty) {
@@ -54,18 +57,29 @@ struct RunningSums {
     steps += 1;
   }
   struct Means {
-    double loss;      // mean loss per sample + mean penalty per step
-    double accuracy;
-    double samples;   // global samples
+    nlohmann::json loss;      // mean loss per sample + mean penalty per step; null if no step was applied
+    nlohmann::json accuracy;  // null if no step was applied
+    double samples;           // global samples of the applied steps, carried ones included
+    double samples_here;      // of those, the ones trained since this process began the sums
   };
-  // Collective: the means over every rank's samples.
-  Means reduce(const dist::Communicator& comm) const {
+  // Collective: {loss, correct, count} summed over the ranks (without the carried sums).
+  std::array<double, 3> global_sums(const dist::Communicator& comm) const {
     std::array<double, 3> sums{loss, correct, count};
     comm.allreduce(std::span<double>(sums), dist::ReduceOp::sum);
-    const double n = std::max(sums[2], 1.0);
-    return {sums[0] / n + (steps > 0 ? penalty / steps : 0.0), sums[1] / n, sums[2]};
+    return sums;
+  }
+  // Collective: the means over every rank's samples.
+  Means reduce(const dist::Communicator& comm) const {
+    const std::array<double, 3> here = global_sums(comm);
+    const double n = here[2] + carried[2];
+    if (steps == 0 || n == 0) return {nullptr, nullptr, n, here[2]};
+    return {(here[0] + carried[0]) / n + penalty / steps, (here[1] + carried[1]) / n, n, here[2]};
   }
 };
+
+std::string format_metric(const nlohmann::json& value) {
+  return value.is_null() ? std::string("n/a") : fmt::format("{:.4f}", value.get<double>());
+}
 
 // The sampler of data.shuffle: global (every rank holds every sample) or local (each rank its own shard;
 // the shard sizes are gathered so that every rank knows the steps per epoch and each step's global count).
@@ -123,6 +137,8 @@ class Trainer {
   // The epochs left to train; returns the last epoch record (null when nothing was left to train).
   nlohmann::json run_epochs();
   void train_step(std::int64_t epoch, std::int64_t step, RunningSums& epoch_sums, RunningSums& log_sums);
+  void count_skip(bool applied, RunningSums& epoch_sums, RunningSums& log_sums);
+  [[noreturn]] void stop_for_signal(std::int64_t epochs_done, std::int64_t step_in_epoch);
   void write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch);
   void check_replicas(const char* when);
   void mark(base::StepPhase phase) { clock_.mark(phase, global_step_); }
@@ -161,6 +177,10 @@ class Trainer {
   std::int64_t epochs_done_ = 0;
   std::int64_t samples_seen_ = 0;
   std::int64_t skipped_steps_ = 0;
+  std::int64_t consecutive_skipped_ = 0;   // skipped steps since the last applied one (train.max_skipped_steps)
+  RunningSums epoch_sums_;                 // the current epoch's (partial sums go into checkpoints)
+  bool stop_requested_ = false;            // a stop signal was agreed; acted on at the end of the epoch
+  std::int64_t last_checkpoint_step_ = -1;
   double train_seconds_ = 0.0;
   std::string resumed_from_;
   std::string last_checkpoint_;
@@ -188,8 +208,10 @@ void Trainer::initialise() {
   // Rank 0's parameters (fresh or restored) and position reach every rank.
   enum : std::size_t { resumed, epoch, step_in_epoch, global_step, optimizer_iterations };
   std::array<std::int64_t, 5> position{};
+  checkpoint::RunProgress progress;
   if (rank_ == 0) {
     if (ckpt) {
+      progress = ckpt->progress;
       std::copy(ckpt->parameters.begin(), ckpt->parameters.end(), model_.parameters().begin());
       auto states = optimizer_->state();
       for (std::size_t i = 0; i < states.size(); ++i) {
@@ -201,6 +223,12 @@ void Trainer::initialise() {
     }
   }
   comm_.broadcast(std::span<std::int64_t>(position), 0);
+  std::array<double, 8> carried{progress.epoch_loss_sum, progress.epoch_correct, progress.epoch_samples,
+                                progress.epoch_penalty_sum, static_cast<double>(progress.epoch_applied_steps),
+                                static_cast<double>(progress.epoch_skipped_steps),
+                                static_cast<double>(progress.skipped_steps),
+                                static_cast<double>(progress.consecutive_skipped_steps)};
+  comm_.broadcast(std::span<double>(carried), 0);
   comm_.broadcast(model_.parameters(), 0);
   for (auto& state : optimizer_->state()) comm_.broadcast(state.values, 0);
   if (position[resumed] == 1) {
@@ -208,6 +236,13 @@ void Trainer::initialise() {
     start_step_ = position[step_in_epoch];
     global_step_ = position[global_step];
     optimizer_->set_iterations(position[optimizer_iterations]);
+    // The resumed epoch's sums so far (every rank holds them; they are added after the allreduce).
+    epoch_sums_.carried = {carried[0], carried[1], carried[2]};
+    epoch_sums_.penalty = carried[3];
+    epoch_sums_.steps = carried[4];
+    epoch_sums_.skipped = carried[5];
+    skipped_steps_ = static_cast<std::int64_t>(carried[6]);
+    consecutive_skipped_ = static_cast<std::int64_t>(carried[7]);
     resumed_from_ = path.string();
     comm_.broadcast(resumed_from_, 0);
     spdlog::info("resumed from {}: epoch {}, step {} of the epoch, global step {}", resumed_from_, start_epoch_ + 1,
@@ -243,6 +278,11 @@ void Trainer::log_plan() const {
                "{} steps, {} parameters",
                samples, world_, global_batch_, max_rows_, sampler_->steps_per_epoch(), total_steps_,
                model_.registry().total());
+  if (global_batch_ > samples && rank_ == 0) {
+    spdlog::warn("the global batch ({}) is larger than the training set ({} samples): every step uses the whole "
+                 "set, {} samples",
+                 global_batch_, samples, samples);
+  }
   spdlog::info("gradient exchange: {} reducer{}, {} allreduce(s) per step, compression {}; {} thread(s) per rank",
                reducer_->name(), reducer_->name() == "bucketed" ? fmt::format(" ({} MiB buckets)", config_.dist.bucket_mb) : "",
                reducer_->bucket_count(), config_.dist.compression, config_.train.threads);
@@ -269,23 +309,58 @@ void Trainer::train_step(std::int64_t epoch, std::int64_t step, RunningSums& epo
     ++skipped_steps_;
     spdlog::warn("{}: step skipped on every rank (train.nonfinite = skip)", where);
   }
+  count_skip(r.applied, epoch_sums, log_sums);
   if (r.stop_requested) {
-    const bool epoch_done = step + 1 == sampler_->steps_per_epoch();
-    if (rank_ == 0) {
-      bar_->clear();
-      spdlog::warn("stop signal received: writing a checkpoint at step {} and exiting", global_step_);
-    }
-    write_checkpoint_now(epoch_done ? epoch + 1 : epoch, epoch_done ? 0 : step + 1);
-    throw TrainingStopped("stopped by a signal after step " + std::to_string(global_step_) +
-                              "; checkpoint written: resume with --checkpoint.resume=auto",
-                          0, guard::exit_preempted);
+    stop_requested_ = true;  // at the end of an epoch (or of the run), run_epochs() reports the epoch first
+    if (step + 1 < sampler_->steps_per_epoch() && global_step_ < total_steps_) stop_for_signal(epoch, step + 1);
   }
+}
+
+// The skip counters after a step; stops the run after train.max_skipped_steps consecutive skipped steps.
+void Trainer::count_skip(bool applied, RunningSums& epoch_sums, RunningSums& log_sums) {
+  consecutive_skipped_ = applied ? 0 : consecutive_skipped_ + 1;
+  if (applied) return;
+  epoch_sums.skipped += 1;
+  log_sums.skipped += 1;
+  const std::int64_t limit = config_.train.max_skipped_steps;
+  if (limit > 0 && consecutive_skipped_ >= limit) {
+    throw TrainingStopped(std::to_string(consecutive_skipped_) + " consecutive steps skipped for non-finite values " +
+                              "(steps " + std::to_string(global_step_ - consecutive_skipped_) + " to " +
+                              std::to_string(global_step_ - 1) + "; train.max_skipped_steps = " +
+                              std::to_string(limit) + "): the run has diverged; stopping, the last checkpoint is kept: " +
+                              (last_checkpoint_.empty() ? std::string("none written yet") : last_checkpoint_),
+                          0, 1);
+  }
+}
+
+// Writes a checkpoint (unless one was written at this step) and stops every rank with exit_preempted.
+void Trainer::stop_for_signal(std::int64_t epochs_done, std::int64_t step_in_epoch) {
+  if (rank_ == 0) {
+    bar_->clear();
+    spdlog::warn("stop signal received: {} at step {} and exiting",
+                 last_checkpoint_step_ == global_step_ ? "checkpoint already written" : "writing a checkpoint",
+                 global_step_);
+  }
+  if (last_checkpoint_step_ != global_step_) write_checkpoint_now(epochs_done, step_in_epoch);
+  throw TrainingStopped("stopped by a signal after step " + std::to_string(global_step_) + "; checkpoint " +
+                            last_checkpoint_ + " written: resume with --checkpoint.resume=auto",
+                        0, guard::exit_preempted);
 }
 
 void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch) {
   mark(base::StepPhase::checkpoint);
   const auto started = Clock::now();
   const auto path = checkpoint::checkpoint_path(run_dir_, global_step_);
+  checkpoint::RunProgress progress{.skipped_steps = skipped_steps_, .consecutive_skipped_steps = consecutive_skipped_};
+  if (step_in_epoch > 0) {  // mid-epoch: the epoch's sums so far, over every rank (collective)
+    const std::array<double, 3> sums = epoch_sums_.global_sums(comm_);
+    progress.epoch_loss_sum = sums[0] + epoch_sums_.carried[0];
+    progress.epoch_correct = sums[1] + epoch_sums_.carried[1];
+    progress.epoch_samples = sums[2] + epoch_sums_.carried[2];
+    progress.epoch_penalty_sum = epoch_sums_.penalty;
+    progress.epoch_applied_steps = static_cast<std::int64_t>(epoch_sums_.steps);
+    progress.epoch_skipped_steps = static_cast<std::int64_t>(epoch_sums_.skipped);
+  }
   if (rank_ == 0) {
     checkpoint::Checkpoint c;
     c.architecture = model_.spec();
@@ -305,11 +380,13 @@ void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_i
     c.config_ini = config::to_ini(config_);
     c.sampler_seed = config_.train.seed;
     c.trajectory = trajectory_;
+    c.progress = progress;
     checkpoint::write_checkpoint(path, c, [this] { faults_.in_checkpoint(0, global_step_); });
     checkpoint::prune_checkpoints(run_dir_, config_.checkpoint.keep);
     spdlog::info("checkpoint written: {}", path.string());
   }
   last_checkpoint_ = path.filename().string();
+  last_checkpoint_step_ = global_step_;
   profile_.record(base::StepPhase::checkpoint, started, Clock::now());
   mark(base::StepPhase::idle);
 }
@@ -330,17 +407,21 @@ void Trainer::check_replicas(const char* when) {
 
 void Trainer::log_interval(std::int64_t epoch, RunningSums& sums) {
   const double elapsed = seconds_since(sums.start);
-  const auto [loss, accuracy, samples] = sums.reduce(comm_);
+  const auto [loss, accuracy, samples, samples_here] = sums.reduce(comm_);
   if (rank_ == 0) {
     metrics_->write({{"kind", "interval"}, {"epoch", epoch + 1}, {"step", global_step_}, {"loss", loss},
                      {"accuracy", accuracy}, {"learning_rate", optimizer_->learning_rate()},
-                     {"samples_per_second", samples / elapsed}, {"seconds", seconds_since(wall_start_)},
-                     {"skipped_steps", skipped_steps_}});
+                     {"samples_per_second", samples_here / elapsed}, {"seconds", seconds_since(wall_start_)},
+                     {"steps_applied", static_cast<std::int64_t>(sums.steps)},
+                     {"steps_skipped", static_cast<std::int64_t>(sums.skipped)}, {"skipped_steps", skipped_steps_}});
     if (bar_->active()) {
-      bar_->update(epoch + 1, global_step_, samples / elapsed, loss);
+      bar_->update(epoch + 1, global_step_, samples_here / elapsed,
+                   loss.is_null() ? std::numeric_limits<double>::quiet_NaN() : loss.get<double>());
     } else {
-      spdlog::info("epoch {} step {}/{}: loss {:.4f} accuracy {:.4f}, {:.0f} samples/s", epoch + 1, global_step_,
-                   total_steps_, loss, accuracy, samples / elapsed);
+      spdlog::info("epoch {} step {}/{}: loss {} accuracy {}, {:.0f} samples/s{}", epoch + 1, global_step_,
+                   total_steps_, format_metric(loss), format_metric(accuracy), samples_here / elapsed,
+                   sums.skipped > 0 ? fmt::format(", {} of {} steps skipped", sums.skipped, sums.skipped + sums.steps)
+                                    : std::string());
     }
   }
   sums = RunningSums{};
@@ -348,12 +429,16 @@ void Trainer::log_interval(std::int64_t epoch, RunningSums& sums) {
 
 nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, const RunningSums& sums,
                                   double seconds) {
-  const auto [loss, accuracy, samples] = sums.reduce(comm_);
+  // The rate and the energy per sample count the samples trained in this process (not those before a resume).
+  const auto [loss, accuracy, all_samples, samples] = sums.reduce(comm_);
+  const bool complete = steps_done == sampler_->steps_per_epoch();
   nlohmann::json record = {{"kind", "epoch"}, {"epoch", epoch + 1}, {"step", global_step_},
                            {"loss", loss}, {"accuracy", accuracy},
                            {"learning_rate", optimizer_->learning_rate()},
                            {"samples_per_second", samples / seconds}, {"seconds", seconds},
-                           {"complete", steps_done == sampler_->steps_per_epoch()},
+                           {"complete", complete},
+                           {"steps_applied", static_cast<std::int64_t>(sums.steps)},
+                           {"steps_skipped", static_cast<std::int64_t>(sums.skipped)},
                            {"skipped_steps", skipped_steps_}};
   if (data_.validation.size() > 0) {
     mark(base::StepPhase::evaluation);
@@ -365,8 +450,13 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
   if (rank_ == 0) {
     bar_->clear();
     metrics_->write(record);
-    spdlog::info("epoch {}/{} done: train loss {:.4f} accuracy {:.4f}{}, {:.0f} samples/s, {:.1f} s", epoch + 1,
-                 config_.train.epochs, loss, accuracy,
+    spdlog::info("epoch {}/{} {}: train loss {} accuracy {}{}{}, {:.0f} samples/s, {:.1f} s", epoch + 1,
+                 config_.train.epochs,
+                 complete ? std::string("done")
+                          : fmt::format("stopped after step {} of {} (partial)", steps_done, sampler_->steps_per_epoch()),
+                 format_metric(loss), format_metric(accuracy),
+                 sums.skipped > 0 ? fmt::format(", {} of {} steps skipped", sums.skipped, sums.skipped + sums.steps)
+                                  : std::string(),
                  record.contains("val_loss")
                      ? fmt::format(", validation loss {:.4f} accuracy {:.4f}", record["val_loss"].get<double>(),
                                    record["val_accuracy"].get<double>())
@@ -384,11 +474,12 @@ nlohmann::json Trainer::run_epochs() {
   const std::int64_t steps_per_epoch = sampler_->steps_per_epoch();
   for (std::int64_t epoch = start_epoch_; epoch < config_.train.epochs && global_step_ < total_steps_; ++epoch) {
     sampler_->set_epoch(epoch);
-    RunningSums epoch_sums, log_sums;
+    if (epoch != start_epoch_) epoch_sums_ = RunningSums{};  // the first keeps what a resume restored
+    RunningSums log_sums;
     const auto epoch_start = Clock::now();
     std::int64_t step = epoch == start_epoch_ ? start_step_ : 0;
     for (; step < steps_per_epoch && global_step_ < total_steps_; ++step) {
-      train_step(epoch, step, epoch_sums, log_sums);
+      train_step(epoch, step, epoch_sums_, log_sums);
       energy_->after_step(global_step_, total_steps_);
       if (global_step_ % config_.train.log_every == 0) log_interval(epoch, log_sums);
       if (config_.train.check_replicas_every > 0 && global_step_ % config_.train.check_replicas_every == 0) {
@@ -401,13 +492,16 @@ nlohmann::json Trainer::run_epochs() {
     }
     const double seconds = seconds_since(epoch_start);
     train_seconds_ += seconds;
-    last_epoch = end_epoch(epoch, step, epoch_sums, seconds);
+    last_epoch = end_epoch(epoch, step, epoch_sums_, seconds);
     const bool complete = step == steps_per_epoch;
     if (complete) epochs_done_ = epoch + 1;
     const bool last = !(epoch + 1 < config_.train.epochs && global_step_ < total_steps_);
     const bool periodic = config_.checkpoint.every_epochs > 0 && complete &&
                           (epoch + 1) % config_.checkpoint.every_epochs == 0;
-    if (periodic || last) write_checkpoint_now(complete ? epoch + 1 : epoch, complete ? 0 : step);
+    if ((periodic || last) && last_checkpoint_step_ != global_step_) {  // not twice at one step
+      write_checkpoint_now(complete ? epoch + 1 : epoch, complete ? 0 : step);
+    }
+    if (stop_requested_) stop_for_signal(complete ? epoch + 1 : epoch, complete ? 0 : step);
   }
   if (!resumed_from_.empty() && global_step_ == total_steps_ && last_checkpoint_.empty()) {
     last_checkpoint_ = std::filesystem::path(resumed_from_).filename().string();

@@ -18,11 +18,20 @@ data::CsvOptions csv_options(const config::Config& config) {
   return options;
 }
 
-data::Dataset load_csv(const std::string& path, const config::Config& config) {
+// Feature columns sharing a header name are legal (features are positional) but often a mistake: rank 0
+// warns (every rank reads the same header).
+void warn_duplicates(const std::string& path, const data::CsvStats& stats, int rank) {
+  if (rank == 0 && !stats.duplicate_feature_names.empty()) {
+    spdlog::warn("{}: feature columns share a header name: {}", path, stats.duplicate_feature_names);
+  }
+}
+
+data::Dataset load_csv(const std::string& path, const config::Config& config, int rank) {
   data::CsvStats stats;
   data::Dataset ds = data::read_csv_dataset(path, csv_options(config), &stats);
   spdlog::info("{}: {} rows loaded, {} features, {} missing cells imputed as 0", path, stats.rows,
                ds.feature_count(), stats.imputed_cells);
+  warn_duplicates(path, stats, rank);
   return ds;
 }
 
@@ -37,6 +46,7 @@ data::Dataset load_train_shard(const config::Config& config, int rank, int world
     spdlog::info("{}: shard {} of {}: bytes [{}, {}), {} rows loaded, {} features, {} missing cells imputed as 0",
                  d.train_csv, rank, world_size, info.byte_begin, info.byte_end, stats.rows, ds.feature_count(),
                  stats.imputed_cells);
+    warn_duplicates(d.train_csv, stats, rank);
   } else {
     // 8-bit images stay bytes (a quarter of the floats), scaled per batch as with global shuffling.
     ds = data::load_idx_shard(d.train_images, d.train_labels, config.model.classes, rank, world_size, &info, true);
@@ -49,8 +59,8 @@ data::Dataset load_train_shard(const config::Config& config, int rank, int world
 }
 
 data::Dataset load_set(const config::Config& config, const std::string& images, const std::string& labels,
-                       const std::string& csv, bool as_pixels = false) {
-  data::Dataset ds = config.data.format == "csv" ? load_csv(csv, config)
+                       const std::string& csv, int rank, bool as_pixels = false) {
+  data::Dataset ds = config.data.format == "csv" ? load_csv(csv, config, rank)
                      : as_pixels ? data::load_idx_pixels(images, labels, config.model.classes)
                                  : data::load_idx_dataset(images, labels, config.model.classes);
   if (config.data.format != "csv") {
@@ -73,10 +83,10 @@ TrainingData load_training_data(const config::Config& config, int rank, int worl
   // 8-bit training images stay bytes, scaled per batch by the trainer (data::gather_batch), unless something
   // needs their float values up front: standardize fits on them, the validation split copies rows.
   const bool pixels = d.format == "idx" && d.scaling != "standardize" && d.validation_fraction == 0;
-  if (!out.local_shard) out.train = load_set(config, d.train_images, d.train_labels, d.train_csv, pixels);
+  if (!out.local_shard) out.train = load_set(config, d.train_images, d.train_labels, d.train_csv, rank, pixels);
   const bool has_test = d.format == "csv" ? !d.test_csv.empty() : !d.test_images.empty();
   if (has_test) {
-    out.test = load_set(config, d.test_images, d.test_labels, d.test_csv);
+    out.test = load_set(config, d.test_images, d.test_labels, d.test_csv, rank);
     if (out.test.feature_count() != out.train.feature_count()) {
       throw data::DataError(out.test.source + ": " + std::to_string(out.test.feature_count()) +
                             " features, the training set " + out.train.source + " has " +

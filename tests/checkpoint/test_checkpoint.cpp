@@ -50,6 +50,7 @@ Checkpoint make_checkpoint(const nn::MlpSpec& spec, unsigned seed) {
   c.scaler_shift = random_floats(gen, static_cast<std::size_t>(spec.inputs));
   c.scaler_scale = random_floats(gen, static_cast<std::size_t>(spec.inputs));
   c.config_ini = "[model]\nhidden = 5,4\n[train]\nseed = " + std::to_string(seed) + "\n";
+  c.progress = {0.1 * seed + 1234.5678901234567, 300.0 + seed, 640.0, 0.25 / 3, 7, 2, 11 + seed, 1};
   return c;
 }
 
@@ -67,6 +68,15 @@ void expect_equal(const Checkpoint& a, const Checkpoint& b) {
   EXPECT_EQ(a.scaler_shift, b.scaler_shift);
   EXPECT_EQ(a.scaler_scale, b.scaler_scale);
   EXPECT_EQ(a.config_ini, b.config_ini);
+  // Doubles bit for bit: the resumed epoch's metrics are sums continued from these.
+  EXPECT_EQ(a.progress.epoch_loss_sum, b.progress.epoch_loss_sum);
+  EXPECT_EQ(a.progress.epoch_correct, b.progress.epoch_correct);
+  EXPECT_EQ(a.progress.epoch_samples, b.progress.epoch_samples);
+  EXPECT_EQ(a.progress.epoch_penalty_sum, b.progress.epoch_penalty_sum);
+  EXPECT_EQ(a.progress.epoch_applied_steps, b.progress.epoch_applied_steps);
+  EXPECT_EQ(a.progress.epoch_skipped_steps, b.progress.epoch_skipped_steps);
+  EXPECT_EQ(a.progress.skipped_steps, b.progress.skipped_steps);
+  EXPECT_EQ(a.progress.consecutive_skipped_steps, b.progress.consecutive_skipped_steps);
 }
 
 // The message of the CheckpointError that read_checkpoint throws for @p path ("" if none).
@@ -368,6 +378,33 @@ TEST_F(CheckpointTest, OtherFormatVersionIsNamed) {
   }
   const std::string message = read_error(path);
   EXPECT_NE(message.find("format_version is 99, this build reads version 1"), std::string::npos) << message;
+}
+
+// A checkpoint written before the progress attributes existed (format 1 all the same) reads as zeros; the
+// attributes are where the header says, with h5py-readable types.
+TEST_F(CheckpointTest, ProgressAttributesAreOptional) {
+  const fs::path path = dir_ / "old.h5";
+  const Checkpoint original = make_checkpoint(spec_, 3);
+  write_checkpoint(path, original);
+  {
+    FileHandle f = open_raw(path, H5F_ACC_RDWR);
+    detail::Group own(H5Gopen2(f.get(), "mpitrain", H5P_DEFAULT));
+    double loss = 0.0;
+    Attribute attr(H5Aopen(own.get(), "epoch_loss_sum", H5P_DEFAULT));
+    ASSERT_GE(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &loss), 0);
+    EXPECT_EQ(loss, original.progress.epoch_loss_sum);
+    attr.close();
+    for (const char* name : {"epoch_loss_sum", "epoch_correct", "epoch_samples", "epoch_penalty_sum",
+                             "epoch_applied_steps", "epoch_skipped_steps", "skipped_steps", "consecutive_skipped_steps"}) {
+      ASSERT_GE(H5Adelete(own.get(), name), 0) << name;
+    }
+  }
+  const Checkpoint back = read_checkpoint(path);
+  EXPECT_EQ(back.progress.epoch_loss_sum, 0.0);
+  EXPECT_EQ(back.progress.epoch_samples, 0.0);
+  EXPECT_EQ(back.progress.skipped_steps, 0);
+  EXPECT_EQ(back.progress.consecutive_skipped_steps, 0);
+  EXPECT_EQ(back.global_step, original.global_step);
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
 // Unit tests of the CSV reader on fixture files written at test time.
 #include <gtest/gtest.h>
+#include <spdlog/fmt/fmt.h>
+#include <zlib.h>
 
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -159,7 +162,7 @@ TEST_F(CsvTest, QuotedFieldsWithCommasQuotesAndNewlines) {
   const Dataset ds = read(header + "1,\"2.5\",3,\" 4 \"\n\"0\",5,\"6\",7\n", {}, &stats);
   expect_rows(ds, {{2.5f, 3, 4}, {5, 6, 7}}, {1, 0});
   // The error after the multi-line record is still on the right line, and names the quoted header.
-  expect_error(header + "1,2,3,4\n0,4,x,6\n", {}, {"line 4", "column 3", "'f\n2'", "'x'"});
+  expect_error(header + "1,2,3,4\n0,4,x,6\n", {}, {"line 4", "column 3", "'f\\n2'", "'x'"});
   expect_error(header + "1,2,3,4\n0,4,5,bad\n", {}, {"line 4", "column 4", "'say \"hi\"'"});
   // A quoted comma stays inside its field (the row is not ragged) and is reported as the value.
   expect_error(header + "1,\"2,5\",3,4\n", {}, {"line 3", "column 2", "'f,1'", "'2,5' is not a number"});
@@ -200,11 +203,96 @@ TEST_F(CsvTest, NonNumericFeatureNamesLineColumnAndHeader) {
   for (const std::string bad : {"1.5x", "0x10", "1,5e", "--1", "N/A", "None", "1 2"}) {
     expect_error("label,a\n1,\"" + bad + "\"\n", {}, {"line 2", "column 2", "('a')", "not a number"});
   }
-  for (const std::string bad : {"inf", "-Infinity", "NAN", "-nan", "1e39", "1e999"}) {
-    expect_error("label,a\n1," + bad + "\n", {}, {"line 2", "column 2", "('a')", "not a finite"});
+  for (const std::string bad : {"inf", "-Infinity", "NAN", "-nan"}) {
+    expect_error("label,a\n1," + bad + "\n", {}, {"line 2", "column 2", "('a')", "is not a finite number"});
   }
   // Without a header there is no name to give.
   expect_error("1,2\n0,x\n", with_label("0"), {"line 2", "column 2", "'x'"});
+}
+
+// Beyond float's range: above it an error that says so (beyond double's too, where from_chars fails);
+// below it 0, whether the value underflows double (1e-400) or only float (1e-50).
+TEST_F(CsvTest, OverflowIsNamedAndUnderflowIsZero) {
+  for (const std::string big : {"1e39", "-3.5e38", "1e999", "-1e400"}) {
+    expect_error("label,a\n1," + big + "\n", {}, {"line 2", "column 2", "('a')", "'" + big + "' overflows single precision",
+                                                  "largest magnitude 3.40282e+38"});
+  }
+  const Dataset ds = read("label,a,b,c,d,e\n1,1e-50,1e-400,-1e-400,+1e-99999,2e-45\n");
+  ASSERT_EQ(ds.feature_count(), 5);
+  for (int c = 0; c < 4; ++c) EXPECT_EQ(ds.features(0, c), 0.0f) << "column " << c + 2;
+  EXPECT_EQ(ds.features(0, 4), std::numeric_limits<float>::denorm_min());  // 2e-45 rounds to the smallest subnormal
+  expect_error("label,a\n1e-400,1\n", {}, {"line 2", "'1e-400'", "not an integer"});  // a label stays exact
+}
+
+// A quoted field or header name with a line break or a tab is shown escaped, so the message is one line.
+TEST_F(CsvTest, ControlCharactersInMessagesAreEscaped) {
+  const fs::path path = write("\"lab\nel\",\"a\tb\"\n1,\"x\ny\"\n");
+  try {
+    (void)read_csv_dataset(path, with_label("lab\nel"));
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& error) {
+    const std::string message = error.what();
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(message.find('\t'), std::string::npos) << message;
+    EXPECT_NE(message.find("line 3, column 2 ('a\\tb'): 'x\\ny' is not a number"), std::string::npos) << message;
+  }
+}
+
+// A header that names the label column twice would silently train on the first: an error naming both.
+TEST_F(CsvTest, LabelColumnNamedTwiceIsAnError) {
+  expect_error("label,a,label\n1,2,3\n", {}, {"line 1", "label column 'label' more than once", "columns 1, 3"});
+  expect_error("\n\nx,y,y\n1,2,3\n", with_label("y"), {"line 3", "'y' more than once", "columns 2, 3"});
+  // By index the columns are unambiguous.
+  expect_rows(read("y,a,y\n1,2,3\n", with_label("0")), {{2, 3}}, {1});
+}
+
+// Feature columns sharing a name are allowed (the model sees positions), but reported for a warning.
+TEST_F(CsvTest, DuplicateFeatureNamesAreReported) {
+  CsvStats stats;
+  expect_rows(read("a,label,b,a,b,c,a\n1,2,3,4,5,6,7\n", {}, &stats), {{1, 3, 4, 5, 6, 7}}, {2});
+  EXPECT_EQ(stats.duplicate_feature_names, "'a' (columns 1, 4, 7), 'b' (columns 3, 5)");
+  read("label,a,b\n1,2,3\n", {}, &stats);
+  EXPECT_EQ(stats.duplicate_feature_names, "");
+}
+
+// UTF-16 and UTF-32 files are recognised by their byte-order mark and named (libcsv would see NUL bytes).
+TEST_F(CsvTest, Utf16AndUtf32AreNamed) {
+  const auto wide = [](const std::string& text, bool little) {
+    std::string out = little ? "\xFF\xFE" : "\xFE\xFF";
+    for (const char c : text) out += little ? std::string{c, '\0'} : std::string{'\0', c};
+    return out;
+  };
+  expect_error(wide("label,a\n1,2\n", true), {}, {"UTF-16 little-endian (byte-order mark FF FE)", "UTF-8"});
+  expect_error(wide("label,a\n1,2\n", false), {}, {"UTF-16 big-endian (byte-order mark FE FF)"});
+  expect_error(std::string("\xFF\xFE\0\0l\0\0\0", 8), {}, {"UTF-32 little-endian"});
+}
+
+// A gzip-compressed CSV (first bytes 1f 8b) is read through zlib, with the same rules and line numbers.
+TEST_F(CsvTest, GzipCompressedCsvIsRead) {
+  const auto gzip = [&](const std::string& content, const std::string& name) {
+    const fs::path path = dir_ / name;
+    gzFile file = gzopen(path.string().c_str(), "wb");
+    EXPECT_EQ(gzwrite(file, content.data(), static_cast<unsigned>(content.size())), static_cast<int>(content.size()));
+    EXPECT_EQ(gzclose(file), Z_OK);
+    return path;
+  };
+  std::string content = "\xEF\xBB\xBFlabel,a,b\n";
+  for (int i = 0; i < 50000; ++i) content.append(fmt::format("{},{},\"{}\"\n", i % 10, i, -i));
+  CsvStats plain_stats, gz_stats;
+  const Dataset plain = read(content, {}, &plain_stats);
+  const Dataset gz = read_csv_dataset(gzip(content, "data.csv.gz"), {}, &gz_stats);
+  EXPECT_EQ(gz_stats.rows, 50000);
+  EXPECT_EQ(gz.labels, plain.labels);
+  EXPECT_TRUE(gz.features == plain.features);
+  EXPECT_FLOAT_EQ(gz.features(49999, 1), -49999.0f);
+  const fs::path bad = gzip(content + "3,4,x\n", "bad.csv.gz");
+  try {
+    (void)read_csv_dataset(bad, {});
+    ADD_FAILURE() << "expected a DataError";
+  } catch (const DataError& error) {
+    EXPECT_NE(std::string(error.what()).find(bad.string() + ": line 50002, column 3 ('b'): 'x' is not a number"),
+              std::string::npos) << error.what();
+  }
 }
 
 TEST_F(CsvTest, LabelMustBeAnIntegerInRange) {

@@ -145,6 +145,36 @@ TEST_F(IdxTest, TrailingBytesAreAnError) {
   expect_data_error([&] { (void)read_idx_labels(gz); }, {gz.string(), "1 trailing bytes", "expected 3"});
 }
 
+// zlib's gzread ignores bytes after the end of the gzip stream; the reader refuses them, as it refuses
+// trailing bytes after a plain file's data. Members concatenated as by `cat a.gz b.gz` are still one file.
+TEST_F(IdxTest, BytesAfterTheGzipStreamAreAnError) {
+  const Bytes labels = labels_file({1, 2, 3});
+  const fs::path gz = write_gz("labels.gz", labels);
+  EXPECT_EQ(read_idx_labels(gz), (std::vector<std::int32_t>{1, 2, 3}));
+  std::ifstream in(gz, std::ios::binary);
+  Bytes compressed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Bytes padded = compressed;
+  padded.insert(padded.end(), {0, 0, 0, 'x', 'y'});
+  const fs::path bad = write_plain("padded.gz", padded);
+  expect_data_error([&] { (void)read_idx_labels(bad); },
+                    {bad.string(), "5 trailing bytes after the gzip stream",
+                     "ends at byte " + std::to_string(compressed.size())});
+  const fs::path images = write_gz("images.gz", images_file(40, 3, 3));
+  std::ifstream in_images(images, std::ios::binary);
+  Bytes long_images((std::istreambuf_iterator<char>(in_images)), std::istreambuf_iterator<char>());
+  long_images.push_back('\n');
+  const fs::path bad_images = write_plain("images-newline.gz", long_images);
+  expect_data_error([&] { (void)read_idx_images(bad_images); }, {bad_images.string(), "1 trailing bytes after the gzip"});
+
+  // Two members: the labels file split after its header, each half gzipped, then concatenated.
+  const fs::path head = write_gz("head.gz", Bytes(labels.begin(), labels.begin() + 8));
+  const fs::path tail = write_gz("tail.gz", Bytes(labels.begin() + 8, labels.end()));
+  std::ifstream a(head, std::ios::binary), b(tail, std::ios::binary);
+  Bytes joined((std::istreambuf_iterator<char>(a)), std::istreambuf_iterator<char>());
+  joined.insert(joined.end(), std::istreambuf_iterator<char>(b), std::istreambuf_iterator<char>());
+  EXPECT_EQ(read_idx_labels(write_plain("joined.gz", joined)), (std::vector<std::int32_t>{1, 2, 3}));
+}
+
 TEST_F(IdxTest, ZeroDimensionIsAnError) {
   const fs::path path = write_plain("zero", images_file(3, 0, 2));
   expect_data_error([&] { (void)read_idx_images(path); }, {path.string(), "rows", "is 0"});

@@ -9,7 +9,8 @@
 /// mpitrain's own state lives in groups Keras ignores:
 ///   `/mpitrain` attributes format_version, inputs, hidden (comma-separated widths, e.g. "256,128"; ""
 ///   for none), activation, classes, epoch, step_in_epoch, global_step, config (INI text),
-///   parameter_crc32 (zlib crc32 of the parameter bytes in registry order);
+///   parameter_crc32 (zlib crc32 of the parameter bytes in registry order), and the RunProgress fields
+///   (below; attributes of the same names, float64 and int64, optional: a file without them reads as zeros);
 ///   `/mpitrain/optimizer` attributes name, iterations, state_names (e.g. "m,v"), and one dataset per
 ///   state buffer and parameter:
 ///   `/mpitrain/optimizer/<state>/<parameter name>` with the parameter's shape;
@@ -37,6 +38,21 @@ class CheckpointError : public std::runtime_error {
 /// Current value of the format_version attribute.
 inline constexpr int checkpoint_format_version = 1;
 
+/// Training progress besides the position: what a resumed run needs to report the same epoch metrics and
+/// skip counts as an uninterrupted run. The sums are over every rank; all are zero at an epoch boundary
+/// except the two run-wide counters. Stored as attributes of `/mpitrain` with these names (format 1,
+/// added without a version change: a file written before them reads as all zeros).
+struct RunProgress {
+  double epoch_loss_sum = 0.0;            ///< Per-sample losses of the epoch's applied steps so far, summed.
+  double epoch_correct = 0.0;             ///< Samples of those steps classified correctly.
+  double epoch_samples = 0.0;             ///< Samples of those steps.
+  double epoch_penalty_sum = 0.0;         ///< L2 penalties of those steps, summed (one per step).
+  std::int64_t epoch_applied_steps = 0;   ///< Steps of the epoch applied so far.
+  std::int64_t epoch_skipped_steps = 0;   ///< Steps of the epoch skipped so far (train.nonfinite = skip).
+  std::int64_t skipped_steps = 0;         ///< Steps skipped since the start of the run (all sessions).
+  std::int64_t consecutive_skipped_steps = 0;  ///< Steps skipped since the last applied one.
+};
+
 /// Everything a checkpoint holds. Flat buffers use the layout of nn::mlp_registry(architecture).
 struct Checkpoint {
   nn::MlpSpec architecture;
@@ -54,6 +70,7 @@ struct Checkpoint {
   std::string config_ini;                        ///< The resolved config of the run.
   std::uint64_t sampler_seed = 0;                ///< The sampler's seed: with epoch and step_in_epoch, its position.
   std::string trajectory;                        ///< The config keys that shape the trajectory, `key = value` lines.
+  RunProgress progress;                          ///< Partial epoch metrics and skip counters.
 };
 
 /// Writes @p ckpt to @p path atomically: into `<path>.tmp`, fsync, rename over @p path, fsync of the

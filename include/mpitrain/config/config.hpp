@@ -76,6 +76,8 @@ struct TrainConfig {
   int threads = 1;                       ///< Eigen threads per rank (>= 1).
   double watchdog_seconds = 600;         ///< Abort the job when a step or collective takes longer (s, > 0).
   std::string nonfinite = "stop";        ///< On a non-finite loss or gradient: `stop` or `skip` the step.
+  std::int64_t max_skipped_steps = 100;  ///< With nonfinite = skip: stop (as with `stop`, exit 1) after this
+                                         ///< many consecutive skipped steps (0: no limit).
   double clip_grad_norm = 0;             ///< If > 0, clip the averaged gradient to this global L2 norm.
   std::int64_t check_replicas_every = 100;  ///< Compare parameter hashes across ranks every N steps
                                             ///< (0: only at the end of the run).
@@ -136,7 +138,9 @@ struct Config {
 /// overrides of the form `--section.key=value` (later wins), then validates.
 /// @param path INI file; an empty path means defaults plus overrides.
 /// @param overrides command-line tokens `--section.key=value` (or `--section.key value`).
-/// @throws ConfigError naming the file and key for an unknown key, a wrong type or an out-of-range value,
+/// @throws ConfigError naming the file and key for an unknown key (also an abbreviated one on the command
+///         line: no prefix guessing), a wrong type, an out-of-range value or a float key that is not finite
+///         (inf, nan),
 ///         a string value that to_ini could not write back (containing '#' or a line break, or beginning or
 ///         ending with whitespace: possible only in an override), text containing one of Boost's message
 ///         placeholders %option%, %value%, %canonical_option%, %original_token%, %prefix% (naming the line),
@@ -163,6 +167,10 @@ std::string to_ini(const Config& config);
 /// Call it on command-line tokens before giving them to program_options (load_config does, for its input).
 /// @throws ConfigError "<where>: '<placeholder>' is not allowed ..." when @p text contains one.
 void check_no_option_placeholders(const std::string& text, const std::string& where);
+
+/// The Boost.Program_options command-line style of every mpitrain parser: the default style without
+/// `allow_guessing`, so that an abbreviated option (`--train.e=1`) is an unknown option, not a guess.
+int command_line_style();
 
 /// Parses a comma-separated list of positive integers such as `256,128` (empty string: empty list).
 /// @throws ConfigError naming @p key when an element is not a positive integer.
