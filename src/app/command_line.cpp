@@ -2,6 +2,7 @@
 #include <stdexcept>
 
 #include "app/commands.hpp"
+#include "mpitrain/base/files.hpp"
 #include "mpitrain/config/config.hpp"
 
 namespace mpitrain::app {
@@ -40,6 +41,23 @@ std::optional<int> parse_command_line(const std::string& command, const std::vec
     return exit_ok;
   }
   return std::nullopt;
+}
+
+int refuse_output_over_inputs(const std::string& command, const po::variables_map& vm, const char* output,
+                              std::initializer_list<const char*> inputs, const dist::Communicator& comm) {
+  return agreed(comm, exit_usage, [&] {
+    if (comm.rank() != 0 || vm.count(output) == 0) return;
+    const std::string out = vm[output].as<std::string>();
+    if (out.empty()) return;
+    for (const char* key : inputs) {
+      if (vm.count(key) == 0 || vm[key].as<std::string>().empty()) continue;
+      if (base::same_file(out, vm[key].as<std::string>())) {
+        throw std::invalid_argument(command + ": --" + output + " " + out + " is the same file as --" + key + " " +
+                                    vm[key].as<std::string>() + "; it would be overwritten: choose another --" +
+                                    output);
+      }
+    }
+  });
 }
 
 }  // namespace mpitrain::app

@@ -34,6 +34,14 @@ std::optional<int> parse_command_line(const std::string& command, const std::vec
                                       std::initializer_list<const char*> required,
                                       boost::program_options::variables_map& vm, const dist::Communicator& comm);
 
+/// Refuses (exit_usage on every rank, the reason logged once) when the file that option @p output names
+/// is the same file, by device and inode, as the file of any option in @p inputs that is set: an output
+/// must never overwrite a command's own checkpoint or data. Checked by rank 0, which writes the output.
+/// @return exit_ok (0) to go on, else exit_usage.
+int refuse_output_over_inputs(const std::string& command, const boost::program_options::variables_map& vm,
+                              const char* output, std::initializer_list<const char*> inputs,
+                              const dist::Communicator& comm);
+
 }  // namespace mpitrain::app
 
 #include <spdlog/spdlog.h>

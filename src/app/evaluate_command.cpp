@@ -70,6 +70,9 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
   if (const auto done = parse_command_line("evaluate", args, desc, {"checkpoint", "data"}, vm, comm)) {
     return *done;
   }
+  if (const int refused = refuse_output_over_inputs("evaluate", vm, "output", {"checkpoint", "data", "labels"}, comm)) {
+    return refused;
+  }
   const int code = agreed(comm, exit_error, [&] {
     loaded = load_model(vm["checkpoint"].as<std::string>());
     ds = load_inputs(loaded, vm["data"].as<std::string>(), vm["labels"].as<std::string>(), true);

@@ -1,6 +1,7 @@
 // mpitrain: data-parallel MLP training under MPI. Dispatches to the subcommands.
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
@@ -19,6 +20,9 @@ constexpr const char* usage =
 
 int main(int argc, char** argv) {
   using namespace mpitrain;
+  // A file-size limit (ulimit -f) then makes a write fail with EFBIG, reported with the file's name, instead
+  // of killing the process with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   dist::Environment environment(argc, argv);
   int code = app::exit_error;
   {

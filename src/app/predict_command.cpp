@@ -2,11 +2,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
-#include <cstdio>
+#include <iterator>
 #include <iostream>
 
 #include "app/commands.hpp"
 #include "app/model_io.hpp"
+#include "mpitrain/base/files.hpp"
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
@@ -16,27 +17,21 @@ namespace mpitrain::app {
 
 namespace {
 
-// Writes row,predicted_class,prob_0..prob_{K-1} to a temporary file renamed over @p path when complete.
-void write_predictions(const std::filesystem::path& path, const std::vector<float>& probs, int k) {
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
-  std::FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) throw std::runtime_error("cannot write " + tmp.string());
-  std::fputs("row,predicted_class", f);
-  for (int j = 0; j < k; ++j) std::fprintf(f, ",prob_%d", j);
-  std::fputc('\n', f);
+// row,predicted_class,prob_0..prob_{K-1}, one line per row of @p probs (rows × k).
+std::string predictions_csv(const std::vector<float>& probs, int k) {
+  std::string text = "row,predicted_class";
+  for (int j = 0; j < k; ++j) fmt::format_to(std::back_inserter(text), ",prob_{}", j);
+  text += '\n';
   const std::size_t rows = probs.size() / static_cast<std::size_t>(k);
   for (std::size_t i = 0; i < rows; ++i) {
     const float* p = probs.data() + i * static_cast<std::size_t>(k);
     int best = 0;
     for (int j = 1; j < k; ++j) best = p[j] > p[best] ? j : best;
-    std::fprintf(f, "%zu,%d", i, best);
-    for (int j = 0; j < k; ++j) std::fprintf(f, ",%.9g", static_cast<double>(p[j]));
-    std::fputc('\n', f);
+    fmt::format_to(std::back_inserter(text), "{},{}", i, best);
+    for (int j = 0; j < k; ++j) fmt::format_to(std::back_inserter(text), ",{:.9g}", static_cast<double>(p[j]));
+    text += '\n';
   }
-  const bool ok = std::fflush(f) == 0 && std::ferror(f) == 0;
-  std::fclose(f);
-  if (!ok) throw std::runtime_error("cannot write " + tmp.string());
-  std::filesystem::rename(tmp, path);
+  return text;
 }
 
 }  // namespace
@@ -57,6 +52,9 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
   if (const auto done = parse_command_line("predict", args, desc, {"checkpoint", "input", "output"}, vm, comm)) {
     return *done;
   }
+  if (const int refused = refuse_output_over_inputs("predict", vm, "output", {"checkpoint", "input"}, comm)) {
+    return refused;
+  }
   const int code = agreed(comm, exit_error, [&] {
     loaded = load_model(vm["checkpoint"].as<std::string>());
     inputs = load_inputs(loaded, vm["input"].as<std::string>(), {}, false);
@@ -66,7 +64,7 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
   const std::vector<float> probs = train::predict_probabilities(*loaded.model, inputs.features, comm);
   return agreed(comm, exit_error, [&] {
     if (comm.rank() != 0) return;
-    write_predictions(vm["output"].as<std::string>(), probs, k);
+    base::write_text_atomically(vm["output"].as<std::string>(), predictions_csv(probs, k), base::Durability::synced);
     spdlog::info("predict: {} rows written to {}", inputs.size(), vm["output"].as<std::string>());
   });
 }

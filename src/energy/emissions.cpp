@@ -9,6 +9,8 @@
 #include <fstream>
 #include <random>
 
+#include "mpitrain/base/files.hpp"
+
 namespace mpitrain::energy {
 
 namespace {
@@ -116,9 +118,10 @@ void append_emissions_row(const std::filesystem::path& path, const EmissionsRow&
   };
   if (!has_header) add_line(columns);
   add_line(emissions_fields(row));
-  std::ofstream out(path, std::ios::app | std::ios::binary);
-  if (!out || !out.write(text.data(), static_cast<std::streamsize>(text.size())) || !out.flush()) {
-    throw EmissionsError(path.string() + ": cannot write: " + std::strerror(errno));
+  try {
+    base::append_text(path, text);  // a failed write leaves the file as it was (no empty file, no partial row)
+  } catch (const base::FileError& e) {
+    throw EmissionsError(e.what());
   }
 }
 

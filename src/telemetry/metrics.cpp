@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "mpitrain/base/files.hpp"
+
 namespace mpitrain::telemetry {
 
 MetricsWriter::MetricsWriter(const std::filesystem::path& path) : out_(path, std::ios::app) {
@@ -14,16 +16,7 @@ void MetricsWriter::write(const nlohmann::json& record) {
 }
 
 void write_json_file(const std::filesystem::path& path, const nlohmann::json& value) {
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write " + tmp.string());
-    out << value.dump(2) << '\n';
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
+  base::write_text_atomically(path, value.dump(2) + '\n', base::Durability::synced);
 }
 
 }  // namespace mpitrain::telemetry

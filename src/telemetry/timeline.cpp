@@ -1,8 +1,9 @@
 #include "mpitrain/telemetry/timeline.hpp"
 
-#include <fstream>
 #include <set>
 #include <stdexcept>
+
+#include "mpitrain/base/files.hpp"
 
 namespace mpitrain::telemetry {
 
@@ -72,17 +73,9 @@ nlohmann::json Timeline::to_json() const {
 }
 
 void Timeline::write(const std::filesystem::path& path) const {
-  const auto tmp = std::filesystem::path(path.string() + ".tmp");
   std::error_code ec;
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);  // on any node
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error("cannot write the timeline " + tmp.string());
-    out << to_json().dump() << '\n';
-    if (!out.flush()) throw std::runtime_error("cannot write the timeline " + tmp.string());
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw std::runtime_error("cannot rename the timeline to " + path.string() + ": " + ec.message());
+  base::write_text_atomically(path, to_json().dump() + '\n', base::Durability::renamed);
 }
 
 }  // namespace mpitrain::telemetry

@@ -5,10 +5,10 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <limits>
 #include <array>
 
+#include "mpitrain/base/files.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
 #include "mpitrain/checkpoint/checkpoint_store.hpp"
 #include "mpitrain/checkpoint/resume.hpp"
@@ -256,15 +256,7 @@ void Trainer::initialise() {
 // Written to a temporary file and renamed, so that a crash leaves the old or the new file, whole.
 void Trainer::write_run_config() {
   dist::run_agreed(comm_, [&] {
-    if (rank_ != 0) return;
-    const auto path = run_dir_ / "config.ini";
-    const auto temporary = run_dir_ / "config.ini.tmp";
-    {
-      std::ofstream out(temporary);
-      out << config::to_ini(config_);
-      if (!out.flush()) throw std::runtime_error("cannot write " + temporary.string());
-    }
-    std::filesystem::rename(temporary, path);
+    if (rank_ == 0) base::write_text_atomically(run_dir_ / "config.ini", config::to_ini(config_), base::Durability::synced);
   });
 }
 

@@ -2,11 +2,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <regex>
 #include <sstream>
 
 #include "mpitrain/energy/emissions.hpp"
+#include "base/file_size_limit.hpp"
 #include "energy/powercap_fixture.hpp"
 
 using namespace mpitrain::energy;
@@ -97,6 +99,30 @@ TEST(Emissions, ForeignHeaderIsNotAppendedTo) {
     EXPECT_NE(what.find("column 4 is 'experiment_id' where mpitrain writes 'duration'"), std::string::npos) << what;
   }
   EXPECT_EQ(lines_of(path).size(), 2u);
+}
+
+TEST(Emissions, AFullDiskLeavesNoEmptyFileAndNoPartialRow) {
+  const auto path = temp_csv("full");
+  {
+    mpitrain::test_support::FileSizeLimit limit(100);  // the header alone is longer: write() fails with EFBIG
+    try {
+      append_emissions_row(path, EmissionsRow{});
+      FAIL() << "no EmissionsError";
+    } catch (const EmissionsError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find(path.string()), std::string::npos) << what;
+      EXPECT_NE(what.find("(errno " + std::to_string(EFBIG) + ")"), std::string::npos) << what;
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));  // not even an empty file
+  append_emissions_row(path, EmissionsRow{});
+  const auto header_and_row = lines_of(path);
+  ASSERT_EQ(header_and_row.size(), 2u);
+  {
+    mpitrain::test_support::FileSizeLimit limit(std::filesystem::file_size(path) + 20);  // part of a row fits
+    EXPECT_THROW(append_emissions_row(path, EmissionsRow{}), EmissionsError);
+  }
+  EXPECT_EQ(lines_of(path), header_and_row);  // the 20 bytes that fitted are gone again
 }
 
 TEST(Emissions, UuidAndTimestampFormats) {

@@ -21,8 +21,9 @@ class MetricsWriter {
   std::ofstream out_;
 };
 
-/// Writes @p value to @p path atomically (temporary file, then rename), pretty-printed.
-/// @throws std::runtime_error naming the file on failure.
+/// Writes @p value to @p path pretty-printed, atomically and synced (base::write_text_atomically): a failure
+/// leaves @p path as it was and no temporary file behind.
+/// @throws base::FileError naming the file and the errno on failure.
 void write_json_file(const std::filesystem::path& path, const nlohmann::json& value);
 
 }  // namespace mpitrain::telemetry

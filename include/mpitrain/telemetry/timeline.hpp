@@ -47,8 +47,8 @@ class Timeline {
 
   /// The trace as a JSON object (see the file comment).
   [[nodiscard]] nlohmann::json to_json() const;
-  /// Writes to_json() to @p path (a temporary file, then a rename).
-  /// @throws std::runtime_error naming the file when it cannot be written.
+  /// Writes to_json() to @p path atomically (base::write_text_atomically: a temporary file, then a rename).
+  /// @throws base::FileError naming the file and the errno when it cannot be written.
   void write(const std::filesystem::path& path) const;
 
  private:
