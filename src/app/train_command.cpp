@@ -4,10 +4,12 @@
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "app/commands.hpp"
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/base/logging.hpp"
+#include "mpitrain/checkpoint/run_lock.hpp"
 #include "mpitrain/guard/fault_injection.hpp"
 #include "mpitrain/guard/stop_signal.hpp"
 #include "mpitrain/train/trainer.hpp"
@@ -66,11 +68,24 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
   }
   base::setup_logging(comm.rank(), config.log.level);
 
+  run_dir = config.checkpoint.dir.empty() ? std::filesystem::path("runs") / config.name
+                                          : std::filesystem::path(config.checkpoint.dir);
+  code = agreed(comm, exit_usage, [&] {
+    std::error_code ec;
+    if (comm.rank() == 0 && std::filesystem::exists(run_dir, ec) && !std::filesystem::is_directory(run_dir, ec)) {
+      throw config::ConfigError("config key checkpoint.dir = " + run_dir.string() +
+                                ": is an existing file, not a directory; the run directory must be a directory");
+    }
+  });
+  if (code != exit_ok) return code;
+
+  // Rank 0 holds the run directory for the whole run (released by the kernel when the process ends): a
+  // second run into it is refused here, before it writes anything there, train.log included.
+  std::optional<checkpoint::RunLock> lock;
   code = agreed(comm, exit_error, [&] {
-    run_dir = config.checkpoint.dir.empty() ? std::filesystem::path("runs") / config.name
-                                            : std::filesystem::path(config.checkpoint.dir);
     if (comm.rank() != 0) return;
     std::filesystem::create_directories(run_dir);
+    lock.emplace(run_dir);
     base::add_log_file(run_dir / "train.log");  // appends: earlier runs' lines stay
     spdlog::info("mpitrain train: config {}, run directory {}", config_path,
                  run_dir.string());

@@ -1,20 +1,17 @@
 #include "mpitrain/checkpoint/checkpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <charconv>
 #include <climits>
-#include <cstdio>
-#include <cstring>
 #include <span>
 
 #include "hdf5.hpp"
+#include "mpitrain/base/files.hpp"
+#include "mpitrain/checkpoint/lineage.hpp"
 
 // Layout choices beyond the header's summary:
 // - `hidden` is a fixed-length string attribute of comma-separated decimal widths ("256,128"), and "" (one
@@ -186,6 +183,7 @@ void write_contents(const Hdf5File& file, const Checkpoint& ckpt, const nn::Para
   file.write_int_attribute(own.get(), "global_step", ckpt.global_step, H5T_STD_I64LE);
   file.write_string_attribute(own.get(), "config", ckpt.config_ini);
   file.write_string_attribute(own.get(), "trajectory", ckpt.trajectory);
+  file.write_string_attribute(own.get(), "lineage", ckpt.lineage);
   file.write_int_attribute(own.get(), "sampler_seed", static_cast<std::int64_t>(ckpt.sampler_seed), H5T_STD_I64LE);
   file.write_int_attribute(own.get(), "state_crc32", state_crc32(ckpt.optimizer_state), H5T_STD_U32LE);
   file.write_int_attribute(own.get(), "parameter_crc32", parameter_crc32(ckpt.parameters), H5T_STD_U32LE);
@@ -211,16 +209,6 @@ void write_contents(const Hdf5File& file, const Checkpoint& ckpt, const nn::Para
   const hsize_t features = ckpt.scaler_shift.size();
   file.write_floats(scaler.get(), "shift", std::span(&features, 1), ckpt.scaler_shift);
   file.write_floats(scaler.get(), "scale", std::span(&features, 1), ckpt.scaler_scale);
-}
-
-// fsync of a file or directory; EINVAL (a file system that cannot sync directories) is not an error.
-void sync_path(const std::filesystem::path& path, int flags, const std::string& label) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) fail(label, "cannot open " + path.string() + " to sync it: " + std::strerror(errno));
-  const int status = ::fsync(fd);
-  const int error = errno;
-  ::close(fd);
-  if (status != 0 && error != EINVAL) fail(label, "fsync of " + path.string() + " failed: " + std::strerror(error));
 }
 
 // The tensor at @p path below @p loc, opened after checking its shape against the registry's.
@@ -285,15 +273,33 @@ nn::MlpSpec read_architecture(const Hdf5File& file, hid_t own) {
   return spec;
 }
 
-Checkpoint read_contents(const Hdf5File& file) {
-  const hid_t root = file.id();
-  if (!file.exists(root, "mpitrain")) file.fail("not an mpitrain checkpoint (no /mpitrain group)");
-  Group own = file.open_group(root, "mpitrain");
+// The lineage attribute, checked; "" when missing (a file written before lineages existed).
+std::string read_lineage(const Hdf5File& file, hid_t own) {
+  if (file.check(H5Aexists(own, "lineage"), "look-up of attribute lineage") == 0) return "";
+  std::string text = file.read_string_attribute(own, "lineage");
+  try {
+    Lineage::parse(text);
+  } catch (const std::invalid_argument& e) {
+    file.fail(std::string("attribute lineage of /mpitrain: ") + e.what());
+  }
+  return text;
+}
+
+// The /mpitrain group after checking the format version.
+Group open_own_group(const Hdf5File& file) {
+  if (!file.exists(file.id(), "mpitrain")) file.fail("not an mpitrain checkpoint (no /mpitrain group)");
+  Group own = file.open_group(file.id(), "mpitrain");
   const std::int64_t version = file.read_int_attribute(own.get(), "format_version");
   if (version != checkpoint_format_version) {
     file.fail("format_version is " + std::to_string(version) + ", this build reads version " +
               std::to_string(checkpoint_format_version));
   }
+  return own;
+}
+
+Checkpoint read_contents(const Hdf5File& file) {
+  const hid_t root = file.id();
+  Group own = open_own_group(file);
   Checkpoint ckpt;
   ckpt.architecture = read_architecture(file, own.get());
   const nn::ParameterRegistry registry = registry_for(ckpt.architecture, file.label());
@@ -312,6 +318,7 @@ Checkpoint read_contents(const Hdf5File& file) {
   ckpt.global_step = file.read_int_attribute(own.get(), "global_step");
   ckpt.config_ini = file.read_string_attribute(own.get(), "config");
   ckpt.trajectory = file.read_string_attribute(own.get(), "trajectory");
+  ckpt.lineage = read_lineage(file, own.get());
   ckpt.sampler_seed = static_cast<std::uint64_t>(file.read_int_attribute(own.get(), "sampler_seed"));
   for (const auto& [name, value] : progress_doubles(ckpt.progress)) {
     if (file.has_attribute(own.get(), name)) *value = file.read_double_attribute(own.get(), name);
@@ -363,27 +370,28 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
   const detail::ErrorSilencer silence;
   const nn::ParameterRegistry registry = registry_for(ckpt.architecture, label);
   validate_for_write(ckpt, registry, label);
-
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
   try {
-    {
-      // Every HDF5 object is closed when write_contents returns, so the close below really closes the file.
-      Hdf5File file = Hdf5File::create(tmp, label);
-      write_contents(file, ckpt, registry);
-      file.flush_and_close();
-    }
-    sync_path(tmp, O_RDONLY, label);
-    if (before_rename) before_rename();  // tests: kill -9 between the complete temporary and the rename
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      fail(label, "cannot rename " + tmp.string() + " to " + path.string() + ": " + std::strerror(errno));
-    }
-    const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
-    sync_path(dir, O_RDONLY | O_DIRECTORY, label);
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    throw;
+    base::write_atomically(
+        path,
+        [&](const std::filesystem::path& tmp) {
+          {
+            // Every HDF5 object is closed when write_contents returns, so the close below really closes it.
+            Hdf5File file = Hdf5File::create(tmp, label);
+            write_contents(file, ckpt, registry);
+            file.flush_and_close();
+          }
+          // Read back what reached the file: its checks (shapes, crc32 of the tensors against the values
+          // written) and the fields that say which checkpoint it is.
+          const Checkpoint back = read_contents(Hdf5File::open_read_only(tmp, label));
+          if (back.global_step != ckpt.global_step || back.lineage != ckpt.lineage || back.epoch != ckpt.epoch ||
+              back.step_in_epoch != ckpt.step_in_epoch) {
+            fail(label, "the file written does not read back as written (" + tmp.string() + ")");
+          }
+          if (before_rename) before_rename();  // tests: kill -9 between the complete temporary and the rename
+        },
+        base::Durability::synced);
+  } catch (const base::FileError& e) {
+    throw CheckpointIoError("checkpoint " + label + ": " + e.what(), e.error_number());
   }
 }
 
@@ -398,6 +406,14 @@ Checkpoint read_checkpoint(const std::filesystem::path& path) {
   } catch (const std::exception& e) {  // e.g. bad_alloc from sizes a corrupt file claims
     fail(label, e.what());
   }
+}
+
+CheckpointIdentity read_checkpoint_identity(const std::filesystem::path& path) {
+  const std::string label = path.string();
+  const detail::ErrorSilencer silence;
+  const Hdf5File file = Hdf5File::open_read_only(path, label);
+  Group own = open_own_group(file);
+  return {file.read_int_attribute(own.get(), "global_step"), read_lineage(file, own.get())};
 }
 
 }  // namespace mpitrain::checkpoint

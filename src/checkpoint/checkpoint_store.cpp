@@ -38,6 +38,11 @@ std::optional<std::filesystem::path> newest_valid_checkpoint(const std::filesyst
     try {
       read_checkpoint(*it);
       return *it;
+    } catch (const CheckpointIoError& e) {
+      throw CheckpointIoError(std::string(e.what()) +
+                                  "; checkpoint.resume = auto stops here: a file that cannot be read is not an "
+                                  "invalid checkpoint, and skipping it could resume from an older one",
+                              e.error_number());
     } catch (const CheckpointError& e) {
       spdlog::warn("skipping invalid checkpoint: {}", e.what());
     }
@@ -45,15 +50,51 @@ std::optional<std::filesystem::path> newest_valid_checkpoint(const std::filesyst
   return std::nullopt;
 }
 
-void prune_checkpoints(const std::filesystem::path& run_dir, int keep) {
-  const auto all = list_checkpoints(run_dir);
-  std::error_code ec;
-  if (keep > 0 && all.size() > static_cast<std::size_t>(keep)) {
-    for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) {
-      std::filesystem::remove(all[i], ec);
-      if (ec) spdlog::warn("cannot remove old checkpoint {}: {}", all[i].string(), ec.message());
+std::vector<std::filesystem::path> prune_checkpoints(const std::filesystem::path& run_dir, const PrunePolicy& policy) {
+  std::vector<std::filesystem::path> removed;
+  if (policy.keep <= 0 && !policy.prune_newer_than) return removed;
+  struct Candidate {
+    std::filesystem::path path;
+    const char* reason;
+  };
+  std::vector<Candidate> candidates;
+  std::vector<std::filesystem::path> lineage;  // oldest first, as listed
+  for (const auto& path : list_checkpoints(run_dir)) {
+    std::optional<CheckpointIdentity> id;
+    std::optional<Lineage> writer;
+    try {
+      id = read_checkpoint_identity(path);
+      writer = Lineage::parse(id->lineage);
+    } catch (const CheckpointIoError& e) {
+      spdlog::warn("pruning leaves {} alone: {}", path.string(), e.what());
+      continue;
+    } catch (const CheckpointError& e) {
+      spdlog::debug("pruning leaves {} alone: {}", path.string(), e.what());
+      continue;
+    }
+    if (policy.lineage.contains(*writer, id->global_step)) {
+      lineage.push_back(path);
+    } else if (policy.prune_newer_than && writer->run_id() == policy.lineage.run_id() &&
+               id->global_step > *policy.prune_newer_than) {
+      candidates.push_back({path, "newer than the resume point, of an abandoned branch (checkpoint.prune_newer)"});
     }
   }
+  if (policy.keep > 0 && lineage.size() > static_cast<std::size_t>(policy.keep)) {
+    for (std::size_t i = 0; i + static_cast<std::size_t>(policy.keep) < lineage.size(); ++i) {
+      candidates.push_back({lineage[i], "older than the newest checkpoint.keep of this run"});
+    }
+  }
+  for (const auto& c : candidates) {
+    std::error_code ec;
+    std::filesystem::remove(c.path, ec);
+    if (ec) {
+      spdlog::warn("cannot remove checkpoint {}: {}", c.path.string(), ec.message());
+    } else {
+      spdlog::info("removed checkpoint {}: {}", c.path.string(), c.reason);
+      removed.push_back(c.path);
+    }
+  }
+  return removed;
 }
 
 }  // namespace mpitrain::checkpoint

@@ -1,31 +1,60 @@
 #include "hdf5.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
+
+#include "mpitrain/base/files.hpp"
 
 namespace mpitrain::checkpoint::detail {
 namespace {
 
-// Innermost message of HDF5's error stack ("" if the stack is empty), then clears the stack.
-std::string hdf5_error_message() {
+// HDF5's report of a failure: the innermost message of its error stack ("" if the stack is empty) and,
+// when the failure came from the operating system, the errno HDF5 quotes ("..., errno = 11, error
+// message = '...'") with that entry's message.
+struct Hdf5Failure {
   std::string message;
-  auto take_first = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
-    if (n == 0 && err != nullptr && err->desc != nullptr) *static_cast<std::string*>(data) = err->desc;
+  int error_number = 0;
+};
+
+// Reads and clears HDF5's error stack.
+Hdf5Failure hdf5_failure() {
+  Hdf5Failure failure;
+  auto visit = [](unsigned n, const H5E_error2_t* err, void* data) -> herr_t {
+    auto* f = static_cast<Hdf5Failure*>(data);
+    if (err == nullptr || err->desc == nullptr) return 0;
+    const std::string_view desc = err->desc;
+    if (n == 0) f->message = desc;
+    if (const auto at = desc.find("errno = "); at != std::string_view::npos && f->error_number == 0) {
+      f->error_number = std::atoi(err->desc + at + 8);
+      f->message = desc;  // the system's reason is the one to show
+    }
     return 0;
   };
   // Walking upward starts at the function where the error was first detected: the most specific reason.
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, take_first, &message);
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, visit, &failure);
   H5Eclear2(H5E_DEFAULT);
-  return message;
+  return failure;
+}
+
+// A failure the operating system reported is an I/O error (CheckpointIoError), any other a fault of the
+// file or of the data (CheckpointError).
+[[noreturn]] void throw_failure(const std::string& message, const Hdf5Failure& failure) {
+  if (failure.error_number != 0) throw CheckpointIoError(message, failure.error_number);
+  throw CheckpointError(message);
 }
 
 [[noreturn]] void throw_error(const std::string& label, std::string_view what, bool with_hdf5_detail) {
   std::string message = "checkpoint " + label + ": " + std::string(what);
-  if (with_hdf5_detail) {
-    if (const std::string detail = hdf5_error_message(); !detail.empty()) message += " (" + detail + ")";
-  }
-  throw CheckpointError(message);
+  const Hdf5Failure failure = with_hdf5_detail ? hdf5_failure() : Hdf5Failure{};
+  if (!failure.message.empty()) message += " (" + failure.message + ")";
+  throw_failure(message, failure);
 }
 
 // The HDF5 path of @p loc ("/mpitrain"), for messages.
@@ -68,15 +97,27 @@ Hdf5File Hdf5File::create(const std::filesystem::path& path, std::string label) 
 }
 
 Hdf5File Hdf5File::open_read_only(const std::filesystem::path& path, std::string label) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    throw_error(label, "not a readable HDF5 checkpoint (no such file)", false);
+  // The operating system's verdict first, so that a missing or unreadable file is an I/O error with its
+  // errno, and only a file that opens is judged by its contents.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    throw CheckpointIoError("checkpoint " + label + ": not a readable HDF5 checkpoint (cannot open it: " +
+                                base::errno_text(error) + ")",
+                            error);
   }
+  struct stat st {};
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) throw_error(label, "not a readable HDF5 checkpoint (not a regular file)", false);
   FileHandle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (file.get() < 0) {
-    const std::string detail = hdf5_error_message();
-    throw_error(label, "not a readable HDF5 checkpoint (" + (detail.empty() ? "open failed" : detail) + ")",
-                false);
+    const Hdf5Failure failure = hdf5_failure();
+    const std::string detail = failure.message.empty() ? "open failed" : failure.message;
+    throw_failure("checkpoint " + label +
+                      (failure.error_number != 0 ? ": cannot open it (" + detail + ")"
+                                                 : ": not a readable HDF5 checkpoint (" + detail + ")"),
+                  failure);
   }
   return {std::move(file), std::move(label)};
 }

@@ -2,7 +2,8 @@
 /// @file hdf5.hpp
 /// Internal RAII wrappers around the HDF5 C API for the checkpoint code (not installed, not in include/).
 /// Every failure becomes a CheckpointError whose message starts with `checkpoint <file>: ` and ends with
-/// the innermost message of HDF5's error stack. HDF5's automatic error printing is silenced for the
+/// the innermost message of HDF5's error stack; a CheckpointIoError with the errno when that stack quotes
+/// one (HDF5 reports the operating system's failures as "..., errno = N, error message = '...'"). HDF5's automatic error printing is silenced for the
 /// lifetime of an ErrorSilencer, so nothing reaches stderr behind the caller's back.
 
 #include <hdf5.h>
@@ -75,8 +76,9 @@ class Hdf5File {
   /// Creates (truncates) @p path for writing; errors name @p label.
   /// File close degree is `semi`: closing fails if any object is still open instead of leaking it.
   static Hdf5File create(const std::filesystem::path& path, std::string label);
-  /// Opens @p path read-only. @throws CheckpointError "checkpoint <label>: not a readable HDF5
-  /// checkpoint (<why>)" for a missing, foreign or truncated file.
+  /// Opens @p path read-only. @throws CheckpointIoError naming the errno when the file cannot be opened
+  /// (missing, permission denied, locked by another process); CheckpointError "checkpoint <label>: not a
+  /// readable HDF5 checkpoint (<why>)" for a foreign or truncated file.
   static Hdf5File open_read_only(const std::filesystem::path& path, std::string label);
 
   [[nodiscard]] hid_t id() const { return file_.get(); }

@@ -4,9 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <map>
+#include <optional>
+#include <vector>
 #include <sstream>
 
+#include "mpitrain/base/files.hpp"
 #include "mpitrain/checkpoint/checkpoint_store.hpp"
+#include "mpitrain/checkpoint/lineage.hpp"
 
 namespace mpitrain::checkpoint {
 
@@ -50,6 +54,57 @@ std::map<std::string, std::string> parse_lines(const std::string& text) {
   }
   return out;
 }
+
+std::string file_names(const std::vector<std::filesystem::path>& paths) {
+  std::string out;
+  for (const auto& p : paths) out += (out.empty() ? "" : ", ") + p.filename().string();
+  return out;
+}
+
+// A resume from @p file into @p run_dir: refused when the directory holds another run's checkpoints, or
+// newer ones of this run (unless prune_newer).
+void check_run_directory(const std::filesystem::path& file, const std::filesystem::path& run_dir, bool prune_newer) {
+  const CheckpointIdentity resumed = read_checkpoint_identity(file);
+  const Lineage lineage = Lineage::parse(resumed.lineage);
+  std::vector<std::filesystem::path> foreign, newer;
+  for (const auto& path : list_checkpoints(run_dir)) {
+    if (base::same_file(path, file)) continue;
+    std::optional<CheckpointIdentity> id;
+    try {
+      id = read_checkpoint_identity(path);
+    } catch (const CheckpointIoError&) {
+      throw;
+    } catch (const CheckpointError& e) {
+      spdlog::warn("run directory {}: ignoring {}, not a valid checkpoint: {}", run_dir.string(),
+                   path.filename().string(), e.what());
+      continue;
+    }
+    if (Lineage::parse(id->lineage).run_id() != lineage.run_id()) {
+      foreign.push_back(path);
+    } else if (id->global_step > resumed.global_step) {
+      newer.push_back(path);
+    }
+  }
+  if (!foreign.empty()) {
+    throw std::runtime_error("run directory " + run_dir.string() + " holds checkpoints of another run (" +
+                             file_names(foreign) + "); resuming " + file.string() +
+                             " there would mix two runs, and nothing of the other run is overwritten: choose "
+                             "another --checkpoint.dir");
+  }
+  if (newer.empty()) return;
+  if (!prune_newer) {
+    throw std::runtime_error(
+        "run directory " + run_dir.string() + " holds checkpoints of this run newer than " + file.string() +
+        " (step " + std::to_string(resumed.global_step) + "): " + file_names(newer) +
+        "; resuming from an older checkpoint starts a new branch, which would replace or be mixed with them: "
+        "choose another --checkpoint.dir (the checkpoint can stay where it is), or pass "
+        "--checkpoint.prune_newer=true to remove them once this run has written its first checkpoint");
+  }
+  spdlog::info("checkpoint.prune_newer: {} of the abandoned branch will be removed once this run has written "
+               "its first checkpoint",
+               file_names(newer));
+}
+
 }  // namespace
 
 std::optional<std::filesystem::path> resolve_resume(const config::CheckpointConfig& c,
@@ -69,7 +124,9 @@ std::optional<std::filesystem::path> resolve_resume(const config::CheckpointConf
     if (!found) spdlog::info("checkpoint.resume = auto: no valid checkpoint in {}, starting afresh", run_dir.string());
     return found;
   }
-  return std::filesystem::path(c.resume);
+  const std::filesystem::path file(c.resume);
+  check_run_directory(file, run_dir, c.prune_newer);
+  return file;
 }
 
 void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path, const std::string& ours) {

@@ -92,7 +92,9 @@ class Schema {
     bind("checkpoint.every_epochs", c.checkpoint.every_epochs, "checkpoint every N epochs");
     bind("checkpoint.every_steps", c.checkpoint.every_steps, "checkpoint every N steps (0: never)");
     bind("checkpoint.resume", c.checkpoint.resume, "empty, auto, or a checkpoint path");
-    bind("checkpoint.keep", c.checkpoint.keep, "keep the newest N checkpoints (0: all)");
+    bind("checkpoint.keep", c.checkpoint.keep, "keep the newest N checkpoints of this run's lineage (0: all)");
+    bind("checkpoint.prune_newer", c.checkpoint.prune_newer,
+         "resuming from an older checkpoint: remove the run directory's newer ones (else refused)");
     bind("dist.reducer", c.dist.reducer, "fused or bucketed");
     bind("dist.bucket_mb", c.dist.bucket_mb, "bucket size (MiB)");
     bind("dist.compression", c.dist.compression, "none, bf16 or fp16");

@@ -11,6 +11,7 @@
 #include "mpitrain/base/files.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
 #include "mpitrain/checkpoint/checkpoint_store.hpp"
+#include "mpitrain/checkpoint/lineage.hpp"
 #include "mpitrain/checkpoint/resume.hpp"
 #include "mpitrain/data/batch.hpp"
 #include "mpitrain/data/sampler.hpp"
@@ -184,6 +185,8 @@ class Trainer {
   double train_seconds_ = 0.0;
   std::string resumed_from_;
   std::string last_checkpoint_;
+  std::optional<checkpoint::Lineage> lineage_;    // rank 0: the sessions that led to this one
+  std::optional<std::int64_t> prune_newer_than_;  // rank 0: checkpoint.prune_newer's resume point
   Clock::time_point wall_start_ = Clock::now();
 };
 
@@ -205,6 +208,12 @@ void Trainer::initialise() {
     }
     checkpoint::check_trajectory(*ckpt, path, trajectory_);
   });
+  if (rank_ == 0) {
+    const std::string session = checkpoint::new_session_id();
+    lineage_ = ckpt ? checkpoint::Lineage::parse(ckpt->lineage).resumed(session, ckpt->global_step)
+                    : checkpoint::Lineage::fresh(session);
+    if (ckpt && config_.checkpoint.prune_newer) prune_newer_than_ = ckpt->global_step;
+  }
   // Rank 0's parameters (fresh or restored) and position reach every rank.
   enum : std::size_t { resumed, epoch, step_in_epoch, global_step, optimizer_iterations };
   std::array<std::int64_t, 5> position{};
@@ -373,9 +382,11 @@ void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_i
     c.sampler_seed = config_.train.seed;
     c.trajectory = trajectory_;
     c.progress = progress;
+    c.lineage = lineage_->text();
+    if (std::filesystem::exists(path)) spdlog::info("replacing {} (the same global step)", path.string());
     checkpoint::write_checkpoint(path, c, [this] { faults_.in_checkpoint(0, global_step_); });
-    checkpoint::prune_checkpoints(run_dir_, config_.checkpoint.keep);
-    spdlog::info("checkpoint written: {}", path.string());
+    spdlog::info("checkpoint written: {} (read back and verified)", path.string());
+    checkpoint::prune_checkpoints(run_dir_, {*lineage_, config_.checkpoint.keep, prune_newer_than_});
   }
   last_checkpoint_ = path.filename().string();
   last_checkpoint_step_ = global_step_;

@@ -9,7 +9,8 @@
 /// mpitrain's own state lives in groups Keras ignores:
 ///   `/mpitrain` attributes format_version, inputs, hidden (comma-separated widths, e.g. "256,128"; ""
 ///   for none), activation, classes, epoch, step_in_epoch, global_step, config (INI text),
-///   parameter_crc32 (zlib crc32 of the parameter bytes in registry order), and the RunProgress fields
+///   parameter_crc32 (zlib crc32 of the parameter bytes in registry order), lineage (see lineage.hpp;
+///   missing in files written before lineages existed, read as ""), and the RunProgress fields
 ///   (below; attributes of the same names, float64 and int64, optional: a file without them reads as zeros);
 ///   `/mpitrain/optimizer` attributes name, iterations, state_names (e.g. "m,v"), and one dataset per
 ///   state buffer and parameter:
@@ -29,10 +30,24 @@
 namespace mpitrain::checkpoint {
 
 /// A wrong, truncated or corrupt checkpoint: what() names the file and what is wrong (for a shape
-/// mismatch, the layer and both shapes).
+/// mismatch, the layer and both shapes). Thrown as such only for the file's contents (format, shapes,
+/// checksums); a failure to read or write the file at all is the subclass CheckpointIoError.
 class CheckpointError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// The file system or the operating system failed while reading or writing a checkpoint (permission
+/// denied, a lock held by another process such as HDF5's "unable to lock file, errno = 11", a read or
+/// write error, a full disk): says nothing about the file's contents. what() names the file and the
+/// errno; error_number() is the errno (0 when HDF5 reported none).
+class CheckpointIoError : public CheckpointError {
+ public:
+  CheckpointIoError(const std::string& what, int error_number) : CheckpointError(what), error_number_(error_number) {}
+  [[nodiscard]] int error_number() const { return error_number_; }
+
+ private:
+  int error_number_;
 };
 
 /// Current value of the format_version attribute.
@@ -71,19 +86,36 @@ struct Checkpoint {
   std::uint64_t sampler_seed = 0;                ///< The sampler's seed: with epoch and step_in_epoch, its position.
   std::string trajectory;                        ///< The config keys that shape the trajectory, `key = value` lines.
   RunProgress progress;                          ///< Partial epoch metrics and skip counters.
+  std::string lineage;                           ///< Lineage::text() of the sessions that led here ("" before lineages).
 };
 
-/// Writes @p ckpt to @p path atomically: into `<path>.tmp`, fsync, rename over @p path, fsync of the
-/// directory. An existing file at @p path is replaced only by a complete new one.
-/// @param before_rename if set, called once the temporary file is complete and synced, just before the
+/// What a checkpoint is and where it comes from, read without its tensors (for pruning and run checks).
+struct CheckpointIdentity {
+  std::int64_t global_step = 0;
+  std::string lineage;  ///< as in Checkpoint::lineage
+};
+
+/// Writes @p ckpt to @p path atomically (base::write_atomically, synced): into a temporary file unique to
+/// this writer, which is then read back and verified (read_checkpoint's checks, and its step and lineage
+/// against @p ckpt), fsync, rename over @p path, fsync of the directory. An existing file at @p path is
+/// replaced only by a complete, verified new one.
+/// @param before_rename if set, called once the temporary file is complete and verified, just before the
 ///        rename (fault injection: the trainer passes a kill there to test a crash mid-write).
-/// @throws CheckpointError naming the file when HDF5 or the file system fails (the temporary is removed).
+/// @throws CheckpointIoError naming the file and the errno when the file system fails (full disk,
+///         permissions); CheckpointError when @p ckpt is inconsistent or does not read back as written.
+///         The temporary is removed in every case.
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
                       const std::function<void()>& before_rename = {});
 
 /// Reads and validates a checkpoint: format version, every dataset's shape against the architecture
 /// (naming the layer and both shapes), and the crc32 of the parameters.
-/// @throws CheckpointError naming the file for a missing, truncated, corrupt or foreign file.
+/// @throws CheckpointIoError naming the file and the errno when it cannot be opened or read (missing,
+///         permission denied, locked by another process, a read error); CheckpointError naming the file
+///         for a truncated, corrupt or foreign one.
 Checkpoint read_checkpoint(const std::filesystem::path& path);
+
+/// Reads only the global step and the lineage of a checkpoint (no tensors, no checksums).
+/// @throws as read_checkpoint.
+CheckpointIdentity read_checkpoint_identity(const std::filesystem::path& path);
 
 }  // namespace mpitrain::checkpoint

@@ -17,8 +17,15 @@ namespace mpitrain::checkpoint {
 /// `key = value` lines. Two runs with equal text follow the same trajectory.
 std::string trajectory_config(const config::Config& config, std::int64_t global_batch, int world_size);
 
-/// The checkpoint to resume from: none for a fresh start (throws if the run directory already holds
-/// checkpoints, so nothing is overwritten), the newest valid one for `auto`, or the given path.
+/// The checkpoint to resume from, and whether this session may use @p run_dir:
+/// - `checkpoint.resume` empty: none (a fresh start); refused if @p run_dir already holds checkpoints.
+/// - `auto`: the newest valid checkpoint of @p run_dir (newest_valid_checkpoint: an I/O error stops).
+/// - a file: that file, under the rules of a fresh run: refused if @p run_dir holds checkpoints of another
+///   run (another run id, see lineage.hpp), or checkpoints of this run newer than the file (resuming would
+///   start a branch beside them) unless `checkpoint.prune_newer` allows removing those.
+/// Files in @p run_dir whose contents are invalid are not checkpoints of any run: ignored with a warning.
+/// @throws std::runtime_error naming the directory, the files and the way out when refused;
+///         CheckpointError / CheckpointIoError when the file or a checkpoint of @p run_dir cannot be read.
 std::optional<std::filesystem::path> resolve_resume(const config::CheckpointConfig& c,
                                                     const std::filesystem::path& run_dir);
 

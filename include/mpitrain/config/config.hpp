@@ -89,7 +89,10 @@ struct CheckpointConfig {
   int every_epochs = 1;                  ///< Write a checkpoint every N epochs (0: only at the end).
   std::int64_t every_steps = 0;          ///< Also write one every N steps (0: never).
   std::string resume;                    ///< Empty: fresh start; `auto`: newest valid checkpoint in dir; or a path.
-  int keep = 0;                          ///< Keep the newest N checkpoints (0: keep all).
+  int keep = 0;                          ///< Keep the newest N checkpoints of the run's lineage (0: keep all).
+  bool prune_newer = false;              ///< Resuming from a file with newer checkpoints of the same run in dir:
+                                         ///< remove them (logged) once this run has written a checkpoint;
+                                         ///< false: such a resume is refused.
 };
 
 /// [dist]: gradient exchange.
