@@ -34,6 +34,7 @@ constexpr std::pair<const char*, const char*> known_attributes[] = {
     {"/mpitrain", "epoch"},         {"/mpitrain", "step_in_epoch"},
     {"/mpitrain", "global_step"},   {"/mpitrain", "config"},
     {"/mpitrain", "trajectory"},    {"/mpitrain", "sampler_seed"},
+    {"/mpitrain", "lineage"},
     {"/mpitrain", "state_crc32"},   {"/mpitrain", "parameter_crc32"},
     {"/mpitrain/optimizer", "name"}, {"/mpitrain/optimizer", "iterations"},
     {"/mpitrain/optimizer", "state_names"}, {"/mpitrain/scaler", "method"},
@@ -250,6 +251,7 @@ checkpoint::Checkpoint template_checkpoint(int kind) {
   ckpt.scaler_shift = {0.5f, -0.25f, 1.0f};
   ckpt.scaler_scale = {2.0f, 4.0f, 0.5f};
   ckpt.config_ini = "[model]\nhidden = 2\nactivation = tanh\nclasses = 2\n";
+  ckpt.lineage = "run@0,session@5";
   if (kind == 1) {
     ckpt.architecture.hidden.clear();
     ckpt.parameters.resize(3 * 2 + 2);

@@ -74,6 +74,7 @@ void check_equal(const Checkpoint& a, const Checkpoint& b) {
                  same_bytes(a.scaler_scale, b.scaler_scale),
              "round trip changed the scaler");
   fuzz_check(a.config_ini == b.config_ini, "round trip changed the config");
+  fuzz_check(a.lineage == b.lineage, "round trip changed the lineage");
 }
 
 void expect_named(const CheckpointError& error, const ScratchFile& file) {
