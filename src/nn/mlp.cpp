@@ -3,7 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "mpitrain/data/sampler.hpp"
+#include "mpitrain/base/random.hpp"
 #include "mpitrain/nn/dense.hpp"
 
 namespace mpitrain::nn {
@@ -64,7 +64,7 @@ Mlp::Mlp(MlpSpec spec) : spec_(std::move(spec)), layers_(build_layers(spec_)) {
 }
 
 void Mlp::init_glorot(std::uint64_t seed) {
-  data::SplitMix64 rng(seed);
+  base::SplitMix64 rng(seed);
   for (const auto& p : registry_.entries()) {
     float* w = params_.data() + p.offset;
     if (!p.decay) {  // biases

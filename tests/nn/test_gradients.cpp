@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "mpitrain/data/sampler.hpp"
+#include "mpitrain/base/random.hpp"
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/loss.hpp"
@@ -23,7 +23,7 @@ using nn::RowMatrix;
 namespace {
 
 RowMatrix random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, float scale = 1.0f) {
-  data::SplitMix64 rng(seed);
+  base::SplitMix64 rng(seed);
   RowMatrix m(rows, cols);
   for (std::int64_t i = 0; i < m.size(); ++i) m.data()[i] = (2.0f * rng.uniform_float() - 1.0f) * scale;
   return m;

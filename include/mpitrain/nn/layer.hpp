@@ -1,6 +1,6 @@
 #pragma once
 /// @file layer.hpp
-/// The layer interface. Activations are row-major batch × features (rows are samples).
+/// The layer interface. Activations are row-major batch × features (rows are samples; base/tensor.hpp).
 
 #include <cstdint>
 #include <span>
@@ -8,16 +8,14 @@
 
 #include <Eigen/Core>
 
-#include "mpitrain/data/dataset.hpp"
+#include "mpitrain/base/tensor.hpp"
 #include "mpitrain/nn/parameters.hpp"
 
 namespace mpitrain::nn {
 
-using data::RowMatrix;
-/// Mutable view of a row-major batch × features block.
-using MatrixMap = Eigen::Map<RowMatrix>;
-/// Read-only view of a row-major batch × features block.
-using ConstMatrixMap = Eigen::Map<const RowMatrix>;
+using base::ConstMatrixMap;
+using base::MatrixMap;
+using base::RowMatrix;
 
 /// A differentiable layer.
 /// Contract: reserve() before the first forward; backward(dy) needs the forward() of the same batch just

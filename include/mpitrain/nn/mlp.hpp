@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "mpitrain/data/sampler.hpp"
+#include "mpitrain/base/range.hpp"
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/layer.hpp"
 #include "mpitrain/nn/parameters.hpp"
@@ -76,7 +76,7 @@ class Mlp {
   ParameterRegistry registry_;
   std::vector<float> params_;  // registry_.total()
   std::vector<float> grads_;   // registry_.total()
-  std::vector<data::Range> grad_ranges_;  // per layer: its range of the gradient buffer (empty: none)
+  std::vector<base::Range> grad_ranges_;  // per layer: its range of the gradient buffer (empty: none)
 };
 
 }  // namespace mpitrain::nn
