@@ -8,6 +8,7 @@
 #include "app/commands.hpp"
 #include "app/model_io.hpp"
 #include "mpitrain/config/config.hpp"
+#include "mpitrain/nn/loss.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
 namespace po = boost::program_options;
@@ -27,9 +28,8 @@ void write_predictions(const std::filesystem::path& path, const std::vector<floa
   const std::size_t rows = probs.size() / static_cast<std::size_t>(k);
   for (std::size_t i = 0; i < rows; ++i) {
     const float* p = probs.data() + i * static_cast<std::size_t>(k);
-    int best = 0;
-    for (int j = 1; j < k; ++j) best = p[j] > p[best] ? j : best;
-    std::fprintf(f, "%zu,%d", i, best);
+    const std::int64_t best = nn::argmax(std::span<const float>(p, static_cast<std::size_t>(k)));
+    std::fprintf(f, "%zu,%lld", i, static_cast<long long>(best));
     for (int j = 0; j < k; ++j) std::fprintf(f, ",%.9g", static_cast<double>(p[j]));
     std::fputc('\n', f);
   }
@@ -62,8 +62,8 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
     inputs = load_inputs(loaded, vm["input"].as<std::string>(), {}, false);
   });
   if (code != exit_ok) return code;
-  const int k = loaded.model->spec().classes;
-  const std::vector<float> probs = train::predict_probabilities(*loaded.model, inputs.features, comm);
+  const int k = loaded.task->classes();
+  const std::vector<float> probs = train::predict_probabilities(*loaded.model, *loaded.task, inputs.features, comm);
   return agreed(comm, exit_error, [&] {
     if (comm.rank() != 0) return;
     write_predictions(vm["output"].as<std::string>(), probs, k);

@@ -4,9 +4,6 @@
 
 namespace mpitrain::nn {
 
-using base::ConstMatrixMap;
-using base::MatrixMap;
-
 namespace {
 
 // One row: returns the loss and whether the arg-max equals the label; writes softmax into prob if given.

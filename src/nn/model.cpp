@@ -163,29 +163,6 @@ std::int64_t Model::flops_per_sample() const {
   return flops;
 }
 
-double Model::l2_penalty(double lambda) const {
-  if (lambda == 0.0) return 0.0;
-  double sum = 0.0;
-  for (const auto& p : registry_.entries()) {
-    if (!p.decay) continue;
-    // A plain loop in double: the same sum at any address alignment (see Dense::backward).
-    const float* w = params_.data() + p.offset;
-    for (std::int64_t i = 0; i < p.size(); ++i) sum += static_cast<double>(w[i]) * w[i];
-  }
-  return lambda * sum;
-}
-
-void Model::add_l2_gradient(double lambda, std::span<float> grads) const {
-  if (lambda == 0.0) return;
-  const float scale = static_cast<float>(2.0 * lambda);
-  for (const auto& p : registry_.entries()) {
-    if (!p.decay) continue;
-    Eigen::Map<const Eigen::VectorXf> w(params_.data() + p.offset, p.size());
-    Eigen::Map<Eigen::VectorXf> g(grads.data() + p.offset, p.size());
-    g += scale * w;
-  }
-}
-
 const Shape& Model::output_shape() const { return layers_.back()->output_shape(); }
 
 std::int64_t Model::input_size() const { return layers_.front()->inputs(); }

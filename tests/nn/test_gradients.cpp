@@ -1,5 +1,5 @@
 // Finite-difference checks of every layer's backward pass (tests/common/gradient_check.hpp), of the loss,
-// and of a whole model with the loss and the L2 penalty.
+// and of a whole model with the loss (the L2 penalty is optim's, tested there).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -68,7 +68,7 @@ TEST(LossGradient, MatchesFiniteDifferences) {
                         objective, 1e-3, 1e-3);
 }
 
-TEST(ModelGradient, WholeMlpWithL2MatchesFiniteDifferences) {
+TEST(ModelGradient, WholeMlpWithTheLossMatchesFiniteDifferences) {
   for (auto kind : {nn::ActivationKind::tanh, nn::ActivationKind::sigmoid, nn::ActivationKind::relu}) {
     nn::Model model = nn::build_model(nn::mlp_spec(6, {5, 4}, kind, 3));
     model.init(41);
@@ -82,11 +82,10 @@ TEST(ModelGradient, WholeMlpWithL2MatchesFiniteDifferences) {
     model.reserve(rows);
     RowMatrix x = random_matrix(rows, 6, 42);
     const std::vector<std::int32_t> labels = {0, 1, 2, 1, 0, 2, 2};
-    const double lambda = 0.01;
     const nn::Context context = nn::Context::evaluation();
     auto objective = [&] {
       auto logits = model.forward(ConstMatrixMap(x.data(), rows, 6), context);
-      return nn::softmax_cross_entropy(logits, labels).loss + model.l2_penalty(lambda);
+      return nn::softmax_cross_entropy(logits, labels).loss;
     };
     auto logits = model.forward(ConstMatrixMap(x.data(), rows, 6), context);
     RowMatrix g(rows, 3);
@@ -94,23 +93,10 @@ TEST(ModelGradient, WholeMlpWithL2MatchesFiniteDifferences) {
     model.zero_gradients();
     model.backward(ConstMatrixMap(g.data(), rows, 3));
     std::vector<float> analytic(model.gradients().begin(), model.gradients().end());
-    model.add_l2_gradient(lambda, analytic);
     SCOPED_TRACE(nn::to_string(kind));
     // ReLU: a small step, so that no pre-activation crosses the kink (checked with these seeds).
     const double eps = kind == nn::ActivationKind::relu ? 1e-3 : 1e-2;
     test::expect_gradient(model.parameters(), analytic, objective, eps, 5e-3);
-  }
-}
-
-TEST(ModelL2, PenaltyIsLambdaTimesSquaredKernelsOnly) {
-  nn::Model model = nn::build_model(nn::mlp_spec(2, {2}, nn::ActivationKind::relu, 2));
-  auto p = model.parameters();
-  std::fill(p.begin(), p.end(), 1.0f);  // 4 + 4 kernel entries, 2 + 2 bias entries
-  EXPECT_DOUBLE_EQ(model.l2_penalty(0.5), 0.5 * 8.0);
-  std::vector<float> g(p.size(), 0.0f);
-  model.add_l2_gradient(0.5, g);
-  for (const auto& e : model.registry().entries()) {
-    for (std::int64_t i = 0; i < e.size(); ++i) EXPECT_EQ(g[e.offset + i], e.decay ? 1.0f : 0.0f) << e.name;
   }
 }
 

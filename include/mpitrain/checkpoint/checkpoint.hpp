@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model_spec.hpp"
 
 namespace mpitrain::checkpoint {
 
@@ -53,9 +53,11 @@ struct RunProgress {
   std::int64_t consecutive_skipped_steps = 0;  ///< Steps skipped since the last applied one.
 };
 
-/// Everything a checkpoint holds. Flat buffers use the layout of nn::mlp_registry(architecture).
+/// Everything a checkpoint holds. Flat buffers use the layout of nn::registry_of(architecture).
 struct Checkpoint {
-  nn::MlpSpec architecture;
+  /// The model. Format 1 stores it as the MLP attributes above, so write_checkpoint accepts only a spec
+  /// of nn::mlp_spec's form (until format 2 stores any spec as JSON).
+  nn::ModelSpec architecture;
   std::vector<float> parameters;                 ///< registry total floats.
   std::string optimizer_name;                    ///< `adam` or `sgd`.
   std::int64_t optimizer_iterations = 0;         ///< Adam's t.
@@ -73,11 +75,16 @@ struct Checkpoint {
   RunProgress progress;                          ///< Partial epoch metrics and skip counters.
 };
 
+/// Checks that write_checkpoint can store @p architecture, so that a run is refused before it trains rather
+/// than at its first checkpoint. @throws CheckpointError when it cannot (format 1: MLPs only).
+void check_storable(const nn::ModelSpec& architecture);
+
 /// Writes @p ckpt to @p path atomically: into `<path>.tmp`, fsync, rename over @p path, fsync of the
 /// directory. An existing file at @p path is replaced only by a complete new one.
 /// @param before_rename if set, called once the temporary file is complete and synced, just before the
 ///        rename (fault injection: the trainer passes a kill there to test a crash mid-write).
-/// @throws CheckpointError naming the file when HDF5 or the file system fails (the temporary is removed).
+/// @throws CheckpointError naming the file when HDF5 or the file system fails (the temporary is removed), or
+///         when the architecture is not an MLP (format 1).
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
                       const std::function<void()>& before_rename = {});
 

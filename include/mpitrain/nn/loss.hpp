@@ -11,6 +11,9 @@
 
 namespace mpitrain::nn {
 
+using base::ConstMatrixMap;
+using base::MatrixMap;
+
 /// Sums over a batch, so that per-rank sums can be added across ranks.
 struct LossSums {
   double loss = 0.0;          ///< Sum of per-sample losses (nats).

@@ -68,11 +68,6 @@ class Model {
   /// summed over the layers: 2·m·n·k per product).
   [[nodiscard]] std::int64_t flops_per_sample() const;
 
-  /// lambda · Σ ||W||² over the parameters with decay (a double sum in registry order).
-  [[nodiscard]] double l2_penalty(double lambda) const;
-  /// grads += 2 · lambda · W over the parameters with decay; @p grads has the gradient buffer's layout.
-  void add_l2_gradient(double lambda, std::span<float> grads) const;
-
   [[nodiscard]] std::span<float> parameters() { return params_; }
   [[nodiscard]] std::span<const float> parameters() const { return params_; }
   [[nodiscard]] std::span<float> gradients() { return grads_; }
