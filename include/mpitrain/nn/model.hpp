@@ -41,7 +41,7 @@ class Model {
   /// one SplitMix64 stream seeded with @p seed (the same values on every platform and rank). glorot_uniform
   /// draws (2u - 1)·l per element with u = SplitMix64::uniform_float() and l = float(sqrt(6 / (fan_in +
   /// fan_out))); zeros and ones draw nothing; normal draws Box–Muller pairs from two 53-bit uniforms each.
-  /// For an MLP these are exactly nn::Mlp::init_glorot's values.
+  /// For an MLP these are the values the MLP has always been initialised with (tests/nn/test_model.cpp).
   void init(std::uint64_t seed);
   /// Sets the gradient buffer to zero: once per step, before backward (which adds).
   void zero_gradients();

@@ -50,7 +50,7 @@ struct ModelSpec {
 
 /// The MLP of the [model] config keys: for each hidden width h, Dense(h) then the activation; then
 /// Dense(classes) giving the logits. Its layers are named dense, activation, dense_1, activation_1, ...,
-/// dense_N, and its tensors laid out as nn::Mlp laid them out (kernel then bias per Dense layer).
+/// dense_N, and its tensors laid out kernel then bias per Dense layer (the layout of checkpoint format 1).
 /// @throws std::invalid_argument for inputs < 1, a hidden width < 1 or classes < 2.
 ModelSpec mlp_spec(std::int64_t inputs, const std::vector<int>& hidden, ActivationKind activation, int classes);
 
