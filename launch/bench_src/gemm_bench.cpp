@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     const std::string layer = l == 0 ? "dense" : "dense_" + std::to_string(l);
     shapes.push_back({layer + " forward", batch, out, in, 0});
     shapes.push_back({layer + " weight gradient", in, out, batch, 1});
-    // The first layer's input gradient is never needed (nn::Mlp skips it).
+    // The first layer's input gradient is never needed (nn::Model skips it).
     if (l > 0) shapes.push_back({layer + " input gradient", batch, in, out, 2});
   }
 

@@ -78,7 +78,7 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
     ds = load_inputs(loaded, vm["data"].as<std::string>(), vm["labels"].as<std::string>(), true);
   });
   if (code != exit_ok) return code;
-  const train::EvaluationResult result = train::evaluate(*loaded.model, ds, comm);
+  const train::EvaluationResult result = train::evaluate(*loaded.model, *loaded.task, ds, comm);
   return agreed(comm, exit_error, [&] {
     if (comm.rank() != 0) return;
     print_report(result);

@@ -10,8 +10,14 @@ LoadedModel load_model(const std::filesystem::path& checkpoint) {
   checkpoint::Checkpoint c = checkpoint::read_checkpoint(checkpoint);
   LoadedModel out;
   out.config = config::parse_config_text(c.config_ini, "config stored in " + checkpoint.string());
-  out.model = std::make_unique<nn::Mlp>(c.architecture);
+  out.model.emplace(c.architecture);  // read_checkpoint checked the spec and the parameters against it
   std::copy(c.parameters.begin(), c.parameters.end(), out.model->parameters().begin());
+  out.task = std::make_unique<nn::ClassificationTask>(out.config.model.classes);
+  try {
+    out.task->check_output_shape(out.model->output_shape());
+  } catch (const std::invalid_argument& e) {
+    throw checkpoint::CheckpointError(checkpoint.string() + ": " + e.what());
+  }
   out.scaler = data::Scaler(c.scaler_method, out.config.data.scale_divisor);
   out.scaler.set(std::move(c.scaler_shift), std::move(c.scaler_scale));
   return out;
@@ -19,18 +25,19 @@ LoadedModel load_model(const std::filesystem::path& checkpoint) {
 
 data::Dataset load_inputs(const LoadedModel& loaded, const std::filesystem::path& input,
                           const std::filesystem::path& labels, bool need_labels) {
-  const auto& spec = loaded.model->spec();
+  const int classes = loaded.task->classes();
+  const std::int64_t inputs = loaded.model->input_size();
   data::Dataset ds;
   const std::string ext = input.extension().string();
   if (ext == ".csv" || ext == ".CSV") {
     data::CsvOptions options;
     options.header = data::parse_csv_header(loaded.config.data.csv_header);
     options.label_column = loaded.config.data.label_column;
-    options.classes = spec.classes;
+    options.classes = classes;
     options.label_optional = !need_labels;
     ds = data::read_csv_dataset(input, options);
   } else if (!labels.empty()) {
-    ds = data::load_idx_dataset(input, labels, spec.classes);
+    ds = data::load_idx_dataset(input, labels, classes);
   } else {
     if (need_labels) throw data::DataError(input.string() + ": IDX images need --labels FILE");
     data::IdxImages images = data::read_idx_images(input);
@@ -41,9 +48,9 @@ data::Dataset load_inputs(const LoadedModel& loaded, const std::filesystem::path
     }
     ds.labels.assign(static_cast<std::size_t>(images.count), 0);
   }
-  if (ds.feature_count() != spec.inputs) {
+  if (ds.feature_count() != inputs) {
     throw data::DataError(input.string() + ": " + std::to_string(ds.feature_count()) +
-                          " features per row, the model needs " + std::to_string(spec.inputs));
+                          " features per row, the model needs " + std::to_string(inputs));
   }
   data::check_finite(ds);
   loaded.scaler.apply(ds);

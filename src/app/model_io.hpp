@@ -4,21 +4,25 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/data/dataset.hpp"
 #include "mpitrain/data/scaling.hpp"
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/task.hpp"
 
 namespace mpitrain::app {
 
 struct LoadedModel {
-  std::unique_ptr<nn::Mlp> model;
+  std::optional<nn::Model> model;    // built from the checkpoint's spec, with its parameters
+  std::unique_ptr<nn::Task> task;    // the training run's task (classification into model.classes)
   data::Scaler scaler{"none", 1.0};
   config::Config config;  // the training run's config
 };
 
-// Reads and validates the checkpoint. Throws checkpoint::CheckpointError naming the file.
+// Reads and validates the checkpoint. Throws checkpoint::CheckpointError naming the file (also when the
+// model's outputs do not fit the stored config's task).
 LoadedModel load_model(const std::filesystem::path& checkpoint);
 
 // Reads an IDX images file (with @p labels an IDX labels file, else labels are 0) or a CSV file (with

@@ -9,6 +9,7 @@
 #include "app/model_io.hpp"
 #include "mpitrain/base/files.hpp"
 #include "mpitrain/config/config.hpp"
+#include "mpitrain/nn/loss.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
 namespace po = boost::program_options;
@@ -25,8 +26,7 @@ std::string predictions_csv(const std::vector<float>& probs, int k) {
   const std::size_t rows = probs.size() / static_cast<std::size_t>(k);
   for (std::size_t i = 0; i < rows; ++i) {
     const float* p = probs.data() + i * static_cast<std::size_t>(k);
-    int best = 0;
-    for (int j = 1; j < k; ++j) best = p[j] > p[best] ? j : best;
+    const std::int64_t best = nn::argmax(std::span<const float>(p, static_cast<std::size_t>(k)));
     fmt::format_to(std::back_inserter(text), "{},{}", i, best);
     for (int j = 0; j < k; ++j) fmt::format_to(std::back_inserter(text), ",{:.9g}", static_cast<double>(p[j]));
     text += '\n';
@@ -60,8 +60,8 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
     inputs = load_inputs(loaded, vm["input"].as<std::string>(), {}, false);
   });
   if (code != exit_ok) return code;
-  const int k = loaded.model->spec().classes;
-  const std::vector<float> probs = train::predict_probabilities(*loaded.model, inputs.features, comm);
+  const int k = loaded.task->classes();
+  const std::vector<float> probs = train::predict_probabilities(*loaded.model, *loaded.task, inputs.features, comm);
   return agreed(comm, exit_error, [&] {
     if (comm.rank() != 0) return;
     base::write_text_atomically(vm["output"].as<std::string>(), predictions_csv(probs, k), base::Durability::synced);

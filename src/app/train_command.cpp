@@ -12,6 +12,7 @@
 #include "mpitrain/checkpoint/run_lock.hpp"
 #include "mpitrain/guard/fault_injection.hpp"
 #include "mpitrain/guard/stop_signal.hpp"
+#include "mpitrain/train/model_setup.hpp"
 #include "mpitrain/train/trainer.hpp"
 
 namespace po = boost::program_options;
@@ -23,9 +24,10 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
   guard::install_stop_handlers();
   po::options_description desc(
       "usage: mpirun -np N mpitrain train --config FILE [--section.key=value ...]\n\n"
-      "Trains an MLP data-parallel over the ranks. Any config key can be overridden on the command line,\n"
-      "e.g. --train.epochs=2 --optim.learning_rate=0.01. Writes the run directory (checkpoint.dir,\n"
-      "default runs/<config name>): config.ini, train.log, metrics.jsonl, checkpoint-*.h5, summary.json.\n\n"
+      "Trains a model (an MLP, or the ModelSpec JSON of model.spec) data-parallel over the ranks. Any\n"
+      "config key can be overridden on the command line, e.g. --train.epochs=2 --optim.learning_rate=0.01.\n"
+      "Writes the run directory (checkpoint.dir, default runs/<config name>): config.ini, train.log,\n"
+      "metrics.jsonl, checkpoint-*.h5, summary.json.\n\n"
       "options");
   desc.add_options()("help,h", "this help")("config", po::value<std::string>(), "INI config file");
   std::vector<std::string> overrides;
@@ -108,8 +110,13 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     return guard::exit_preempted;
   }
 
+  // The model and its task: a bad model.spec or a mismatch with the data is a configuration error.
+  std::optional<train::ConfiguredModel> model;
+  code = agreed(comm, exit_usage, [&] { model.emplace(train::configured_model(config, data.train.feature_count())); });
+  if (code != exit_ok) return code;
+
   try {
-    train::train(config, data, comm, run_dir, faults);
+    train::train(config, data, model->model, *model->task, comm, run_dir, faults);
   } catch (const train::TrainingStopped& e) {
     // Every rank throws this alike, so all return the same code without aborting.
     if (comm.rank() == 0) {

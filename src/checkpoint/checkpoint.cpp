@@ -7,11 +7,15 @@
 #include <bit>
 #include <charconv>
 #include <climits>
+#include <cstring>
+#include <optional>
 #include <span>
 
 #include "hdf5.hpp"
 #include "mpitrain/base/files.hpp"
+#include "mpitrain/base/tensor.hpp"
 #include "mpitrain/checkpoint/lineage.hpp"
+#include "mpitrain/nn/model.hpp"
 
 // Layout choices beyond the header's summary:
 // - `hidden` is a fixed-length string attribute of comma-separated decimal widths ("256,128"), and "" (one
@@ -71,7 +75,6 @@ std::uint32_t parameter_crc32(std::span<const float> values) {
   return static_cast<std::uint32_t>(crc);
 }
 
-// The registry keeps a bias as 1 × outputs; Keras stores it as a vector.
 // crc32 of every optimizer state buffer, one after the other.
 std::uint32_t state_crc32(const std::vector<std::vector<float>>& states) {
   uLong crc = crc32_z(0L, Z_NULL, 0);
@@ -81,10 +84,7 @@ std::uint32_t state_crc32(const std::vector<std::vector<float>>& states) {
   return static_cast<std::uint32_t>(crc);
 }
 
-std::vector<hsize_t> stored_shape(const nn::ParameterInfo& p) {
-  if (p.name.ends_with("/bias:0")) return {static_cast<hsize_t>(p.cols)};
-  return {static_cast<hsize_t>(p.rows), static_cast<hsize_t>(p.cols)};
-}
+std::vector<hsize_t> stored_shape(const nn::ParameterInfo& p) { return {p.shape.begin(), p.shape.end()}; }
 
 std::span<const float> slice(const std::vector<float>& flat, const nn::ParameterInfo& p) {
   return std::span<const float>(flat).subspan(static_cast<std::size_t>(p.offset), static_cast<std::size_t>(p.size()));
@@ -116,15 +116,53 @@ std::vector<std::string> layer_names(const nn::ParameterRegistry& registry) {
   return names;
 }
 
-nn::ParameterRegistry registry_for(const nn::MlpSpec& spec, const std::string& label) {
+nn::ParameterRegistry registry_for(const nn::ModelSpec& spec, const std::string& label) {
   try {
-    return nn::mlp_registry(spec);
+    return nn::registry_of(spec);
   } catch (const std::invalid_argument& e) {
     fail(label, std::string("invalid architecture: ") + e.what());
   }
 }
 
+// Format 1 stores the architecture as the attributes of an MLP; this adapter between them and a ModelSpec
+// goes when format 2 stores the spec itself as JSON.
+struct MlpAttributes {
+  std::int64_t inputs = 0;
+  std::vector<int> hidden;
+  nn::ActivationKind activation = nn::ActivationKind::relu;
+  int classes = 0;
+};
+
+constexpr const char* only_mlp = "checkpoint format 1 stores only an MLP (dense and activation layers "
+                                 "alternating with one activation kind, a dense layer last, a one-dimensional input)";
+
+// The attributes of @p spec, if it is nn::mlp_spec's chain (Dense, activation, ..., Dense).
+std::optional<MlpAttributes> mlp_attributes(const nn::ModelSpec& spec) {
+  MlpAttributes a;
+  bool fits = spec.input_shape.size() == 1 && !spec.layers.empty();
+  for (const nn::LayerSpec& layer : spec.layers) {
+    if (const auto* act = std::get_if<nn::ActivationSpec>(&layer)) a.activation = act->kind;
+    const auto* dense = std::get_if<nn::DenseSpec>(&layer);
+    if (dense != nullptr) fits = fits && dense->units <= INT_MAX;
+    if (dense != nullptr && fits) a.hidden.push_back(static_cast<int>(dense->units));
+  }
+  fits = fits && !a.hidden.empty();
+  if (fits) {
+    a.inputs = spec.input_shape.front();
+    a.classes = a.hidden.back();
+    a.hidden.pop_back();
+    try {
+      fits = nn::mlp_spec(a.inputs, a.hidden, a.activation, a.classes) == spec;
+    } catch (const std::invalid_argument&) {
+      fits = false;
+    }
+  }
+  if (!fits) return std::nullopt;
+  return a;
+}
+
 void validate_for_write(const Checkpoint& ckpt, const nn::ParameterRegistry& registry, const std::string& label) {
+  if (!mlp_attributes(ckpt.architecture)) fail(label, std::string("cannot write: ") + only_mlp);
   const auto total = static_cast<std::size_t>(registry.total());
   auto sizes = [&](const std::string& what, std::size_t have, std::size_t need) {
     if (have != need) {
@@ -146,7 +184,8 @@ void validate_for_write(const Checkpoint& ckpt, const nn::ParameterRegistry& reg
   }
   sizes("scaler scale", ckpt.scaler_scale.size(), ckpt.scaler_shift.size());
   if (!ckpt.scaler_shift.empty()) {
-    sizes("scaler shift", ckpt.scaler_shift.size(), static_cast<std::size_t>(ckpt.architecture.inputs));
+    sizes("scaler shift", ckpt.scaler_shift.size(),
+          static_cast<std::size_t>(base::element_count(ckpt.architecture.input_shape)));
   }
 }
 
@@ -171,13 +210,14 @@ void write_contents(const Hdf5File& file, const Checkpoint& ckpt, const nn::Para
 
   // mpitrain's own state.
   Group own = file.create_group(root, "mpitrain");
+  const MlpAttributes mlp = mlp_attributes(ckpt.architecture).value();  // validate_for_write checked it
   std::vector<std::string> widths;
-  for (int w : ckpt.architecture.hidden) widths.push_back(std::to_string(w));
+  for (int w : mlp.hidden) widths.push_back(std::to_string(w));
   file.write_int_attribute(own.get(), "format_version", checkpoint_format_version, H5T_STD_I32LE);
-  file.write_int_attribute(own.get(), "inputs", ckpt.architecture.inputs, H5T_STD_I64LE);
+  file.write_int_attribute(own.get(), "inputs", mlp.inputs, H5T_STD_I64LE);
   file.write_string_attribute(own.get(), "hidden", join(widths));
-  file.write_string_attribute(own.get(), "activation", nn::to_string(ckpt.architecture.activation));
-  file.write_int_attribute(own.get(), "classes", ckpt.architecture.classes, H5T_STD_I32LE);
+  file.write_string_attribute(own.get(), "activation", nn::to_string(mlp.activation));
+  file.write_int_attribute(own.get(), "classes", mlp.classes, H5T_STD_I32LE);
   file.write_int_attribute(own.get(), "epoch", ckpt.epoch, H5T_STD_I64LE);
   file.write_int_attribute(own.get(), "step_in_epoch", ckpt.step_in_epoch, H5T_STD_I64LE);
   file.write_int_attribute(own.get(), "global_step", ckpt.global_step, H5T_STD_I64LE);
@@ -257,20 +297,24 @@ std::vector<int> parse_hidden(const Hdf5File& file, const std::string& text) {
   return widths;
 }
 
-nn::MlpSpec read_architecture(const Hdf5File& file, hid_t own) {
-  nn::MlpSpec spec;
-  spec.inputs = file.read_int_attribute(own, "inputs");
-  spec.hidden = parse_hidden(file, file.read_string_attribute(own, "hidden"));
+nn::ModelSpec read_architecture(const Hdf5File& file, hid_t own) {
+  MlpAttributes mlp;
+  mlp.inputs = file.read_int_attribute(own, "inputs");
+  mlp.hidden = parse_hidden(file, file.read_string_attribute(own, "hidden"));
   const std::string activation = file.read_string_attribute(own, "activation");
   try {
-    spec.activation = nn::parse_activation(activation);
+    mlp.activation = nn::parse_activation(activation);
   } catch (const std::invalid_argument& e) {
     file.fail(std::string("attribute activation of /mpitrain: ") + e.what());
   }
   const std::int64_t classes = file.read_int_attribute(own, "classes");
   if (classes < INT_MIN || classes > INT_MAX) file.fail("attribute classes of /mpitrain is out of range");
-  spec.classes = static_cast<int>(classes);
-  return spec;
+  mlp.classes = static_cast<int>(classes);
+  try {
+    return nn::mlp_spec(mlp.inputs, mlp.hidden, mlp.activation, mlp.classes);
+  } catch (const std::invalid_argument& e) {
+    file.fail(std::string("invalid architecture: ") + e.what());
+  }
 }
 
 // The lineage attribute, checked; "" when missing (a file written before lineages existed).
@@ -350,7 +394,7 @@ Checkpoint read_contents(const Hdf5File& file) {
     if (!file.exists(scaler.get(), name)) file.fail(what + " is missing");
     detail::Dataset dataset = file.open_dataset(scaler.get(), name);
     const std::vector<hsize_t> shape = file.shape(dataset, what);
-    const auto inputs = static_cast<hsize_t>(ckpt.architecture.inputs);
+    const auto inputs = static_cast<hsize_t>(ckpt.architecture.input_shape.front());  // an MLP's
     if (shape.size() != 1 || (shape[0] != 0 && shape[0] != inputs)) {
       file.fail(what + " has shape " + format_shape(shape) + ", expected (0,) or (" + std::to_string(inputs) + ",)");
     }
@@ -363,6 +407,12 @@ Checkpoint read_contents(const Hdf5File& file) {
 }
 
 }  // namespace
+
+void check_storable(const nn::ModelSpec& architecture) {
+  if (!mlp_attributes(architecture)) {
+    throw CheckpointError(std::string(only_mlp) + ": this model cannot be checkpointed");
+  }
+}
 
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
                       const std::function<void()>& before_rename) {

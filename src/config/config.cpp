@@ -62,6 +62,7 @@ class Schema {
     bind("model.activation", c.model.activation, "relu, tanh or sigmoid");
     bind("model.classes", c.model.classes, "number of classes");
     bind("model.seed", c.model.seed, "initialisation seed");
+    bind("model.spec", c.model.spec, "ModelSpec JSON file (instead of hidden and activation)");
     bind("optim.name", c.optim.name, "adam, adamw or sgd");
     bind("optim.learning_rate", c.optim.learning_rate, "learning rate");
     bind("optim.beta1", c.optim.beta1, "Adam beta1");
@@ -111,6 +112,7 @@ class Schema {
     bind("log.progress", c.log.progress, "progress bar: auto, true or false");
     bind("log.timeline", c.log.timeline, "write a Chrome trace per rank");
     hidden_ = join(c.model.hidden);
+    spec_ = &c.model.spec;
   }
 
   po::options_description& description() { return desc_; }
@@ -126,6 +128,7 @@ class Schema {
     std::string out;
     std::string section;
     for (const auto& [key, print] : printers_) {
+      if (!spec_->empty() && (key == "model.hidden" || key == "model.activation")) continue;  // the spec says
       const auto dot = key.find('.');
       const std::string sec = key.substr(0, dot);
       if (sec != section) {
@@ -176,6 +179,7 @@ class Schema {
   std::vector<std::pair<std::string, std::function<std::string()>>> printers_;
   std::vector<std::pair<std::string, std::string*>> strings_;  // the string-valued keys
   std::string hidden_;
+  const std::string* spec_ = nullptr;  // model.spec
 };
 
 [[noreturn]] void fail(const std::string& where, const po::error& e) {
@@ -323,6 +327,14 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
     po::store(parsed, cli);
     for (auto& [key, value] : cli) vm.erase(key), vm.insert({key, value});
     po::notify(vm);
+    if (!config.model.spec.empty()) {
+      for (const char* key : {"model.hidden", "model.activation"}) {
+        if (vm.count(key) != 0) {
+          throw ConfigError("config key model.spec = '" + config.model.spec + "': the model comes from the file, " +
+                            key + " must not be set with it");
+        }
+      }
+    }
   } catch (const po::error& e) {
     fail("command-line override", e);
   }

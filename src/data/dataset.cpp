@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "mpitrain/data/sampler.hpp"
+#include "mpitrain/base/random.hpp"
 
 namespace mpitrain::data {
 
@@ -73,13 +73,10 @@ Dataset split_validation(Dataset& train, double fraction, std::uint64_t seed) {
 
   // The same Fisher–Yates shuffle as the sampler, with its own stream so that the split and the epoch
   // permutations do not coincide for equal seeds.
-  SplitMix64 rng(seed ^ 0x5bd1e9955bd1e995ULL);
+  base::SplitMix64 rng(seed ^ 0x5bd1e9955bd1e995ULL);
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), std::int64_t{0});
-  for (std::int64_t i = n - 1; i > 0; --i) {
-    const auto j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i) + 1));
-    std::swap(order[static_cast<std::size_t>(i)], order[static_cast<std::size_t>(j)]);
-  }
+  base::shuffle(rng, std::span<std::int64_t>(order));
   // Both parts keep the file order of their rows, which makes them easy to inspect.
   std::vector<std::int64_t> keep(order.begin(), order.end() - n_val);
   std::vector<std::int64_t> held(order.end() - n_val, order.end());

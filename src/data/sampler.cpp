@@ -6,11 +6,12 @@
 #include <string>
 #include <utility>
 
+#include "mpitrain/base/random.hpp"
+
 namespace mpitrain::data {
 
 namespace {
 constexpr std::uint64_t golden_gamma = 0x9e3779b97f4a7c15ULL;
-__extension__ typedef unsigned __int128 Uint128;  // __extension__: no -Wpedantic warning
 }  // namespace
 
 Range split_range(std::int64_t count, int parts, int index) {
@@ -42,15 +43,11 @@ void epoch_permutation(std::int64_t samples, std::uint64_t seed, std::int64_t ep
   if (epoch < 0) throw std::invalid_argument("epoch_permutation: negative epoch " + std::to_string(epoch));
   if (samples < 0) throw std::invalid_argument("epoch_permutation: negative sample count " + std::to_string(samples));
   // One next() of a generator seeded with the mixed (seed, epoch) decorrelates neighbouring epochs and seeds.
-  SplitMix64 mixer(seed ^ (golden_gamma * static_cast<std::uint64_t>(epoch + 1)));
-  SplitMix64 rng(mixer.next());
+  base::SplitMix64 mixer(seed ^ (golden_gamma * static_cast<std::uint64_t>(epoch + 1)));
+  base::SplitMix64 rng(mixer.next());
   out.resize(static_cast<std::size_t>(samples));
   std::iota(out.begin(), out.end(), std::int64_t{0});
-  // Fisher–Yates (Durstenfeld): position i takes a uniform pick among the first i+1.
-  for (std::int64_t i = samples - 1; i > 0; --i) {
-    const auto j = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(i) + 1));
-    std::swap(out[static_cast<std::size_t>(i)], out[static_cast<std::size_t>(j)]);
-  }
+  base::shuffle(rng, std::span<std::int64_t>(out));
 }
 
 void DistributedSampler::set_epoch(std::int64_t epoch) {
@@ -136,31 +133,5 @@ std::span<const std::int64_t> ShardSampler::slice(std::int64_t step, int rank, i
   const std::int64_t end = std::min(begin + shares_[r], sizes_[r]);
   return {perm_.data() + begin, static_cast<std::size_t>(end - begin)};
 }
-
-std::uint64_t SplitMix64::next() {
-  // Steele, Lea and Flood 2014, with the finaliser constants of Stafford's "Mix13" variant.
-  std::uint64_t z = (state_ += golden_gamma);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-std::uint64_t SplitMix64::below(std::uint64_t bound) {
-  if (bound == 0) throw std::invalid_argument("SplitMix64::below: bound must be >= 1");
-  // Lemire 2019: the high word of x·bound is uniform in [0, bound) once the low words below
-  // 2^64 mod bound (the biased ones) are rejected; the modulo is only computed when a rejection is possible.
-  Uint128 m = static_cast<Uint128>(next()) * bound;
-  auto low = static_cast<std::uint64_t>(m);
-  if (low < bound) {
-    const std::uint64_t threshold = (0 - bound) % bound;
-    while (low < threshold) {
-      m = static_cast<Uint128>(next()) * bound;
-      low = static_cast<std::uint64_t>(m);
-    }
-  }
-  return static_cast<std::uint64_t>(m >> 64);
-}
-
-float SplitMix64::uniform_float() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
 
 }  // namespace mpitrain::data

@@ -20,37 +20,35 @@ std::string to_string(ActivationKind kind) {
   return "?";
 }
 
-Activation::Activation(ActivationKind kind, std::int64_t features) : kind_(kind), features_(features) {
-  if (features < 1) throw std::invalid_argument("Activation: features must be >= 1");
-}
+Activation::Activation(std::string name, ActivationKind kind, const Shape& shape)
+    : Layer(std::move(name), shape, shape), kind_(kind) {}
 
 void Activation::reserve(std::int64_t max_rows) {
-  if (y_.rows() < max_rows) {
-    y_.resize(max_rows, features_);
-    dx_.resize(max_rows, features_);
-  }
+  if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
+  if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
 }
 
-ConstMatrixMap Activation::forward(ConstMatrixMap x) {
+ConstMatrixMap Activation::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
-  MatrixMap y(y_.data(), rows_, features_);
+  MatrixMap y(y_.data(), rows_, outputs());
   switch (kind_) {
     case ActivationKind::relu: y = x.cwiseMax(0.0f); break;
     case ActivationKind::tanh: y = x.array().tanh(); break;
     case ActivationKind::sigmoid: y = (1.0f + (-x.array()).exp()).inverse(); break;
   }
-  return {y_.data(), rows_, features_};
+  return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap Activation::backward(ConstMatrixMap dy) {
-  ConstMatrixMap y(y_.data(), rows_, features_);
-  MatrixMap dx(dx_.data(), rows_, features_);
+  if (!input_gradient()) return {dx_.data(), 0, inputs()};
+  ConstMatrixMap y(y_.data(), rows_, outputs());
+  MatrixMap dx(dx_.data(), rows_, inputs());
   switch (kind_) {
     case ActivationKind::relu: dx = (y.array() > 0.0f).select(dy, 0.0f); break;
     case ActivationKind::tanh: dx = dy.array() * (1.0f - y.array().square()); break;
     case ActivationKind::sigmoid: dx = dy.array() * y.array() * (1.0f - y.array()); break;
   }
-  return {dx_.data(), rows_, features_};
+  return {dx_.data(), rows_, inputs()};
 }
 
 }  // namespace mpitrain::nn

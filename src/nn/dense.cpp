@@ -4,58 +4,72 @@
 
 namespace mpitrain::nn {
 
-Dense::Dense(std::string name, std::int64_t inputs, std::int64_t outputs)
-    : name_(std::move(name)), inputs_(inputs), outputs_(outputs) {
-  if (inputs < 1 || outputs < 1) throw std::invalid_argument("Dense " + name_ + ": sizes must be >= 1");
+namespace {
+// The output shape (units), after checking the arguments: the messages name the layer and the shape.
+Shape dense_output(const std::string& name, const Shape& input_shape, std::int64_t units) {
+  if (input_shape.size() != 1) {
+    throw std::invalid_argument("layer " + name + " (dense): input shape " + base::format_shape(input_shape) +
+                                " is not one-dimensional");
+  }
+  if (units < 1) {
+    throw std::invalid_argument("layer " + name + " (dense): units must be >= 1, got " + std::to_string(units));
+  }
+  return {units};
+}
+}  // namespace
+
+Dense::Dense(std::string name, const Shape& input_shape, std::int64_t units)
+    : Layer(name, input_shape, dense_output(name, input_shape, units)) {}
+
+void Dense::register_tensors(ParameterRegistry& parameters, ParameterRegistry&) {
+  kernel_offset_ = parameters.add(name(), name() + "/kernel:0", {inputs(), outputs()},
+                                  InitRule::glorot_uniform(inputs(), outputs()), true).offset;
+  bias_offset_ = parameters.add(name(), name() + "/bias:0", {outputs()}, InitRule::zeros(), false).offset;
 }
 
-void Dense::register_parameters(ParameterRegistry& registry) {
-  kernel_offset_ = registry.add(name_, name_ + "/kernel:0", inputs_, outputs_, true).offset;
-  bias_offset_ = registry.add(name_, name_ + "/bias:0", 1, outputs_, false).offset;
-}
-
-void Dense::bind(std::span<float> params, std::span<float> grads) {
-  kernel_ = params.data() + kernel_offset_;
-  bias_ = params.data() + bias_offset_;
-  kernel_grad_ = grads.data() + kernel_offset_;
-  bias_grad_ = grads.data() + bias_offset_;
+void Dense::bind(std::span<float> parameters, std::span<float> gradients, std::span<float>) {
+  kernel_ = parameters.data() + kernel_offset_;
+  bias_ = parameters.data() + bias_offset_;
+  kernel_grad_ = gradients.data() + kernel_offset_;
+  bias_grad_ = gradients.data() + bias_offset_;
 }
 
 void Dense::reserve(std::int64_t max_rows) {
-  if (y_.rows() < max_rows) y_.resize(max_rows, outputs_);
-  if (input_gradient_ && dx_.rows() < max_rows) dx_.resize(max_rows, inputs_);
+  if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
+  if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
 }
 
-ConstMatrixMap Dense::forward(ConstMatrixMap x) {
+ConstMatrixMap Dense::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
   input_ = x.data();
-  Eigen::Map<const RowMatrix> w(kernel_, inputs_, outputs_);
-  Eigen::Map<const Eigen::RowVectorXf> b(bias_, outputs_);
-  MatrixMap y(y_.data(), rows_, outputs_);
+  ConstMatrixMap w(kernel_, inputs(), outputs());
+  Eigen::Map<const Eigen::RowVectorXf> b(bias_, outputs());
+  MatrixMap y(y_.data(), rows_, outputs());
   y.noalias() = x * w;
   y.rowwise() += b;
-  return {y_.data(), rows_, outputs_};
+  return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap Dense::backward(ConstMatrixMap dy) {
-  ConstMatrixMap x(input_, rows_, inputs_);
-  Eigen::Map<const RowMatrix> w(kernel_, inputs_, outputs_);
-  MatrixMap dw(kernel_grad_, inputs_, outputs_);
-  Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, outputs_);
-  if (rows_ == 0) {
-    dw.setZero();
-    db.setZero();
-  } else {
-    dw.noalias() = x.transpose() * dy;
-    // Row by row, not dy.colwise().sum(): Eigen's vectorised reduction peels a head whose length depends
-    // on the run-time address alignment, which changed the last bit from run to run and between ranks.
-    db = dy.row(0);
-    for (std::int64_t i = 1; i < rows_; ++i) db += dy.row(i);
-  }
-  if (!input_gradient_) return {dx_.data(), 0, inputs_};
-  MatrixMap dx(dx_.data(), rows_, inputs_);
+  ConstMatrixMap x(input_, rows_, inputs());
+  ConstMatrixMap w(kernel_, inputs(), outputs());
+  MatrixMap dw(kernel_grad_, inputs(), outputs());
+  Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, outputs());
+  // Eigen evaluates `dw = xᵀ·dy` as setZero and then a += of the product, so on gradients the model zeroed
+  // this gives the bits the former `=` gave.
+  dw.noalias() += x.transpose() * dy;
+  // Row by row, not dy.colwise().sum(): Eigen's vectorised reduction peels a head whose length depends
+  // on the run-time address alignment, which changed the last bit from run to run and between ranks.
+  for (std::int64_t i = 0; i < rows_; ++i) db += dy.row(i);
+  if (!input_gradient()) return {dx_.data(), 0, inputs()};
+  MatrixMap dx(dx_.data(), rows_, inputs());
   dx.noalias() = dy * w.transpose();
-  return {dx_.data(), rows_, inputs_};
+  return {dx_.data(), rows_, inputs()};
+}
+
+std::int64_t Dense::flops_per_sample() const {
+  const std::int64_t product = 2 * inputs() * outputs();
+  return product * (input_gradient() ? 3 : 2);
 }
 
 }  // namespace mpitrain::nn

@@ -8,14 +8,8 @@ namespace {
 
 // One row: returns the loss and whether the arg-max equals the label; writes softmax into prob if given.
 double row_loss(const float* z, std::int64_t k, std::int32_t label, float* prob, bool& correct) {
-  float zmax = z[0];
-  std::int64_t argmax = 0;
-  for (std::int64_t j = 1; j < k; ++j) {
-    if (z[j] > zmax) {
-      zmax = z[j];
-      argmax = j;
-    }
-  }
+  const std::int64_t best = argmax(std::span<const float>(z, static_cast<std::size_t>(k)));
+  const float zmax = z[best];
   double sum = 0.0;
   for (std::int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(z[j]) - zmax);
   if (prob != nullptr) {
@@ -23,11 +17,19 @@ double row_loss(const float* z, std::int64_t k, std::int32_t label, float* prob,
       prob[j] = static_cast<float>(std::exp(static_cast<double>(z[j]) - zmax) / sum);
     }
   }
-  correct = argmax == label;
+  correct = best == label;
   return std::log(sum) + zmax - static_cast<double>(z[label]);
 }
 
 }  // namespace
+
+std::int64_t argmax(std::span<const float> values) {
+  std::int64_t best = 0;
+  for (std::size_t j = 1; j < values.size(); ++j) {
+    if (values[j] > values[static_cast<std::size_t>(best)]) best = static_cast<std::int64_t>(j);
+  }
+  return best;
+}
 
 LossSums softmax_cross_entropy(ConstMatrixMap logits, std::span<const std::int32_t> labels,
                                MatrixMap grad_logits) {

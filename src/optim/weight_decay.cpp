@@ -36,7 +36,7 @@ void add_l2_gradient(const nn::ParameterRegistry& registry, std::span<const floa
   const float scale = static_cast<float>(2.0 * lambda);
   for (const auto& p : registry.entries()) {
     if (!p.decay) continue;
-    // The Eigen expression the MLP used (nn/mlp.cpp), so that runs with weight decay keep their bits.
+    // The Eigen expression the MLP used (the former nn/mlp.cpp), so that runs with weight decay keep their bits.
     Eigen::Map<const Eigen::VectorXf> w(params.data() + p.offset, p.size());
     Eigen::Map<Eigen::VectorXf> g(grads.data() + p.offset, p.size());
     g += scale * w;

@@ -3,7 +3,6 @@
 #include <stdexcept>
 
 #include "mpitrain/data/sampler.hpp"
-#include "mpitrain/nn/loss.hpp"
 
 namespace mpitrain::train {
 
@@ -16,7 +15,7 @@ data::Range my_rows(std::int64_t rows, const dist::Communicator& comm) {
   return {std::min(rows, mine.begin * evaluation_chunk_rows), std::min(rows, mine.end * evaluation_chunk_rows)};
 }
 
-nn::ConstMatrixMap rows_of(const data::RowMatrix& m, std::int64_t begin, std::int64_t end) {
+base::ConstMatrixMap rows_of(const data::RowMatrix& m, std::int64_t begin, std::int64_t end) {
   return {m.data() + begin * m.cols(), end - begin, m.cols()};
 }
 
@@ -34,8 +33,9 @@ double EvaluationResult::recall(int k) const {
   return actual == 0 ? 0.0 : static_cast<double>(confusion[static_cast<std::size_t>(k * classes + k)]) / actual;
 }
 
-EvaluationResult evaluate(nn::Mlp& model, const data::Dataset& ds, const dist::Communicator& comm) {
-  const int k = model.spec().classes;
+EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Dataset& ds,
+                          const dist::Communicator& comm) {
+  const int k = task.classes();
   EvaluationResult result;
   result.classes = k;
   result.count = ds.size();
@@ -43,18 +43,15 @@ EvaluationResult evaluate(nn::Mlp& model, const data::Dataset& ds, const dist::C
   const data::Range rows = my_rows(ds.size(), comm);
   model.reserve(evaluation_chunk_rows);
   std::vector<double> chunk_losses;
-  std::vector<double> per_sample(evaluation_chunk_rows);
+  std::vector<std::int32_t> predicted(evaluation_chunk_rows);
   for (std::int64_t b = rows.begin; b < rows.end; b += evaluation_chunk_rows) {
     const std::int64_t e = std::min(rows.end, b + evaluation_chunk_rows);
-    auto logits = model.forward(rows_of(ds.features, b, e));
+    auto logits = model.forward(rows_of(ds.features, b, e), nn::Context::evaluation());
     std::span<const std::int32_t> labels(ds.labels.data() + b, static_cast<std::size_t>(e - b));
-    const nn::LossSums sums = nn::softmax_cross_entropy(logits, labels);
-    chunk_losses.push_back(sums.loss);
-    for (std::int64_t i = 0; i < e - b; ++i) {
-      Eigen::Index predicted = 0;
-      logits.row(i).maxCoeff(&predicted);
-      ++result.confusion[static_cast<std::size_t>(labels[static_cast<std::size_t>(i)] * k + predicted)];
-    }
+    chunk_losses.push_back(task.evaluate(logits, labels).loss);
+    const std::span<std::int32_t> chunk_predicted(predicted.data(), labels.size());
+    task.predict(logits, chunk_predicted);
+    nn::add_confusion(labels, chunk_predicted, k, result.confusion);
   }
   // Chunk sums in chunk order: the same additions at every world size.
   const std::vector<double> all = comm.allgatherv(std::span<const double>(chunk_losses));
@@ -70,17 +67,16 @@ EvaluationResult evaluate(nn::Mlp& model, const data::Dataset& ds, const dist::C
   return result;
 }
 
-std::vector<float> predict_probabilities(nn::Mlp& model, const data::RowMatrix& features,
+std::vector<float> predict_probabilities(nn::Model& model, const nn::Task& task, const data::RowMatrix& features,
                                          const dist::Communicator& comm) {
-  const int k = model.spec().classes;
+  const std::int64_t k = model.output_size();
   const data::Range rows = my_rows(features.rows(), comm);
   model.reserve(evaluation_chunk_rows);
   std::vector<float> local(static_cast<std::size_t>(rows.size() * k));
   for (std::int64_t b = rows.begin; b < rows.end; b += evaluation_chunk_rows) {
     const std::int64_t e = std::min(rows.end, b + evaluation_chunk_rows);
-    auto logits = model.forward(rows_of(features, b, e));
-    nn::MatrixMap out(local.data() + (b - rows.begin) * k, e - b, k);
-    nn::softmax(logits, out);
+    auto logits = model.forward(rows_of(features, b, e), nn::Context::evaluation());
+    task.probabilities(logits, base::MatrixMap(local.data() + (b - rows.begin) * k, e - b, k));
   }
   return comm.gatherv(std::span<const float>(local), 0);
 }

@@ -10,28 +10,22 @@
 
 namespace mpitrain::train {
 
-std::vector<dist::GradientRange> backward_ready_order(const nn::ParameterRegistry& registry) {
+std::vector<dist::GradientRange> gradient_ready_order(const nn::Model& model) {
   std::vector<dist::GradientRange> order;
-  std::string layer;
-  for (const auto& p : registry.entries()) {
-    if (order.empty() || p.layer != layer) {
-      order.push_back({p.offset, 0});
-      layer = p.layer;
-    }
-    order.back().count = p.offset + p.size() - order.back().first;
+  for (const auto& group : model.ready_order()) {
+    for (const base::Range& r : group) order.push_back({r.begin, r.size()});
   }
-  std::reverse(order.begin(), order.end());
   return order;
 }
 
 std::unique_ptr<dist::GradientReducer> make_reducer(const config::DistConfig& dist, const dist::Communicator& comm,
-                                                    const nn::ParameterRegistry& registry) {
+                                                    const nn::Model& model) {
   dist::ReducerOptions options;
   options.reducer = dist.reducer;
   options.bucket_mb = dist.bucket_mb;
   try {
     options.compression = dist::parse_compression(dist.compression);
-    return dist::make_gradient_reducer(comm, options, backward_ready_order(registry));
+    return dist::make_gradient_reducer(comm, options, gradient_ready_order(model));
   } catch (const std::invalid_argument& e) {
     throw config::ConfigError(e.what());
   }

@@ -12,13 +12,14 @@ namespace mpitrain::train {
 
 using base::StepPhase;
 
-Step::Step(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer, dist::GradientReducer& reducer,
-           const dist::Communicator& comm, std::int64_t max_rows, const guard::FaultPlan& faults)
-    : model_(model), optimizer_(optimizer), reducer_(reducer), hook_(reducer),
+Step::Step(const config::Config& config, nn::Model& model, const nn::Task& task, optim::Optimizer& optimizer,
+           dist::GradientReducer& reducer, const dist::Communicator& comm, std::int64_t max_rows,
+           const guard::FaultPlan& faults)
+    : model_(model), task_(task), seed_(config.train.seed), optimizer_(optimizer), reducer_(reducer), hook_(reducer),
       post_(model.registry(), {.l2 = optim::l2_coefficient(config.optim), .clip_grad_norm = config.train.clip_grad_norm}),
-      schedule_(config.optim), comm_(comm),
-      faults_(faults), x_(max_rows, model.spec().inputs), grad_logits_(max_rows, model.spec().classes),
-      labels_(static_cast<std::size_t>(max_rows)) {
+      schedule_(config.optim), comm_(comm), faults_(faults), x_(max_rows, model.input_size()),
+      grad_logits_(max_rows, model.output_size()),
+      labels_(static_cast<std::size_t>(max_rows * task.targets_per_sample())) {
   model_.reserve(max_rows);
 }
 
@@ -30,7 +31,7 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   const bool poison = fault == guard::FaultKind::nan;
   const auto slice = sampler.slice(step_in_epoch, rank, world);
   const auto n = static_cast<std::int64_t>(slice.size());
-  const std::int64_t features = x_.cols(), classes = grad_logits_.cols();
+  const std::int64_t features = x_.cols(), outputs = grad_logits_.cols();
   data::gather_batch(data.train, data.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
   if (step_in_epoch + 1 < sampler.steps_per_epoch()) {  // the next rows load into cache while this step computes
     data::prefetch_rows(data.train, sampler.slice(step_in_epoch + 1, rank, world));
@@ -38,15 +39,19 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
 
   clock.enter(StepPhase::forward);
-  auto logits = model_.forward(nn::ConstMatrixMap(x_.data(), n, features));
-  nn::MatrixMap g(grad_logits_.data(), n, classes);
+  // The slice's indices are global sample indices with data.shuffle = global; with local, rows of this
+  // rank's shard (whose results depend on the world size anyway).
+  auto logits = model_.forward(base::ConstMatrixMap(x_.data(), n, features),
+                               nn::Context::training(seed_, global_step, slice));
   StepResult result;
-  result.sums = nn::softmax_cross_entropy(logits, std::span<const std::int32_t>(labels_.data(), slice.size()), g);
+  result.sums = task_.loss(logits, std::span<const std::int32_t>(labels_.data(), slice.size()),
+                           base::MatrixMap(grad_logits_.data(), n, outputs));
 
   clock.enter(StepPhase::backward);
   auto grads = model_.gradients();
-  reducer_.begin(grads);  // the bucketed reducer starts each bucket's allreduce during backward
-  model_.backward(nn::ConstMatrixMap(grad_logits_.data(), n, classes), &hook_);
+  model_.zero_gradients();  // backward adds
+  reducer_.begin(grads);    // the bucketed reducer starts each bucket's allreduce during backward
+  model_.backward(base::ConstMatrixMap(grad_logits_.data(), n, outputs), &hook_);
   clock.enter(StepPhase::allreduce_wait);
   reducer_.finish();
 

@@ -19,7 +19,8 @@
 #include "mpitrain/energy/energy_monitor.hpp"
 #include "mpitrain/guard/stop_signal.hpp"
 #include "mpitrain/guard/watchdog.hpp"
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/task.hpp"
 #include "mpitrain/optim/optimizer.hpp"
 #include "mpitrain/telemetry/metrics.hpp"
 #include "mpitrain/telemetry/progress.hpp"
@@ -103,8 +104,8 @@ std::unique_ptr<data::BatchSampler> make_sampler(const config::Config& config, c
 // The training loop of one run; see trainer.hpp.
 class Trainer {
  public:
-  Trainer(const config::Config& config, TrainingData& data, const dist::Communicator& comm,
-          std::filesystem::path run_dir, const guard::FaultPlan& faults)
+  Trainer(const config::Config& config, TrainingData& data, nn::Model& model, const nn::Task& task,
+          const dist::Communicator& comm, std::filesystem::path run_dir, const guard::FaultPlan& faults)
       : config_(config), data_(data), comm_(comm), run_dir_(std::move(run_dir)), faults_(faults),
         rank_(comm.rank()), world_(comm.size()),
         global_batch_(config.train.global_batch_size > 0
@@ -112,11 +113,11 @@ class Trainer {
                           : static_cast<std::int64_t>(config.train.batch_size) * world_),
         max_rows_((global_batch_ + world_ - 1) / world_),
         sampler_(make_sampler(config, data, comm, global_batch_)),
-        model_(nn::MlpSpec{data.train.feature_count(), config.model.hidden,
-                           nn::parse_activation(config.model.activation), config.model.classes}),
+        model_(model),
+        task_(task),
         optimizer_(optim::make_optimizer(config.optim, model_.registry())),
-        reducer_(make_reducer(config.dist, comm, model_.registry())),
-        step_(config, model_, *optimizer_, *reducer_, comm, max_rows_, faults),
+        reducer_(make_reducer(config.dist, comm, model_)),
+        step_(config, model_, task_, *optimizer_, *reducer_, comm, max_rows_, faults),
         trajectory_(checkpoint::trajectory_config(config, global_batch_, world_)) {
     total_steps_ = sampler_->steps_per_epoch() * config.train.epochs;
     if (config.train.max_steps > 0) total_steps_ = std::min(total_steps_, config.train.max_steps);
@@ -158,7 +159,8 @@ class Trainer {
   std::int64_t global_batch_;
   std::int64_t max_rows_;
   std::unique_ptr<data::BatchSampler> sampler_;  // data.shuffle: global or local
-  nn::Mlp model_;
+  nn::Model& model_;
+  const nn::Task& task_;  // loss and metrics
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<dist::GradientReducer> reducer_;  // config.dist: fused or bucketed, compression
   Step step_;
@@ -199,7 +201,7 @@ void Trainer::initialise() {
     if (!resume) return;
     path = *resume;
     ckpt = checkpoint::read_checkpoint(path);
-    if (ckpt->architecture != model_.spec()) {
+    if (ckpt->architecture != model_.spec()) {  // the same layers, shapes and tensor layout
       throw checkpoint::CheckpointError("checkpoint " + path.string() + " holds another architecture than the config");
     }
     if (ckpt->optimizer_name != optimizer_->name()) {
@@ -228,7 +230,7 @@ void Trainer::initialise() {
       }
       position = {1, ckpt->epoch, ckpt->step_in_epoch, ckpt->global_step, ckpt->optimizer_iterations};
     } else {
-      model_.init_glorot(config_.model.seed);
+      model_.init(config_.model.seed);
     }
   }
   comm_.broadcast(std::span<std::int64_t>(position), 0);
@@ -445,7 +447,7 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
                            {"skipped_steps", skipped_steps_}};
   if (data_.validation.size() > 0) {
     mark(base::StepPhase::evaluation);
-    const auto v = evaluate(model_, data_.validation, comm_);
+    const auto v = evaluate(model_, task_, data_.validation, comm_);
     record["val_loss"] = v.loss;
     record["val_accuracy"] = v.accuracy;
   }
@@ -527,19 +529,20 @@ nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {
       {"final_train_loss", final_loss},
       {"final_train_accuracy", final_accuracy},
       {"parameters", model_.registry().total()},
+      {"flops_per_sample", model_.flops_per_sample()},
       {"param_checksum", checksum_hex(model_.parameters())},
       {"checkpoint", last_checkpoint_},
       {"skipped_steps", skipped_steps_},
       {"resumed_from", resumed_from_},
   };
   if (data_.test.size() > 0) {
-    const auto t = evaluate(model_, data_.test, comm_);
+    const auto t = evaluate(model_, task_, data_.test, comm_);
     summary["test_loss"] = t.loss;
     summary["test_accuracy"] = t.accuracy;
     summary["test_samples"] = t.count;
   }
   if (data_.validation.size() > 0) {
-    const auto v = evaluate(model_, data_.validation, comm_);
+    const auto v = evaluate(model_, task_, data_.validation, comm_);
     summary["validation_loss"] = v.loss;
     summary["validation_accuracy"] = v.accuracy;
   }
@@ -604,9 +607,10 @@ std::string checksum_hex(std::span<const float> values) {
   return text;
 }
 
-nlohmann::json train(const config::Config& config, TrainingData& data, const dist::Communicator& comm,
-                     const std::filesystem::path& run_dir, const guard::FaultPlan& faults) {
-  Trainer trainer(config, data, comm, run_dir, faults);
+nlohmann::json train(const config::Config& config, TrainingData& data, nn::Model& model, const nn::Task& task,
+                     const dist::Communicator& comm, const std::filesystem::path& run_dir,
+                     const guard::FaultPlan& faults) {
+  Trainer trainer(config, data, model, task, comm, run_dir, faults);
   return trainer.run();
 }
 

@@ -5,6 +5,8 @@
 #include "mpitrain/nn/dense.hpp"
 #if defined(MPITRAIN_EDGE_NN_TO_TRAIN)
 #include "mpitrain/train/trainer.hpp"  // nn may not use train (a later stage)
+#elif defined(MPITRAIN_EDGE_NN_TO_DATA)
+#include "mpitrain/data/dataset.hpp"  // nn takes its matrix types, ranges and random numbers from base
 #elif defined(MPITRAIN_EDGE_NN_TO_DIST)
 #include "mpitrain/dist/communicator.hpp"  // nn knows nothing of MPI
 #elif defined(MPITRAIN_EDGE_CHECKPOINT_TO_GUARD)

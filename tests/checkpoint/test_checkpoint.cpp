@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "mpitrain/checkpoint/checkpoint.hpp"
+#include "mpitrain/nn/model.hpp"
 #include "checkpoint/hdf5.hpp"
 
 namespace mpitrain::checkpoint {
@@ -33,9 +34,9 @@ std::vector<float> random_floats(std::mt19937& gen, std::size_t n) {
 }
 
 // A checkpoint with every field set to a distinct value drawn from @p seed.
-Checkpoint make_checkpoint(const nn::MlpSpec& spec, unsigned seed) {
+Checkpoint make_checkpoint(const nn::ModelSpec& spec, unsigned seed) {
   std::mt19937 gen(seed);
-  const auto total = static_cast<std::size_t>(nn::mlp_registry(spec).total());
+  const auto total = static_cast<std::size_t>(nn::registry_of(spec).total());
   Checkpoint c;
   c.architecture = spec;
   c.parameters = random_floats(gen, total);
@@ -47,8 +48,8 @@ Checkpoint make_checkpoint(const nn::MlpSpec& spec, unsigned seed) {
   c.step_in_epoch = 17;
   c.global_step = 4242 + seed;
   c.scaler_method = "standardize";
-  c.scaler_shift = random_floats(gen, static_cast<std::size_t>(spec.inputs));
-  c.scaler_scale = random_floats(gen, static_cast<std::size_t>(spec.inputs));
+  c.scaler_shift = random_floats(gen, static_cast<std::size_t>(spec.input_shape.front()));
+  c.scaler_scale = random_floats(gen, static_cast<std::size_t>(spec.input_shape.front()));
   c.config_ini = "[model]\nhidden = 5,4\n[train]\nseed = " + std::to_string(seed) + "\n";
   c.progress = {0.1 * seed + 1234.5678901234567, 300.0 + seed, 640.0, 0.25 / 3, 7, 2, 11 + seed, 1};
   return c;
@@ -145,7 +146,7 @@ class CheckpointTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  nn::MlpSpec spec_{7, {5, 4}, nn::ActivationKind::tanh, 3};
+  nn::ModelSpec spec_ = nn::mlp_spec(7, {5, 4}, nn::ActivationKind::tanh, 3);
   fs::path dir_;
 };
 
@@ -158,7 +159,7 @@ TEST_F(CheckpointTest, RoundTripsEveryField) {
 }
 
 TEST_F(CheckpointTest, RoundTripsEmptyHiddenEmptyScalerAndStatelessOptimizer) {
-  Checkpoint original = make_checkpoint({4, {}, nn::ActivationKind::sigmoid, 2}, 7);
+  Checkpoint original = make_checkpoint(nn::mlp_spec(4, {}, nn::ActivationKind::sigmoid, 2), 7);
   original.optimizer_name = "sgd";
   original.optimizer_state_names.clear();
   original.optimizer_state.clear();
@@ -170,7 +171,7 @@ TEST_F(CheckpointTest, RoundTripsEmptyHiddenEmptyScalerAndStatelessOptimizer) {
   write_checkpoint(path, original);
   const Checkpoint back = read_checkpoint(path);
   expect_equal(back, original);
-  EXPECT_TRUE(back.architecture.hidden.empty());
+  EXPECT_EQ(back.architecture, (nn::ModelSpec{{4}, {nn::DenseSpec{2}}}));
 
   FileHandle f = open_raw(path);
   EXPECT_EQ(raw_fixed_strings(f.get(), "layer_names"), std::vector<std::string>{"dense"});
@@ -238,10 +239,25 @@ TEST_F(CheckpointTest, WritesTheKerasLayout) {
   EXPECT_EQ(raw_shape(m.get()), (std::vector<hsize_t>{5, 4}));
 }
 
+// Format 1 stores an MLP's attributes: another spec is refused with a clear error, and nothing is written.
+TEST_F(CheckpointTest, FormatOneRefusesASpecThatIsNotAnMlp) {
+  Checkpoint c = make_checkpoint(spec_, 3);
+  c.architecture.layers.push_back(nn::ActivationSpec{nn::ActivationKind::tanh});  // logits through tanh
+  const fs::path path = dir_ / "not_mlp.h5";
+  try {
+    write_checkpoint(path, c);
+    FAIL() << "no error";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint format 1 stores only an MLP"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_FALSE(fs::exists(dir_ / "not_mlp.h5.tmp"));
+}
+
 TEST_F(CheckpointTest, OverwriteReplacesTheWholeFile) {
   const fs::path path = dir_ / "ckpt.h5";
   write_checkpoint(path, make_checkpoint(spec_, 1));
-  const Checkpoint second = make_checkpoint({7, {6}, nn::ActivationKind::relu, 3}, 2);
+  const Checkpoint second = make_checkpoint(nn::mlp_spec(7, {6}, nn::ActivationKind::relu, 3), 2);
   write_checkpoint(path, second);
   expect_equal(read_checkpoint(path), second);
   FileHandle f = open_raw(path);

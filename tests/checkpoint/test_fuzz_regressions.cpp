@@ -102,11 +102,12 @@ TEST(FuzzRegressionConfig, BoostPlaceholderInKeyOrValueIsAnErrorNotAHang) {
 // Found with fuzz_checkpoint (UBSan, edit mode): `inputs` = 2^62 made ParameterRegistry::add compute 2^62 × 2 in int64 (UB).
 TEST(FuzzRegressionRegistry, ElementCountOverflowIsAnError) {
   nn::ParameterRegistry registry;
-  EXPECT_THROW(registry.add("dense", "dense/kernel:0", std::int64_t{1} << 62, 2, true), std::invalid_argument);
-  registry.add("dense", "dense/kernel:0", std::int64_t{1} << 62, 1, true);  // 2^62 elements: fits
+  const auto zeros = nn::InitRule::zeros();
+  EXPECT_THROW(registry.add("dense", "dense/kernel:0", {std::int64_t{1} << 62, 2}, zeros, true), std::invalid_argument);
+  registry.add("dense", "dense/kernel:0", {std::int64_t{1} << 62, 1}, zeros, true);  // 2^62 elements: fits
   EXPECT_EQ(registry.total(), std::int64_t{1} << 62);
-  registry.add("dense", "dense/bias:0", std::int64_t{1} << 61, 1, false);  // total 2^62 + 2^61: fits
-  EXPECT_THROW(registry.add("dense_1", "dense_1/kernel:0", std::int64_t{1} << 61, 1, true),  // 2^63: not
+  registry.add("dense", "dense/bias:0", {std::int64_t{1} << 61}, zeros, false);  // total 2^62 + 2^61: fits
+  EXPECT_THROW(registry.add("dense_1", "dense_1/kernel:0", {std::int64_t{1} << 61, 1}, zeros, true),  // 2^63: not
                std::invalid_argument);
   EXPECT_EQ(registry.entries().size(), 2u);
 }
@@ -116,7 +117,7 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
   void SetUp() override {
     path_ = fs::temp_directory_path() / ("mpitrain_fuzzreg_" + std::to_string(::getpid()) + ".h5");
     checkpoint::Checkpoint c;
-    c.architecture = nn::MlpSpec{3, {}, nn::ActivationKind::relu, 2};
+    c.architecture = nn::mlp_spec(3, {}, nn::ActivationKind::relu, 2);
     c.parameters = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f, 0.125f, -0.0625f};  // kernel 3 × 2, bias 2
     c.optimizer_name = "sgd";
     c.scaler_method = "none";

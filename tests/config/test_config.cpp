@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "mpitrain/config/config.hpp"
 
@@ -162,4 +165,31 @@ TEST(Config, OptimizerAndScheduleKeys) {
     const std::string e = error_of(path, overrides);
     EXPECT_NE(e.find(key), std::string::npos) << overrides.front() << ": " << e;
   }
+}
+
+// model.spec replaces hidden and activation: setting either with it (file or override) is an error naming
+// both keys; to_ini leaves them out, so that config.ini and a checkpoint's config read back.
+TEST(Config, ModelSpecExcludesHiddenAndActivation) {
+  const Config c = load_config(write_ini("spec", minimal + "[model]\nspec = net.json\nclasses = 3\n"), {});
+  EXPECT_EQ(c.model.spec, "net.json");
+  const std::string ini = to_ini(c);
+  EXPECT_EQ(ini.find("hidden ="), std::string::npos) << ini;
+  EXPECT_EQ(ini.find("activation ="), std::string::npos) << ini;
+  EXPECT_NE(ini.find("spec = net.json"), std::string::npos) << ini;
+  const Config back = parse_config_text(ini, "round trip");
+  EXPECT_EQ(back.model.spec, "net.json");
+  EXPECT_EQ(to_ini(back), ini);
+  for (const auto& [text, overrides, key] :
+       std::vector<std::tuple<std::string, std::vector<std::string>, std::string>>{
+           {"[model]\nspec = net.json\nhidden = 8\n", {}, "model.hidden"},
+           {"[model]\nspec = net.json\n", {"--model.activation=tanh"}, "model.activation"},
+           {"[model]\nhidden = 8\n", {"--model.spec=net.json"}, "model.hidden"}}) {
+    const std::string e = error_of(write_ini("spec_both", minimal + text), overrides);
+    EXPECT_NE(e.find("config key model.spec = 'net.json'"), std::string::npos) << e;
+    EXPECT_NE(e.find(key + " must not be set with it"), std::string::npos) << e;
+  }
+  // An empty spec (the default) leaves the MLP keys as they were.
+  const Config mlp = load_config(write_ini("spec_empty", minimal + "[model]\nspec =\nhidden = 8\n"), {});
+  EXPECT_EQ(mlp.model.hidden, std::vector<int>{8});
+  EXPECT_NE(to_ini(mlp).find("hidden = 8"), std::string::npos);
 }

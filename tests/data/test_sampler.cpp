@@ -1,4 +1,4 @@
-// Unit tests of split_range, SplitMix64, DistributedSampler and ShardSampler (data.shuffle = local).
+// Unit tests of split_range, DistributedSampler and ShardSampler (data.shuffle = local).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -60,55 +60,6 @@ TEST(SplitRange, RejectsBadArguments) {
   EXPECT_THROW(split_range(5, 3, 3), std::invalid_argument);
   EXPECT_THROW(split_range(5, 3, -1), std::invalid_argument);
   EXPECT_THROW(split_range(-1, 3, 0), std::invalid_argument);
-}
-
-TEST(SplitMix64, MatchesPublishedOutputsForSeedZero) {
-  // Vigna's reference splitmix64.c (and Java's SplittableRandom) with seed 0.
-  SplitMix64 rng(0);
-  EXPECT_EQ(rng.next(), 0xe220a8397b1dcdafULL);
-  EXPECT_EQ(rng.next(), 0x6e789e6aa1b965f4ULL);
-  EXPECT_EQ(rng.next(), 0x06c45d188009454fULL);
-}
-
-TEST(SplitMix64, BelowStaysInRangeAndMatchesMultiplyShift) {
-  for (const std::uint64_t bound : {std::uint64_t{1}, std::uint64_t{2}, std::uint64_t{3}, std::uint64_t{10},
-                                    std::uint64_t{1} << 32 | 1, std::uint64_t{1} << 63 | 1,
-                                    std::numeric_limits<std::uint64_t>::max()}) {
-    SplitMix64 rng(bound);
-    for (int i = 0; i < 2000; ++i) ASSERT_LT(rng.below(bound), bound) << "bound " << bound;
-  }
-  // Without a rejection (probability 10 / 2^64 here), below(b) is the high word of next() · b.
-  SplitMix64 a(99);
-  SplitMix64 b(99);
-  for (int i = 0; i < 100; ++i) {
-    const long double x = static_cast<long double>(b.next());
-    const auto expected = static_cast<std::uint64_t>(x * 10.0L / 18446744073709551616.0L);
-    EXPECT_EQ(a.below(10), expected);
-  }
-  // Golden values computed with an independent Python implementation.
-  SplitMix64 c(99);
-  const std::vector<std::uint64_t> golden{2, 0, 8, 1, 1, 2, 6, 7};
-  for (const std::uint64_t value : golden) EXPECT_EQ(c.below(10), value);
-  EXPECT_THROW(SplitMix64(1).below(0), std::invalid_argument);
-}
-
-TEST(SplitMix64, BelowIsRoughlyUniform) {
-  SplitMix64 rng(2024);
-  std::vector<int> counts(6, 0);
-  constexpr int draws = 60000;
-  for (int i = 0; i < draws; ++i) ++counts[rng.below(6)];
-  for (const int count : counts) EXPECT_NEAR(count, draws / 6, 500);  // ~5 standard deviations
-}
-
-TEST(SplitMix64, UniformFloatUsesTheTop24Bits) {
-  SplitMix64 a(5);
-  SplitMix64 b(5);
-  for (int i = 0; i < 1000; ++i) {
-    const float u = a.uniform_float();
-    ASSERT_GE(u, 0.0f);
-    ASSERT_LT(u, 1.0f);
-    EXPECT_EQ(u, static_cast<float>(static_cast<double>(b.next() >> 40) / 16777216.0));
-  }
 }
 
 TEST(DistributedSampler, PermutationIsAPermutationAndMatchesGolden) {

@@ -39,7 +39,7 @@ bool bit_equal(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// Reports the ranges as nn::Mlp::backward would: each layer's range, last layer first.
+// Reports the ranges as nn::Model::backward does for an MLP (its ready_order): each layer's range, last first.
 void run_step(GradientReducer& reducer, std::vector<float>& g, const std::vector<GradientRange>& order) {
   reducer.begin(g);
   for (const auto& r : order) reducer.ready(r.first, r.count);

@@ -237,7 +237,7 @@ std::vector<ByteRange> raw_data_ranges(const std::filesystem::path& path) {
 
 checkpoint::Checkpoint template_checkpoint(int kind) {
   checkpoint::Checkpoint ckpt;
-  ckpt.architecture = nn::MlpSpec{3, {2}, nn::ActivationKind::tanh, 2};
+  ckpt.architecture = nn::mlp_spec(3, {2}, nn::ActivationKind::tanh, 2);
   const std::size_t total = 3 * 2 + 2 + 2 * 2 + 2;
   ckpt.parameters = ramp(total, -1.0f, 0.125f);
   ckpt.optimizer_name = "adam";
@@ -253,7 +253,7 @@ checkpoint::Checkpoint template_checkpoint(int kind) {
   ckpt.config_ini = "[model]\nhidden = 2\nactivation = tanh\nclasses = 2\n";
   ckpt.lineage = "run@0,session@5";
   if (kind == 1) {
-    ckpt.architecture.hidden.clear();
+    ckpt.architecture = nn::mlp_spec(3, {}, nn::ActivationKind::tanh, 2);
     ckpt.parameters.resize(3 * 2 + 2);
     ckpt.optimizer_name = "sgd";
     ckpt.optimizer_iterations = 0;

@@ -35,6 +35,7 @@
 #include "checkpoint_edits.hpp"
 #include "fuzz_common.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
+#include "mpitrain/nn/model.hpp"
 
 namespace {
 
@@ -50,12 +51,13 @@ bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
 }
 
 void check_consistent(const Checkpoint& c) {
-  const auto total = static_cast<std::size_t>(mpitrain::nn::mlp_registry(c.architecture).total());
+  const auto total = static_cast<std::size_t>(mpitrain::nn::registry_of(c.architecture).total());
   fuzz_check(c.parameters.size() == total, "parameters differ in size from the architecture's registry");
   fuzz_check(c.optimizer_state.size() == c.optimizer_state_names.size(), "state buffers differ from state names");
   for (const auto& state : c.optimizer_state) fuzz_check(state.size() == total, "optimizer state of wrong size");
   fuzz_check(c.scaler_shift.size() == c.scaler_scale.size(), "scaler shift and scale differ in size");
-  fuzz_check(c.scaler_shift.empty() || c.scaler_shift.size() == static_cast<std::size_t>(c.architecture.inputs),
+  fuzz_check(c.scaler_shift.empty() ||
+                 c.scaler_shift.size() == static_cast<std::size_t>(c.architecture.input_shape.front()),
              "scaler size is neither 0 nor the input count");
 }
 

@@ -7,8 +7,8 @@ namespace mpitrain::optim::test_support {
 
 inline nn::ParameterRegistry kernel_and_bias() {
   nn::ParameterRegistry registry;
-  registry.add("dense", "dense/kernel:0", 2, 2, true);
-  registry.add("dense", "dense/bias:0", 1, 2, false);
+  registry.add("dense", "dense/kernel:0", {2, 2}, nn::InitRule::glorot_uniform(2, 2), true);
+  registry.add("dense", "dense/bias:0", {2}, nn::InitRule::zeros(), false);
   return registry;
 }
 

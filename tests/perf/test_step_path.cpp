@@ -21,12 +21,12 @@
 #include "mpitrain/data/batch.hpp"
 #include "mpitrain/data/sampler.hpp"
 #include "mpitrain/dist/communicator.hpp"
-#include "mpitrain/nn/loss.hpp"
-#include "mpitrain/nn/dense.hpp"
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/task.hpp"
 #include "mpitrain/optim/optimizer.hpp"
 #include "mpitrain/train/reducer_setup.hpp"
 #include "mpitrain/telemetry/step_profile.hpp"
+#include "mpitrain/train/model_setup.hpp"
 #include "mpitrain/train/step.hpp"
 #include "mpitrain/train/step_clock.hpp"
 #include "mpitrain/train/trainer.hpp"
@@ -98,7 +98,8 @@ struct StepPath {
   train::TrainingData data;
   config::Config config;
   data::DistributedSampler sampler;
-  nn::Mlp model{nn::MlpSpec{784, {256, 128}, nn::ActivationKind::relu, 10}};
+  nn::Model model = nn::build_model(nn::mlp_spec(784, {256, 128}, nn::ActivationKind::relu, 10));
+  nn::ClassificationTask task{10};
   std::unique_ptr<optim::Optimizer> optimizer = optim::make_optimizer({}, model.registry());
   std::unique_ptr<dist::GradientReducer> reducer;
   guard::FaultPlan faults;
@@ -108,15 +109,15 @@ struct StepPath {
   std::optional<train::Step> step_unit;
 
   StepPath(std::int64_t batch_size, const config::DistConfig& dist)
-      : sampler(1024, batch_size * world->size(), 3), reducer(train::make_reducer(dist, *world, model.registry())) {
+      : sampler(1024, batch_size * world->size(), 3), reducer(train::make_reducer(dist, *world, model)) {
     Eigen::setNbThreads(1);  // train.threads = 1, as the trainer sets it (train::configure_threads)
     data.train = pixel_set(1024);
     data.scaler = data::Scaler("divide", 255.0);
     data.scaler.fit(data.train);
     config.optim.weight_decay = 1e-4;  // every part of the step runs: L2 and clipping too
     config.train.clip_grad_norm = 1.0;
-    model.init_glorot(1);
-    step_unit.emplace(config, model, *optimizer, *reducer, *world, batch_size, faults);
+    model.init(1);
+    step_unit.emplace(config, model, task, *optimizer, *reducer, *world, batch_size, faults);
   }
 
   void step(std::int64_t s) {
@@ -177,10 +178,11 @@ TEST(Allocations, NoneInTheRealTrainersSteadyStateSteps) {
                        ("mpitrain_alloc_" + std::to_string(::getpid()) + "_" + reducer + std::to_string(steps));
       std::filesystem::remove_all(dir);
       std::filesystem::create_directories(dir);
+      auto configured = train::configured_model(c, 784);
       long count = 0;
       {
         CountAllocations counter;
-        const auto summary = train::train(c, data, *world, dir);
+        const auto summary = train::train(c, data, configured.model, *configured.task, *world, dir);
         count = counter.count();
         EXPECT_EQ(summary["steps"].get<std::int64_t>(), steps);
       }
@@ -271,46 +273,4 @@ TEST(FastPaths, PixelBatchesEqualTheWholeSetScaledUpFront) {
   EXPECT_THROW(data::gather_batch(pixels, divide, std::vector<std::int64_t>{1, 2, 3}, small, l), std::invalid_argument);
   EXPECT_EQ(data::storage_bytes(pixels), 300 * 784 + 300 * 4);
   EXPECT_EQ(data::storage_bytes(floats), 300 * 784 * 4 + 300 * 4);
-}
-
-TEST(FastPaths, SkippingTheFirstLayersInputGradientChangesNoParameterGradient) {
-  // The model (first layer without dX) against the same layers built by hand, all computing dX.
-  nn::Mlp model(nn::MlpSpec{30, {20, 10}, nn::ActivationKind::tanh, 4});
-  model.init_glorot(5);
-  std::vector<float> params(model.parameters().begin(), model.parameters().end());
-  std::vector<float> grads(params.size());
-  std::vector<std::unique_ptr<nn::Layer>> layers;
-  layers.push_back(std::make_unique<nn::Dense>("dense", 30, 20));
-  layers.push_back(std::make_unique<nn::Activation>(nn::ActivationKind::tanh, 20));
-  layers.push_back(std::make_unique<nn::Dense>("dense_1", 20, 10));
-  layers.push_back(std::make_unique<nn::Activation>(nn::ActivationKind::tanh, 10));
-  layers.push_back(std::make_unique<nn::Dense>("dense_2", 10, 4));
-  nn::ParameterRegistry registry;
-  for (auto& l : layers) {
-    l->register_parameters(registry);
-    l->bind(params, grads);
-    l->reserve(16);
-  }
-  model.reserve(16);
-  data::RowMatrix x = data::RowMatrix::Random(16, 30), dy = data::RowMatrix::Random(16, 4);
-  model.forward(nn::ConstMatrixMap(x.data(), 16, 30));
-  model.backward(nn::ConstMatrixMap(dy.data(), 16, 4));
-  const float* h = x.data();
-  std::int64_t cols = 30;
-  for (auto& l : layers) {  // each layer's output stays valid in the layer until its next forward
-    const auto y = l->forward(nn::ConstMatrixMap(h, 16, cols));
-    h = y.data();
-    cols = y.cols();
-  }
-  const float* d = dy.data();
-  cols = 4;
-  std::int64_t rows = 0;
-  for (std::size_t i = layers.size(); i-- > 0;) {
-    const auto dx = layers[i]->backward(nn::ConstMatrixMap(d, 16, cols));
-    d = dx.data();
-    cols = dx.cols();
-    rows = dx.rows();
-  }
-  EXPECT_EQ(rows, 16);  // the hand-built first layer did compute dX
-  ASSERT_EQ(std::memcmp(grads.data(), model.gradients().data(), grads.size() * sizeof(float)), 0);
 }

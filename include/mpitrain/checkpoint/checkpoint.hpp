@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model_spec.hpp"
 
 namespace mpitrain::checkpoint {
 
@@ -68,9 +68,11 @@ struct RunProgress {
   std::int64_t consecutive_skipped_steps = 0;  ///< Steps skipped since the last applied one.
 };
 
-/// Everything a checkpoint holds. Flat buffers use the layout of nn::mlp_registry(architecture).
+/// Everything a checkpoint holds. Flat buffers use the layout of nn::registry_of(architecture).
 struct Checkpoint {
-  nn::MlpSpec architecture;
+  /// The model. Format 1 stores it as the MLP attributes above, so write_checkpoint accepts only a spec
+  /// of nn::mlp_spec's form (until format 2 stores any spec as JSON).
+  nn::ModelSpec architecture;
   std::vector<float> parameters;                 ///< registry total floats.
   std::string optimizer_name;                    ///< `adam` or `sgd`.
   std::int64_t optimizer_iterations = 0;         ///< Adam's t.
@@ -89,6 +91,10 @@ struct Checkpoint {
   std::string lineage;                           ///< Lineage::text() of the sessions that led here ("" before lineages).
 };
 
+/// Checks that write_checkpoint can store @p architecture, so that a run is refused before it trains rather
+/// than at its first checkpoint. @throws CheckpointError when it cannot (format 1: MLPs only).
+void check_storable(const nn::ModelSpec& architecture);
+
 /// What a checkpoint is and where it comes from, read without its tensors (for pruning and run checks).
 struct CheckpointIdentity {
   std::int64_t global_step = 0;
@@ -103,7 +109,8 @@ struct CheckpointIdentity {
 ///        rename (fault injection: the trainer passes a kill there to test a crash mid-write).
 /// @throws CheckpointIoError naming the file and the errno when the file system fails (full disk,
 ///         permissions); CheckpointError when @p ckpt is inconsistent or does not read back as written.
-///         The temporary is removed in every case.
+///         The temporary is removed in every case. Format 1 stores MLPs only: another architecture is a
+///         CheckpointError (check_storable refuses it before training).
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
                       const std::function<void()>& before_rename = {});
 

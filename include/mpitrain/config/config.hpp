@@ -36,12 +36,15 @@ struct DataConfig {
                                          ///< (each rank loads and shuffles only its 1/N shard).
 };
 
-/// [model]: the MLP.
+/// [model]: the architecture, either an MLP (hidden, activation, classes) or a ModelSpec JSON file (spec).
 struct ModelConfig {
   std::vector<int> hidden = {256, 128};  ///< Hidden layer widths, e.g. `256,128`; may be empty.
   std::string activation = "relu";       ///< `relu`, `tanh` or `sigmoid` (hidden layers only).
-  int classes = 10;                      ///< Number of classes K (width of the logits).
-  std::uint64_t seed = 1;                ///< Seed of the Glorot-uniform initialisation.
+  int classes = 10;                      ///< Number of classes K (width of the logits; labels in [0, K)).
+  std::uint64_t seed = 1;                ///< Seed of the initialisation (nn::Model::init).
+  /// A ModelSpec JSON file (README, "Model specification") instead of the MLP of hidden and activation;
+  /// empty: the MLP. Setting it together with hidden or activation is an error; to_ini then omits those two.
+  std::string spec;
 };
 
 /// [optim]: the optimizer.

@@ -1,7 +1,7 @@
 #pragma once
 /// @file dataset.hpp
-/// An in-memory labelled data set. Layout, stated once for the project: a matrix of samples is row-major,
-/// rows × columns = samples × features, so one sample is one contiguous row.
+/// An in-memory labelled data set, in the project's batch layout (base/tensor.hpp): a matrix of samples is
+/// row-major, rows × columns = samples × features, so one sample is one contiguous row.
 
 #include <cstdint>
 #include <span>
@@ -9,14 +9,12 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/Core>
+#include "mpitrain/base/tensor.hpp"
 
 namespace mpitrain::data {
 
-/// Row-major float matrix; rows are samples (the batch dimension), columns are features.
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-/// Row-major byte matrix of raw 8-bit pixels; rows are samples, columns are pixels.
-using ByteMatrix = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using base::ByteMatrix;
+using base::RowMatrix;
 
 /// Thrown for malformed or inconsistent input data. what() names the file and the location
 /// (line and column for CSV, byte offset or header field for IDX).

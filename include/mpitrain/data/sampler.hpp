@@ -11,15 +11,11 @@
 #include <span>
 #include <vector>
 
+#include "mpitrain/base/range.hpp"
+
 namespace mpitrain::data {
 
-/// Half-open range [begin, end) of positions.
-struct Range {
-  std::int64_t begin = 0;  ///< First position.
-  std::int64_t end = 0;    ///< One past the last position.
-  /// Number of positions, end - begin.
-  [[nodiscard]] std::int64_t size() const { return end - begin; }
-};
+using base::Range;
 
 /// Contiguous split of @p count items into @p parts slices whose sizes differ by at most one; the first
 /// `count % parts` slices get one more. Returns slice @p index.
@@ -132,26 +128,6 @@ class ShardSampler final : public BatchSampler {
   std::int64_t total_ = 0;  // sum of sizes_
   std::int64_t steps_ = 0;
   std::vector<std::int64_t> perm_;  // n_rank
-};
-
-/// A 64-bit pseudo-random generator (SplitMix64, Steele, Lea and Flood, OOPSLA 2014) and an unbiased
-/// bounded draw (Lemire, "Fast random integer generation in an interval", ACM TOMACS 2019). Written here
-/// rather than taken from <random> because the standard distributions are not specified bit for bit, and
-/// the sampler and the initialisation must be identical on every platform and rank.
-class SplitMix64 {
- public:
-  /// Starts the stream at @p seed; SplitMix64(0).next() is 0xe220a8397b1dcdaf.
-  explicit SplitMix64(std::uint64_t seed) : state_(seed) {}
-  /// Next 64 random bits.
-  std::uint64_t next();
-  /// Uniform integer in [0, bound), bound >= 1 (Lemire's multiply-shift with rejection: unbiased).
-  /// @throws std::invalid_argument for bound 0.
-  std::uint64_t below(std::uint64_t bound);
-  /// Uniform float in [0, 1) with 24 random bits: (next() >> 40) · 2^-24.
-  float uniform_float();
-
- private:
-  std::uint64_t state_;
 };
 
 }  // namespace mpitrain::data

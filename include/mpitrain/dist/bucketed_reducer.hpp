@@ -41,7 +41,8 @@ std::vector<GradientRange> bucket_layout(std::span<const GradientRange> ready_or
 class BucketedReducer final : public GradientReducer {
  public:
   /// @param comm must outlive the reducer. @param ready_order the ranges of the buffer in the order
-  /// backward makes them final (for nn::Mlp: each Dense layer's kernel and bias, last layer first).
+  /// backward makes them final (nn::Model::ready_order: for an MLP each Dense layer's kernel and bias, last
+  /// layer first).
   /// @param bucket_bytes largest bucket in bytes of fp32 gradient (>= 4).
   /// @throws std::invalid_argument as bucket_layout; MpiError.
   BucketedReducer(const Communicator& comm, std::span<const GradientRange> ready_order, std::int64_t bucket_bytes,

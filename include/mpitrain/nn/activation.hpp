@@ -2,6 +2,8 @@
 /// @file activation.hpp
 /// Element-wise activations as parameter-free layers.
 
+#include <string>
+
 #include "mpitrain/nn/layer.hpp"
 
 namespace mpitrain::nn {
@@ -14,26 +16,24 @@ ActivationKind parse_activation(const std::string& name);
 /// The name of @p kind.
 std::string to_string(ActivationKind kind);
 
-/// y = f(x) element-wise, with f' from the output: relu' = [y > 0], tanh' = 1 - y², sigmoid' = y(1 - y).
+/// y = f(x) element-wise on any shape, with f' from the output: relu' = [y > 0], tanh' = 1 - y²,
+/// sigmoid' = y(1 - y).
 class Activation final : public Layer {
  public:
-  /// @param features width of input and output (>= 1).
-  Activation(ActivationKind kind, std::int64_t features);
-  [[nodiscard]] std::string name() const override { return to_string(kind_); }
-  [[nodiscard]] std::int64_t inputs() const override { return features_; }
-  [[nodiscard]] std::int64_t outputs() const override { return features_; }
-  void register_parameters(ParameterRegistry&) override {}
-  void bind(std::span<float>, std::span<float>) override {}
+  /// @param name layer name (`activation`, `activation_1`, ...). @param shape input and output shape.
+  /// @throws std::invalid_argument naming the layer for a dimension below 1.
+  Activation(std::string name, ActivationKind kind, const Shape& shape);
+  /// Which function.
+  [[nodiscard]] ActivationKind kind() const { return kind_; }
   void reserve(std::int64_t max_rows) override;
-  ConstMatrixMap forward(ConstMatrixMap x) override;
+  ConstMatrixMap forward(ConstMatrixMap x, const Context& context) override;
   ConstMatrixMap backward(ConstMatrixMap dy) override;
 
  private:
   ActivationKind kind_;
-  std::int64_t features_;
   std::int64_t rows_ = 0;
   RowMatrix y_;   // max_rows × features
-  RowMatrix dx_;  // max_rows × features
+  RowMatrix dx_;  // max_rows × features (0 × features without input gradient)
 };
 
 }  // namespace mpitrain::nn

@@ -8,41 +8,34 @@
 
 namespace mpitrain::nn {
 
-/// Dense layer. Kernel W is inputs × outputs (row-major, the Keras kernel layout), bias b has outputs
-/// entries. Forward: Y = X W + 1 bᵀ. Backward: dW = Xᵀ dY, db = 1ᵀ dY (column sums), dX = dY Wᵀ.
+/// Dense layer on a one-dimensional input of `inputs` features. Kernel W is inputs × units (row-major,
+/// the Keras kernel layout; Glorot-uniform with fan_in = inputs, fan_out = units; weight decay applies),
+/// bias b has units entries (zeros). Forward: Y = X W + 1 bᵀ. Backward adds dW += Xᵀ dY and
+/// db += 1ᵀ dY (column sums, row by row), and returns dX = dY Wᵀ.
 class Dense final : public Layer {
  public:
-  /// @param name layer name (`dense`, `dense_1`, ...), prefix of its parameter names.
-  /// @throws std::invalid_argument when inputs or outputs < 1.
-  Dense(std::string name, std::int64_t inputs, std::int64_t outputs);
-  [[nodiscard]] std::string name() const override { return name_; }
-  [[nodiscard]] std::int64_t inputs() const override { return inputs_; }
-  [[nodiscard]] std::int64_t outputs() const override { return outputs_; }
-  void register_parameters(ParameterRegistry& registry) override;
-  void bind(std::span<float> params, std::span<float> grads) override;
+  /// @param name layer name (`dense`, `dense_1`, ...), prefix of its tensors' names (`dense/kernel:0`).
+  /// @param input_shape one dimension, the inputs. @param units outputs.
+  /// @throws std::invalid_argument naming the layer and the shape for a non-flat input or units < 1.
+  Dense(std::string name, const Shape& input_shape, std::int64_t units);
+  void register_tensors(ParameterRegistry& parameters, ParameterRegistry& buffers) override;
+  void bind(std::span<float> parameters, std::span<float> gradients, std::span<float> buffers) override;
   void reserve(std::int64_t max_rows) override;
-  ConstMatrixMap forward(ConstMatrixMap x) override;
+  ConstMatrixMap forward(ConstMatrixMap x, const Context& context) override;
   ConstMatrixMap backward(ConstMatrixMap dy) override;
-  /// Whether backward computes dX (default true). nn::Mlp turns it off for its first layer, whose input
-  /// is the data: nobody reads that gradient, and dX = dY·Wᵀ is a third of the layer's backward FLOPs
-  /// (for 784-256-128-10, 28% of a whole training step's). When off, backward returns an empty
-  /// (0 × inputs) map and reserve() allocates no dX buffer.
-  void set_input_gradient(bool needed) { input_gradient_ = needed; }
+  /// 2·inputs·units each for Y = XW and dW = XᵀdY, and for dX = dY Wᵀ when input_gradient() is on.
+  [[nodiscard]] std::int64_t flops_per_sample() const override;
 
  private:
-  std::string name_;
-  std::int64_t inputs_;
-  std::int64_t outputs_;
   std::int64_t kernel_offset_ = 0;  // within the buffers given to bind
   std::int64_t bias_offset_ = 0;
-  float* kernel_ = nullptr;         // inputs × outputs
-  float* bias_ = nullptr;           // outputs
-  float* kernel_grad_ = nullptr;    // inputs × outputs
-  float* bias_grad_ = nullptr;      // outputs
+  float* kernel_ = nullptr;         // inputs × units
+  float* bias_ = nullptr;           // units
+  float* kernel_grad_ = nullptr;    // inputs × units
+  float* bias_grad_ = nullptr;      // units
   const float* input_ = nullptr;    // rows_ × inputs, the last forward's x
   std::int64_t rows_ = 0;
-  bool input_gradient_ = true;
-  RowMatrix y_;                     // max_rows × outputs
+  RowMatrix y_;                     // max_rows × units
   RowMatrix dx_;                    // max_rows × inputs (0 × inputs without input gradient)
 };
 

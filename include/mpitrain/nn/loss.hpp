@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <span>
 
-#include "mpitrain/nn/layer.hpp"
+#include "mpitrain/base/tensor.hpp"
 
 namespace mpitrain::nn {
+
+using base::ConstMatrixMap;
+using base::MatrixMap;
 
 /// Sums over a batch, so that per-rank sums can be added across ranks.
 struct LossSums {
@@ -22,14 +25,18 @@ struct LossSums {
 /// @param logits rows × K. @param labels rows entries in [0, K).
 /// @param grad_logits rows × K, receives softmax - onehot per row (not divided by the batch size).
 /// @return the sums over the rows.
-LossSums softmax_cross_entropy(ConstMatrixMap logits, std::span<const std::int32_t> labels,
-                               MatrixMap grad_logits);
+LossSums softmax_cross_entropy(base::ConstMatrixMap logits, std::span<const std::int32_t> labels,
+                               base::MatrixMap grad_logits);
 
 /// Loss without gradient. @param per_sample if not empty, rows entries receiving each sample's loss.
-LossSums softmax_cross_entropy(ConstMatrixMap logits, std::span<const std::int32_t> labels,
+LossSums softmax_cross_entropy(base::ConstMatrixMap logits, std::span<const std::int32_t> labels,
                                std::span<double> per_sample = {});
 
 /// Row-wise softmax of @p logits (rows × K) into @p probabilities (rows × K).
-void softmax(ConstMatrixMap logits, MatrixMap probabilities);
+void softmax(base::ConstMatrixMap logits, base::MatrixMap probabilities);
+
+/// The index of the largest of @p values (ties: the lowest index; a NaN is never larger, so a NaN at
+/// index 0 stays the answer). @p values must not be empty.
+[[nodiscard]] std::int64_t argmax(std::span<const float> values);
 
 }  // namespace mpitrain::nn

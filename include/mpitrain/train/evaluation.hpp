@@ -12,7 +12,8 @@
 
 #include "mpitrain/data/dataset.hpp"
 #include "mpitrain/dist/communicator.hpp"
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/task.hpp"
 
 namespace mpitrain::train {
 
@@ -22,8 +23,8 @@ inline constexpr std::int64_t evaluation_chunk_rows = 256;
 /// Metrics of a labelled set.
 struct EvaluationResult {
   std::int64_t count = 0;                 ///< Samples.
-  double loss = 0.0;                      ///< Mean softmax cross-entropy (nats), without L2 penalty.
-  double accuracy = 0.0;                  ///< Share of samples whose arg-max logit is the label.
+  double loss = 0.0;                      ///< Mean loss of the task (nats), without L2 penalty.
+  double accuracy = 0.0;                  ///< Share of targets whose arg-max logit is the target.
   int classes = 0;                        ///< K.
   std::vector<std::int64_t> confusion;    ///< K × K row-major: row = true class, column = predicted.
   /// TP / (TP + FP) for class @p k; 0 when nothing was predicted as k.
@@ -32,13 +33,16 @@ struct EvaluationResult {
   [[nodiscard]] double recall(int k) const;
 };
 
-/// Evaluates @p model on @p ds (samples × features, already scaled) across the ranks of @p comm.
-/// Every rank gets the same result. @throws dist::MpiError; std::invalid_argument on a feature mismatch.
-EvaluationResult evaluate(nn::Mlp& model, const data::Dataset& ds, const dist::Communicator& comm);
+/// Evaluates @p model with @p task's loss and metrics on @p ds (samples × features, already scaled; one
+/// label per sample) across the ranks of @p comm, in evaluation mode. Every rank gets the same result.
+/// @throws dist::MpiError; std::invalid_argument on a feature mismatch or a label outside [0, K).
+EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Dataset& ds,
+                          const dist::Communicator& comm);
 
-/// Class probabilities (softmax of the logits) of every row of @p features (samples × features, scaled).
+/// Class probabilities (@p task's softmax of the logits) of every row of @p features (samples ×
+/// features, scaled), in evaluation mode.
 /// @return on rank 0, samples × K row-major; empty on other ranks.
-std::vector<float> predict_probabilities(nn::Mlp& model, const data::RowMatrix& features,
+std::vector<float> predict_probabilities(nn::Model& model, const nn::Task& task, const data::RowMatrix& features,
                                          const dist::Communicator& comm);
 
 }  // namespace mpitrain::train

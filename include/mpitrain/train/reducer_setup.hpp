@@ -1,33 +1,36 @@
 #pragma once
-/// @file parallelism.hpp
+/// @file reducer_setup.hpp
 /// How one rank's step is parallelised and its gradients exchanged: Eigen threads per rank, and the
 /// gradient reducer (fused or bucketed, dist.compression) fed by the model's backward pass.
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model.hpp"
 
 namespace mpitrain::train {
 
-/// The ranges of the flat gradient buffer laid out by @p registry, in the order nn::Mlp::backward reports
-/// them final: one range per layer (its kernel and bias, adjacent in the buffer), last layer first.
-std::vector<dist::GradientRange> backward_ready_order(const nn::ParameterRegistry& registry);
+/// The ranges of @p model's gradient buffer in the order its backward makes them final: the groups of
+/// nn::Model::ready_order(), one after the other.
+std::vector<dist::GradientRange> gradient_ready_order(const nn::Model& model);
 
-/// The reducer @p dist asks for (dist.reducer, dist.bucket_mb, dist.compression) over @p registry's buffer.
-/// @throws config::ConfigError naming the key for a bad value; dist::MpiError.
+/// The reducer @p dist asks for (dist.reducer, dist.bucket_mb, dist.compression) over @p model's
+/// gradient buffer. @throws config::ConfigError naming the key for a bad value; dist::MpiError.
 std::unique_ptr<dist::GradientReducer> make_reducer(const config::DistConfig& dist, const dist::Communicator& comm,
-                                                    const nn::ParameterRegistry& registry);
+                                                    const nn::Model& model);
 
-/// Passes nn::Mlp::backward's "these gradients are final" notifications to a reducer's ready().
+/// Passes nn::Model::backward's "these gradients are final" notifications to a reducer's ready().
 class ReducerHook final : public nn::GradientReadyHook {
  public:
   /// @param reducer must outlive the hook.
   explicit ReducerHook(dist::GradientReducer& reducer) : reducer_(reducer) {}
-  void gradients_ready(std::int64_t first, std::int64_t count) override { reducer_.ready(first, count); }
+  void gradients_ready(std::span<const base::Range> ranges) override {
+    for (const base::Range& r : ranges) reducer_.ready(r.begin, r.size());
+  }
 
  private:
   dist::GradientReducer& reducer_;

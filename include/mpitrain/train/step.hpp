@@ -17,7 +17,8 @@
 #include "mpitrain/dist/gradient_reducer.hpp"
 #include "mpitrain/guard/fault_injection.hpp"
 #include "mpitrain/nn/loss.hpp"
-#include "mpitrain/nn/mlp.hpp"
+#include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/task.hpp"
 #include "mpitrain/optim/gradient_processing.hpp"
 #include "mpitrain/optim/optimizer.hpp"
 #include "mpitrain/optim/schedule.hpp"
@@ -41,11 +42,13 @@ struct StepResult {
 /// rank; a steady-state run() allocates nothing (tests/perf/test_step_path.cpp).
 class Step {
  public:
-  /// @param config train.clip_grad_norm, optim.weight_decay (an L2 coefficient unless optim.name = adamw) and
-  /// the optim.schedule keys. @param max_rows the largest slice of a global batch on one rank. The references
-  /// must outlive the step.
-  Step(const config::Config& config, nn::Mlp& model, optim::Optimizer& optimizer, dist::GradientReducer& reducer,
-       const dist::Communicator& comm, std::int64_t max_rows, const guard::FaultPlan& faults);
+  /// @param config train.clip_grad_norm, optim.weight_decay (an L2 coefficient unless optim.name = adamw),
+  /// the optim.schedule keys and train.seed (the forward pass's Context). @param task the loss and metrics
+  /// of the model's outputs. @param max_rows the largest slice of a global batch on one rank. The
+  /// references must outlive the step.
+  Step(const config::Config& config, nn::Model& model, const nn::Task& task, optim::Optimizer& optimizer,
+       dist::GradientReducer& reducer, const dist::Communicator& comm, std::int64_t max_rows,
+       const guard::FaultPlan& faults);
 
   /// Runs step @p step_in_epoch of the sampler's current epoch as global step @p global_step.
   /// Collective (every rank calls it with the same arguments). @throws dist::MpiError; a planned fault's
@@ -54,7 +57,9 @@ class Step {
                  std::int64_t global_step, StepClock& clock);
 
  private:
-  nn::Mlp& model_;
+  nn::Model& model_;
+  const nn::Task& task_;
+  std::uint64_t seed_;  // train.seed, for the forward pass's Context
   optim::Optimizer& optimizer_;
   dist::GradientReducer& reducer_;
   ReducerHook hook_;  // backward tells reducer_ which gradients are final
@@ -62,9 +67,9 @@ class Step {
   optim::LearningRateSchedule schedule_;  // optim.schedule: the rate of each global step
   const dist::Communicator& comm_;
   const guard::FaultPlan& faults_;
-  data::RowMatrix x_;            // max_rows × features: this rank's slice of the global batch
-  data::RowMatrix grad_logits_;  // max_rows × classes
-  std::vector<std::int32_t> labels_;  // max_rows
+  data::RowMatrix x_;            // max_rows × model inputs: this rank's slice of the global batch
+  data::RowMatrix grad_logits_;  // max_rows × model outputs
+  std::vector<std::int32_t> labels_;  // max_rows × the task's targets per sample
 };
 
 }  // namespace mpitrain::train

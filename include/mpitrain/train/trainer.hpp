@@ -15,6 +15,8 @@
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/guard/fault_injection.hpp"
+#include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/task.hpp"
 #include "mpitrain/train/training_data.hpp"
 
 namespace mpitrain::train {
@@ -33,13 +35,16 @@ class TrainingStopped : public dist::AgreedError {
   int exit_code_;
 };
 
-/// Runs training as configured and writes the run directory (rank 0); resumes from a checkpoint when
-/// checkpoint.resume says so. Returns the summary (the same object written to summary.json) on every rank.
+/// Trains @p model with @p task's loss as configured and writes the run directory (rank 0); resumes from a
+/// checkpoint when checkpoint.resume says so (the checkpoint must hold the model's spec), else initialises
+/// the model from model.seed. Returns the summary (the same object written to summary.json) on every rank.
+/// @param model built alike on every rank (train::configured_model), its input width the data's.
+/// @param faults planned faults (tests; guard::FaultPlan::from_environment in the app).
 /// @throws TrainingStopped (every rank alike), dist::AgreedError for a bad checkpoint to resume from
 ///         (every rank alike), dist::MpiError, checkpoint::CheckpointError, std::runtime_error.
-/// @param faults planned faults (tests; guard::FaultPlan::from_environment in the app).
-nlohmann::json train(const config::Config& config, TrainingData& data, const dist::Communicator& comm,
-                     const std::filesystem::path& run_dir, const guard::FaultPlan& faults = {});
+nlohmann::json train(const config::Config& config, TrainingData& data, nn::Model& model, const nn::Task& task,
+                     const dist::Communicator& comm, const std::filesystem::path& run_dir,
+                     const guard::FaultPlan& faults = {});
 
 /// zlib crc32 of the bytes of @p values, as 8 lower-case hex digits.
 std::string checksum_hex(std::span<const float> values);

@@ -1,0 +1,73 @@
+#pragma once
+/// @file model_spec.hpp
+/// A model's architecture as data: the per-sample input shape and a list of layer specs, serialised to and
+/// from JSON. The JSON form (the file of config key model.spec, and what checkpoints store):
+///
+///     {"input_shape": [784],
+///      "layers": [{"type": "dense", "units": 256}, {"type": "activation", "activation": "relu"},
+///                 {"type": "dense", "units": 10}]}
+///
+/// Layer types and their keys: `dense` (units >= 1; its input must be one-dimensional), `activation`
+/// (activation: relu, tanh or sigmoid). A key not listed is an error, so that a typo is not silently
+/// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
+/// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "mpitrain/nn/activation.hpp"
+
+namespace mpitrain::nn {
+
+/// A fully connected layer y = x W + b (nn::Dense) on a one-dimensional input.
+struct DenseSpec {
+  static constexpr std::string_view type = "dense";  ///< JSON `type`, and the prefix of the layer's name.
+  std::int64_t units = 0;                             ///< Output features (>= 1).
+  bool operator==(const DenseSpec&) const = default;
+};
+
+/// An element-wise activation (nn::Activation); the output shape is the input shape.
+struct ActivationSpec {
+  static constexpr std::string_view type = "activation";  ///< JSON `type`, and the layer name's prefix.
+  ActivationKind kind = ActivationKind::relu;              ///< JSON key `activation`.
+  bool operator==(const ActivationSpec&) const = default;
+};
+
+/// One layer of a model.
+using LayerSpec = std::variant<DenseSpec, ActivationSpec>;
+
+/// A sequential model: the input shape of one sample and its layers in order.
+struct ModelSpec {
+  std::vector<std::int64_t> input_shape;  ///< Per sample, channels last (e.g. {784} or {28, 28, 1}).
+  std::vector<LayerSpec> layers;          ///< In forward order.
+  bool operator==(const ModelSpec&) const = default;
+};
+
+/// The MLP of the [model] config keys: for each hidden width h, Dense(h) then the activation; then
+/// Dense(classes) giving the logits. Its layers are named dense, activation, dense_1, activation_1, ...,
+/// dense_N, and its tensors laid out kernel then bias per Dense layer (the layout of checkpoint format 1).
+/// @throws std::invalid_argument for inputs < 1, a hidden width < 1 or classes < 2.
+ModelSpec mlp_spec(std::int64_t inputs, const std::vector<int>& hidden, ActivationKind activation, int classes);
+
+/// The JSON form of @p spec (see the file comment).
+nlohmann::json to_json(const ModelSpec& spec);
+
+/// Reads the JSON form.
+/// @throws std::invalid_argument naming the key and, inside `layers`, the 0-based layer index: a missing or
+///         unknown key, a value of the wrong type or range, an unknown layer type.
+ModelSpec model_spec_from_json(const nlohmann::json& json);
+
+/// Parses JSON text (e.g. a model.spec file's contents) into a spec.
+/// @throws std::invalid_argument with the parser's line and column for malformed JSON, or as
+///         model_spec_from_json.
+ModelSpec parse_model_spec(const std::string& text);
+
+/// The spec as compact JSON text (one line), e.g. for a checkpoint attribute; parse_model_spec reads it back.
+std::string to_json_text(const ModelSpec& spec);
+
+}  // namespace mpitrain::nn

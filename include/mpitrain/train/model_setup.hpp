@@ -1,0 +1,35 @@
+#pragma once
+/// @file model_setup.hpp
+/// The model and the task a config asks for ([model] keys).
+
+#include <cstdint>
+#include <memory>
+
+#include "mpitrain/config/config.hpp"
+#include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/model_spec.hpp"
+#include "mpitrain/nn/task.hpp"
+
+namespace mpitrain::train {
+
+/// The architecture @p config asks for on samples of @p features features: the JSON file of model.spec
+/// (README, "Model specification"), or else the MLP of model.hidden, model.activation and model.classes.
+/// @throws config::ConfigError naming model.spec and the file when it cannot be read, holds malformed JSON
+///         (with the parser's line and column) or an invalid spec (with the layer index and key), or when
+///         its input_shape does not hold @p features features.
+nn::ModelSpec configured_model_spec(const config::Config& config, std::int64_t features);
+
+/// A model built from @p spec and the task of @p config (classification into model.classes classes),
+/// checked against each other. The model is not initialised (nn::Model::init) nor reserved.
+struct ConfiguredModel {
+  nn::Model model;                  ///< Built from the spec.
+  std::unique_ptr<nn::Task> task;   ///< Loss and metrics.
+};
+
+/// Builds the model of configured_model_spec(@p config, @p features) and its task.
+/// @throws config::ConfigError naming model.spec (or model.hidden for the MLP) for a spec that does not
+///         build or that checkpoints cannot store, and model.classes when the model's outputs do not fit the
+///         task; as configured_model_spec.
+ConfiguredModel configured_model(const config::Config& config, std::int64_t features);
+
+}  // namespace mpitrain::train

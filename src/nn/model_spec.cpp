@@ -1,0 +1,161 @@
+#include "mpitrain/nn/model_spec.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
+
+namespace mpitrain::nn {
+
+namespace {
+
+using nlohmann::json;
+
+// Where a value sits in the JSON, for messages: "model spec: layer 2 (dense): key 'units'".
+struct Where {
+  std::string text;
+  [[noreturn]] void fail(const std::string& what) const { throw std::invalid_argument(text + ": " + what); }
+  [[nodiscard]] Where key(const std::string& k) const { return {text + ": key '" + k + "'"}; }
+};
+
+// Refuses any key of @p object outside @p allowed, naming the first.
+void only_keys(const json& object, std::initializer_list<const char*> allowed, const Where& where) {
+  for (const auto& [k, v] : object.items()) {
+    bool known = false;
+    std::string list;
+    for (const char* a : allowed) {
+      known = known || k == a;
+      list += (list.empty() ? "" : ", ") + std::string(a);
+    }
+    if (!known) where.fail("unknown key '" + k + "' (expected " + list + ")");
+  }
+}
+
+const json& member(const json& object, const char* key, const Where& where) {
+  const auto it = object.find(key);
+  if (it == object.end()) where.fail(std::string("missing key '") + key + "'");
+  return *it;
+}
+
+std::int64_t positive_integer(const json& value, const Where& where) {
+  constexpr auto largest = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  // nlohmann keeps a non-negative integer as unsigned and a negative one as signed.
+  const bool ok = value.is_number_unsigned() ? value.get<std::uint64_t>() >= 1 && value.get<std::uint64_t>() <= largest
+                                             : value.is_number_integer() && value.get<std::int64_t>() >= 1;
+  if (!ok) where.fail("must be an integer in [1, 2^63), got " + value.dump());
+  return value.get<std::int64_t>();
+}
+
+std::string string_value(const json& value, const Where& where) {
+  if (!value.is_string()) where.fail("must be a string, got " + value.dump());
+  return value.get<std::string>();
+}
+
+// One function pair per layer type: its fields to JSON and back (besides "type").
+void write_fields(json& out, const DenseSpec& s) { out["units"] = s.units; }
+void write_fields(json& out, const ActivationSpec& s) { out["activation"] = to_string(s.kind); }
+
+DenseSpec read_fields(const json& in, std::type_identity<DenseSpec>, const Where& where) {
+  only_keys(in, {"type", "units"}, where);
+  return DenseSpec{positive_integer(member(in, "units", where), where.key("units"))};
+}
+
+ActivationSpec read_fields(const json& in, std::type_identity<ActivationSpec>, const Where& where) {
+  only_keys(in, {"type", "activation"}, where);
+  const std::string name = string_value(member(in, "activation", where), where.key("activation"));
+  try {
+    return ActivationSpec{parse_activation(name)};
+  } catch (const std::invalid_argument& e) {
+    where.key("activation").fail(e.what());
+  }
+}
+
+// The names of every layer type, for the message about an unknown one.
+template <std::size_t... I>
+std::string type_names(std::index_sequence<I...>) {
+  std::string names;
+  ((names += (I == 0 ? "" : ", ") + std::string(std::variant_alternative_t<I, LayerSpec>::type)), ...);
+  return names;
+}
+
+// The alternative of LayerSpec whose `type` is @p type, read by its read_fields.
+template <std::size_t I = 0>
+LayerSpec read_layer(const json& in, const std::string& type, const Where& where) {
+  if constexpr (I == std::variant_size_v<LayerSpec>) {
+    where.key("type").fail("unknown layer type '" + type + "' (expected " +
+                           type_names(std::make_index_sequence<std::variant_size_v<LayerSpec>>()) + ")");
+  } else {
+    using Spec = std::variant_alternative_t<I, LayerSpec>;
+    if (type == Spec::type) return read_fields(in, std::type_identity<Spec>(), where);
+    return read_layer<I + 1>(in, type, where);
+  }
+}
+
+}  // namespace
+
+ModelSpec mlp_spec(std::int64_t inputs, const std::vector<int>& hidden, ActivationKind activation, int classes) {
+  if (inputs < 1) throw std::invalid_argument("MLP: inputs must be >= 1, got " + std::to_string(inputs));
+  if (classes < 2) throw std::invalid_argument("MLP: classes must be >= 2, got " + std::to_string(classes));
+  ModelSpec spec;
+  spec.input_shape = {inputs};
+  for (const int h : hidden) {
+    if (h < 1) throw std::invalid_argument("MLP: hidden widths must be >= 1, got " + std::to_string(h));
+    spec.layers.emplace_back(DenseSpec{h});
+    spec.layers.emplace_back(ActivationSpec{activation});
+  }
+  spec.layers.emplace_back(DenseSpec{classes});
+  return spec;
+}
+
+nlohmann::json to_json(const ModelSpec& spec) {
+  json layers = json::array();
+  for (const LayerSpec& layer : spec.layers) {
+    std::visit(
+        [&](const auto& s) {
+          json out = {{"type", std::string(s.type)}};
+          write_fields(out, s);
+          layers.push_back(std::move(out));
+        },
+        layer);
+  }
+  return json{{"input_shape", spec.input_shape}, {"layers", std::move(layers)}};
+}
+
+ModelSpec model_spec_from_json(const nlohmann::json& in) {
+  const Where top{"model spec"};
+  if (!in.is_object()) top.fail("must be a JSON object with keys input_shape and layers, got " + in.dump());
+  only_keys(in, {"input_shape", "layers"}, top);
+  ModelSpec spec;
+  const json& shape = member(in, "input_shape", top);
+  const Where at_shape = top.key("input_shape");
+  if (!shape.is_array() || shape.empty()) at_shape.fail("must be a non-empty array of integers >= 1");
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    spec.input_shape.push_back(positive_integer(shape[i], {at_shape.text + "[" + std::to_string(i) + "]"}));
+  }
+  const json& layers = member(in, "layers", top);
+  if (!layers.is_array() || layers.empty()) top.key("layers").fail("must be a non-empty array of layer objects");
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const json& layer = layers[i];
+    const Where at{top.text + ": layer " + std::to_string(i)};
+    if (!layer.is_object()) at.fail("must be an object with a key 'type', got " + layer.dump());
+    const std::string type = string_value(member(layer, "type", at), at.key("type"));
+    spec.layers.push_back(read_layer(layer, type, {at.text + " (" + type + ")"}));
+  }
+  return spec;
+}
+
+ModelSpec parse_model_spec(const std::string& text) {
+  json parsed;
+  try {
+    parsed = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // e.what() names the line and column ("parse error at line 3, column 5: ...").
+    throw std::invalid_argument(std::string("model spec: malformed JSON: ") + e.what());
+  }
+  return model_spec_from_json(parsed);
+}
+
+std::string to_json_text(const ModelSpec& spec) { return to_json(spec).dump(); }
+
+}  // namespace mpitrain::nn

@@ -1,0 +1,60 @@
+#include "mpitrain/nn/task.hpp"
+
+#include <stdexcept>
+
+namespace mpitrain::nn {
+
+ClassificationTask::ClassificationTask(int classes) : classes_(classes) {
+  if (classes < 2) throw std::invalid_argument("classification: classes must be >= 2, got " + std::to_string(classes));
+}
+
+void ClassificationTask::check_output_shape(const base::Shape& output_shape) const {
+  if (output_shape != base::Shape{classes_}) {
+    throw std::invalid_argument("classification into " + std::to_string(classes_) + " classes needs model outputs " +
+                                base::format_shape(base::Shape{classes_}) + " per sample, the model gives " +
+                                base::format_shape(output_shape));
+  }
+}
+
+LossSums ClassificationTask::loss(base::ConstMatrixMap outputs, std::span<const std::int32_t> targets,
+                                  base::MatrixMap grad_outputs) const {
+  return softmax_cross_entropy(outputs, targets, grad_outputs);
+}
+
+LossSums ClassificationTask::evaluate(base::ConstMatrixMap outputs, std::span<const std::int32_t> targets,
+                                      std::span<double> per_target) const {
+  return softmax_cross_entropy(outputs, targets, per_target);
+}
+
+void ClassificationTask::predict(base::ConstMatrixMap outputs, std::span<std::int32_t> predicted) const {
+  const std::int64_t k = outputs.cols();
+  for (std::int64_t i = 0; i < outputs.rows(); ++i) {
+    predicted[static_cast<std::size_t>(i)] =
+        static_cast<std::int32_t>(argmax(std::span<const float>(outputs.data() + i * k, static_cast<std::size_t>(k))));
+  }
+}
+
+void ClassificationTask::probabilities(base::ConstMatrixMap outputs, base::MatrixMap probabilities) const {
+  softmax(outputs, probabilities);
+}
+
+void add_confusion(std::span<const std::int32_t> targets, std::span<const std::int32_t> predicted, int classes,
+                   std::span<std::int64_t> confusion) {
+  if (targets.size() != predicted.size() ||
+      confusion.size() != static_cast<std::size_t>(classes) * static_cast<std::size_t>(classes)) {
+    throw std::invalid_argument("add_confusion: " + std::to_string(targets.size()) + " targets, " +
+                                std::to_string(predicted.size()) + " predictions, " +
+                                std::to_string(confusion.size()) + " cells for " + std::to_string(classes) +
+                                " classes");
+  }
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i] < 0 || targets[i] >= classes || predicted[i] < 0 || predicted[i] >= classes) {
+      throw std::invalid_argument("add_confusion: target " + std::to_string(targets[i]) + " or prediction " +
+                                  std::to_string(predicted[i]) + " outside [0, " + std::to_string(classes) + ")");
+    }
+    ++confusion[static_cast<std::size_t>(targets[i]) * static_cast<std::size_t>(classes) +
+                static_cast<std::size_t>(predicted[i])];
+  }
+}
+
+}  // namespace mpitrain::nn

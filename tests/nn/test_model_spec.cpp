@@ -1,0 +1,100 @@
+// nn::ModelSpec: the MLP of the [model] keys, JSON round trips and the errors of bad JSON.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "mpitrain/nn/model_spec.hpp"
+
+using namespace mpitrain;
+
+namespace {
+
+std::string error_of(const std::string& text) {
+  try {
+    (void)nn::parse_model_spec(text);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST(MlpSpec, DenseAndActivationAlternateWithTheLogitsLast) {
+  const nn::ModelSpec spec = nn::mlp_spec(784, {256, 128}, nn::ActivationKind::tanh, 10);
+  const nn::ModelSpec expected{{784},
+                               {nn::DenseSpec{256}, nn::ActivationSpec{nn::ActivationKind::tanh}, nn::DenseSpec{128},
+                                nn::ActivationSpec{nn::ActivationKind::tanh}, nn::DenseSpec{10}}};
+  EXPECT_EQ(spec, expected);
+  EXPECT_EQ(nn::mlp_spec(4, {}, nn::ActivationKind::relu, 3), (nn::ModelSpec{{4}, {nn::DenseSpec{3}}}));
+  EXPECT_NE(spec, nn::mlp_spec(784, {256, 128}, nn::ActivationKind::relu, 10));
+  EXPECT_THROW((void)nn::mlp_spec(0, {}, nn::ActivationKind::relu, 3), std::invalid_argument);
+  EXPECT_THROW((void)nn::mlp_spec(4, {0}, nn::ActivationKind::relu, 3), std::invalid_argument);
+  EXPECT_THROW((void)nn::mlp_spec(4, {}, nn::ActivationKind::relu, 1), std::invalid_argument);
+}
+
+TEST(ModelSpecJson, ReadsTheDocumentedForm) {
+  const std::string text = R"({
+    "input_shape": [28, 28, 1],
+    "layers": [
+      {"type": "activation", "activation": "sigmoid"},
+      {"units": 5, "type": "dense"}
+    ]
+  })";
+  const nn::ModelSpec expected{{28, 28, 1}, {nn::ActivationSpec{nn::ActivationKind::sigmoid}, nn::DenseSpec{5}}};
+  EXPECT_EQ(nn::parse_model_spec(text), expected);
+}
+
+TEST(ModelSpecJson, RoundTrips) {
+  for (const nn::ModelSpec& spec : {nn::mlp_spec(784, {256, 128}, nn::ActivationKind::relu, 10),
+                                    nn::mlp_spec(3, {}, nn::ActivationKind::sigmoid, 2),
+                                    nn::ModelSpec{{2, 3}, {nn::ActivationSpec{nn::ActivationKind::tanh}}}}) {
+    EXPECT_EQ(nn::model_spec_from_json(nn::to_json(spec)), spec);
+    EXPECT_EQ(nn::parse_model_spec(nn::to_json_text(spec)), spec);
+  }
+  // The written form, key by key.
+  const nlohmann::json j = nn::to_json(nn::mlp_spec(4, {3}, nn::ActivationKind::relu, 2));
+  EXPECT_EQ(j, nlohmann::json::parse(R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3},
+      {"type": "activation", "activation": "relu"}, {"type": "dense", "units": 2}]})"));
+  EXPECT_EQ(nn::to_json_text(nn::mlp_spec(4, {}, nn::ActivationKind::relu, 2)),
+            R"({"input_shape":[4],"layers":[{"type":"dense","units":2}]})");
+}
+
+TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"input_shape": [4],)", "model spec: malformed JSON: [json.exception.parse_error.101] parse error at line 1, column 21"},
+      {R"([4, 3])", "model spec: must be a JSON object with keys input_shape and layers"},
+      {R"({"layers": [{"type": "dense", "units": 3}]})", "model spec: missing key 'input_shape'"},
+      {R"({"input_shape": [4]})", "model spec: missing key 'layers'"},
+      {R"({"input_shape": [4], "layers": [], "name": "x"})", "model spec: unknown key 'name' (expected input_shape, layers)"},
+      {R"({"input_shape": [4, 0], "layers": [{"type": "dense", "units": 3}]})",
+       "model spec: key 'input_shape'[1]: must be an integer in [1, 2^63), got 0"},
+      {R"({"input_shape": [], "layers": [{"type": "dense", "units": 3}]})",
+       "model spec: key 'input_shape': must be a non-empty array"},
+      {R"({"input_shape": [4], "layers": []})", "model spec: key 'layers': must be a non-empty array"},
+      {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, 7]})",
+       "model spec: layer 1: must be an object with a key 'type', got 7"},
+      {R"({"input_shape": [4], "layers": [{"units": 3}]})", "model spec: layer 0: missing key 'type'"},
+      {R"({"input_shape": [4], "layers": [{"type": "conv2d"}]})",
+       "model spec: layer 0 (conv2d): key 'type': unknown layer type 'conv2d' (expected dense, activation)"},
+      {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": -2}]})",
+       "model spec: layer 1 (dense): key 'units': must be an integer in [1, 2^63), got -2"},
+      {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 2.5}]})",
+       "model spec: layer 0 (dense): key 'units': must be an integer in [1, 2^63), got 2.5"},
+      {R"({"input_shape": [4], "layers": [{"type": "dense", "unit": 3}]})",
+       "model spec: layer 0 (dense): unknown key 'unit' (expected type, units)"},
+      {R"({"input_shape": [4], "layers": [{"type": "dense"}]})", "model spec: layer 0 (dense): missing key 'units'"},
+      {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "activation", "activation": "gelu"}]})",
+       "model spec: layer 1 (activation): key 'activation': unknown activation 'gelu' (expected relu, tanh or sigmoid)"},
+      {R"({"input_shape": [4], "layers": [{"type": "activation", "activation": 1}]})",
+       "model spec: layer 0 (activation): key 'activation': must be a string, got 1"},
+  };
+  for (const auto& [text, message] : cases) {
+    const std::string error = error_of(text);
+    EXPECT_NE(error.find(message), std::string::npos) << text << "\n  gave: " << error;
+  }
+}

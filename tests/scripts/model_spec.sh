@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# model.spec: the default MLP written as a model specification file trains to the same parameters, bit for
+# bit, as the [model] keys (a second way to the same model), and its checkpoint predicts like the other's;
+# bad specifications are refused before training, exit 2, with a message naming model.spec, the file and
+# the place (JSON line and column, layer index and key), on 2 ranks without a hang.
+source "$(dirname "$0")/common.sh" "$@"
+RUN_TIMEOUT=120
+cfg="$REPO/configs/fashion_mnist.ini"
+common=(--train.max_steps=20 --train.global_batch_size=128 --log.progress=false)
+
+cat > "$WORK/mlp.json" <<'JSON'
+{"input_shape": [784],
+ "layers": [{"type": "dense", "units": 256}, {"type": "activation", "activation": "relu"},
+            {"type": "dense", "units": 128}, {"type": "activation", "activation": "relu"},
+            {"type": "dense", "units": 10}]}
+JSON
+# The config file sets model.hidden and model.activation: a copy without them for the spec run.
+grep -vE '^(hidden|activation) *=' "$cfg" > "$WORK/spec.ini"
+run_np 2 train --config "$cfg" "${common[@]}" --checkpoint.dir="$WORK/keys" > "$WORK/keys.log" 2>&1 \
+  || { cat "$WORK/keys.log"; fail "training from the [model] keys"; }
+run_np 2 train --config "$WORK/spec.ini" "${common[@]}" --model.spec="$WORK/mlp.json" \
+  --checkpoint.dir="$WORK/spec" > "$WORK/spec.log" 2>&1 || { cat "$WORK/spec.log"; fail "training from model.spec"; }
+[[ $(checksum keys) == $(checksum spec) ]] || fail "model.spec gave checksum $(checksum spec), the keys $(checksum keys)"
+grep -q "^spec = $WORK/mlp.json" "$WORK/spec/config.ini" || fail "config.ini does not name model.spec"
+! grep -qE "^(hidden|activation) =" "$WORK/spec/config.ini" || fail "config.ini holds hidden/activation with model.spec"
+for run in keys spec; do
+  run_np 2 predict --checkpoint "$WORK/$run/$(json_get "$WORK/$run/summary.json" checkpoint)" \
+    --input "$FMNIST/t10k-images-idx3-ubyte.gz" --output "$WORK/$run.csv" > "$WORK/predict.log" 2>&1 \
+    || { cat "$WORK/predict.log"; fail "predict from the $run run"; }
+done
+cmp -s "$WORK/keys.csv" "$WORK/spec.csv" || fail "the two checkpoints predict differently"
+pass "model.spec equals the [model] keys"
+
+# expect PATTERN FILE-CONTENT [ARGS...]: a run with model.spec = a file of that content fails with exit 2.
+n=0
+expect() {
+  local pattern=$1 content=$2; shift 2
+  n=$((n + 1))
+  printf '%s' "$content" > "$WORK/bad$n.json"
+  set +e
+  run_np 2 train --config "$WORK/spec.ini" "${common[@]}" --model.spec="$WORK/bad$n.json" \
+    --checkpoint.dir="$WORK/bad$n" "$@" > "$WORK/out.txt" 2> "$WORK/err.txt"
+  local got=$?
+  set -e
+  [[ $got -ne 124 && $got -ne 137 ]] || fail "timed out (hang): $content"
+  [[ $got -eq 2 ]] || { cat "$WORK/err.txt"; fail "exit code $got, expected 2: $content"; }
+  grep -qF -- "$pattern" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "no '$pattern' in the message: $content"; }
+  grep -qF -- "model.spec = '$WORK/bad$n.json'" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "the file is not named"; }
+  [[ ! -e "$WORK/bad$n/summary.json" ]] || fail "a refused run trained: $content"
+  echo "ok: $(grep -m1 -F -- "$pattern" "$WORK/err.txt" | cut -c1-220)"
+}
+expect "malformed JSON: [json.exception.parse_error.101] parse error at line 2" $'{"input_shape": [784],\n'
+expect "layer 1 (dense): unknown key 'unit'" \
+  '{"input_shape": [784], "layers": [{"type": "dense", "units": 8}, {"type": "dense", "unit": 10}]}'
+expect "layer 0 (conv2d): key 'type': unknown layer type 'conv2d'" '{"input_shape": [784], "layers": [{"type": "conv2d"}]}'
+expect "input_shape (785) holds 785 features per sample, the data has 784" \
+  '{"input_shape": [785], "layers": [{"type": "dense", "units": 10}]}'
+expect "layer 0: layer dense (dense): input shape (28, 28) is not one-dimensional" \
+  '{"input_shape": [28, 28], "layers": [{"type": "dense", "units": 10}]}'
+expect "model.classes = 10: classification into 10 classes needs model outputs (10) per sample, the model gives (7)" \
+  '{"input_shape": [784], "layers": [{"type": "dense", "units": 7}]}'
+expect "checkpoint format 1 stores only an MLP" \
+  '{"input_shape": [784], "layers": [{"type": "dense", "units": 32}, {"type": "dense", "units": 10}]}'
+set +e
+run_np 2 train --config "$cfg" "${common[@]}" --model.spec="$WORK/mlp.json" \
+  --checkpoint.dir="$WORK/both" > "$WORK/out.txt" 2> "$WORK/err.txt"
+got=$?
+set -e
+[[ $got -eq 2 ]] && grep -qF "model.hidden must not be set with it" "$WORK/err.txt" \
+  || { cat "$WORK/err.txt"; fail "model.spec together with model.hidden: exit $got"; }
+pass "bad model specifications"
