@@ -21,6 +21,7 @@
 #include "mpitrain/checkpoint/lineage.hpp"
 #include "mpitrain/checkpoint/resume.hpp"
 #include "mpitrain/checkpoint/run_lock.hpp"
+#include "mpitrain/nn/model.hpp"
 #include "data/file_fixture.hpp"
 
 namespace mpitrain::checkpoint {
@@ -31,8 +32,8 @@ namespace fs = std::filesystem;
 // A small valid checkpoint at @p step written by the last session of @p lineage.
 Checkpoint tiny(std::int64_t step, const Lineage& lineage) {
   Checkpoint c;
-  c.architecture = {2, {}, nn::ActivationKind::relu, 2};
-  c.parameters.assign(static_cast<std::size_t>(nn::mlp_registry(c.architecture).total()),
+  c.architecture = nn::mlp_spec(2, {}, nn::ActivationKind::relu, 2);
+  c.parameters.assign(static_cast<std::size_t>(nn::registry_of(c.architecture).total()),
                       0.25f * static_cast<float>(step));
   c.optimizer_name = "sgd";
   c.global_step = step;
