@@ -39,20 +39,20 @@ echo "ok: SIGTERM to one rank during loading -> exit 75 on every rank, nothing w
 # A suspended job is not a hung one: stopped for 6 s, twice the 3 s watchdog limit, in the middle of training.
 dir="$WORK/suspended"
 set +e
-run_np 2 train --config "$cfg" "${common[@]}" --checkpoint.dir="$dir" --train.max_steps=60 \
+run_np 2 train --config "$cfg" "${common[@]}" --checkpoint.dir="$dir" --train.max_steps=3000 \
   --train.watchdog_seconds=3 > "$WORK/out.txt" 2> "$WORK/err.txt" &
 pid=$!
 for _ in $(seq 600); do grep -q "step 20/" "$WORK/err.txt" 2> /dev/null && break; sleep 0.05; done
 pids=$(rank_pids "$dir")
 [[ $(wc -w <<< "$pids") -eq 2 ]] || { cat "$WORK/err.txt"; fail "suspend: expected 2 ranks, found: $pids"; }
-grep -q "step 60/" "$WORK/err.txt" && fail "suspend: the run was over before it could be stopped"
+grep -q "step 3000/" "$WORK/err.txt" && fail "suspend: the run was over before it could be stopped"
 kill -STOP $pids
 sleep 6
 kill -CONT $pids
 wait "$pid"; got=$?
 set -e
 [[ $got -eq 0 ]] || { cat "$WORK/err.txt"; fail "a job stopped for 6 s (watchdog 3 s) and continued: exit $got, expected 0"; }
-[[ $(json_get "$dir/summary.json" steps) -eq 60 ]] || fail "the continued run did not finish its 60 steps"
+[[ $(json_get "$dir/summary.json" steps) -eq 3000 ]] || fail "the continued run did not finish its 3000 steps"
 ! grep -q "watchdog" "$WORK/err.txt" || fail "the watchdog spoke up after a suspension"
 echo "ok: ranks stopped for 6 s (watchdog 3 s) and continued -> the run finishes"
 pass "stop signals from the first instant, suspension"
