@@ -8,8 +8,10 @@
 #include <charconv>
 #include <climits>
 #include <cstring>
-#include <optional>
 #include <span>
+
+#include <boost/algorithm/string/split.hpp>
+#include <spdlog/fmt/fmt.h>
 
 #include "hdf5.hpp"
 #include "mpitrain/base/files.hpp"
@@ -18,15 +20,14 @@
 #include "mpitrain/nn/model.hpp"
 
 // Layout choices beyond the header's summary:
-// - `hidden` is a fixed-length string attribute of comma-separated decimal widths ("256,128"), and "" (one
-//   NUL byte) for no hidden layer: HDF5 cannot hold a zero-size fixed-length string nor (portably) a
-//   zero-length attribute array, and a string reads back the same in h5py for every width list.
-// - `/mpitrain/optimizer` also has `state_names` ("m,v", or "" for none) so the order of the state buffers
+// - `/mpitrain/optimizer` has `state_names` ("m,v", or "" for none) so the order of the state buffers
 //   survives (HDF5 iterates groups by name, not creation order).
-// - Integer attributes: format_version and classes are int32; inputs, epoch, step_in_epoch, global_step and
-//   iterations int64; parameter_crc32 uint32. Strings are fixed-length NUL-padded byte strings (numpy 'S').
-// - Kernels are stored (inputs, outputs) and biases (outputs,), in parameters and optimizer states alike;
-//   scaler shift and scale are 1-D (features) float32, of length 0 when the scaler holds no values.
+// - Integer attributes: format_version is int32; epoch, step_in_epoch, global_step, sampler_seed and
+//   iterations int64; the crc32 values uint32. Strings are fixed-length NUL-padded byte strings (numpy 'S').
+// - Every tensor is stored with its registry shape, in parameters and optimizer states alike; scaler
+//   shift and scale are 1-D float32, of length 0 when the scaler holds no values.
+// - Format 1 held an MLP as attributes (inputs int64, hidden "256,128" or "" for none, activation, classes
+//   int32) and no buffers; its tensors had the names and shapes that nn::mlp_spec's registry gives.
 // - The file uses the HDF5 1.8 format (libver bounds v18..v18, see hdf5.cpp): checksummed metadata, so a
 //   corrupt header is reported rather than parsed, and attributes over 64 KiB (a long config) are allowed.
 
@@ -38,7 +39,7 @@ using detail::Group;
 using detail::Hdf5File;
 
 static_assert(std::endian::native == std::endian::little,
-              "parameter_crc32 is defined over the little-endian float32 bytes of the parameters");
+              "the crc32 attributes are defined over the little-endian float32 bytes of the tensors");
 
 constexpr const char* keras_backend = "tensorflow";
 constexpr const char* keras_version = "2.15.0";
@@ -61,194 +62,142 @@ auto progress_ints(P& p) {
                     std::pair{"consecutive_skipped_steps", &p.consecutive_skipped_steps}};
 }
 
-// zlib crc32 of the parameter bytes; fed in chunks because crc32 takes a 32-bit length.
-std::uint32_t parameter_crc32(std::span<const float> values) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  const auto* bytes = reinterpret_cast<const Bytef*>(values.data());
-  std::size_t left = values.size_bytes();
-  while (left > 0) {
-    const auto chunk = static_cast<uInt>(std::min<std::size_t>(left, std::size_t{1} << 30));
-    crc = crc32(crc, bytes, chunk);
-    bytes += chunk;
-    left -= chunk;
-  }
+// zlib crc32 of the bytes of @p buffers, one after the other (crc32_z takes a 64-bit length).
+std::uint32_t crc32_of(std::initializer_list<std::span<const float>> buffers) {
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (const auto& b : buffers) crc = crc32_z(crc, reinterpret_cast<const Bytef*>(b.data()), b.size_bytes());
   return static_cast<std::uint32_t>(crc);
 }
 
-// crc32 of every optimizer state buffer, one after the other.
-std::uint32_t state_crc32(const std::vector<std::vector<float>>& states) {
+std::uint32_t states_crc32(const std::vector<OptimizerStateView>& states) {
   uLong crc = crc32_z(0L, Z_NULL, 0);
   for (const auto& s : states) {
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(s.data()), s.size() * sizeof(float));
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(s.values.data()), s.values.size_bytes());
   }
   return static_cast<std::uint32_t>(crc);
 }
 
-std::vector<hsize_t> stored_shape(const nn::ParameterInfo& p) { return {p.shape.begin(), p.shape.end()}; }
-
-std::span<const float> slice(const std::vector<float>& flat, const nn::ParameterInfo& p) {
-  return std::span<const float>(flat).subspan(static_cast<std::size_t>(p.offset), static_cast<std::size_t>(p.size()));
+std::vector<hsize_t> stored_shape(const nn::ParameterInfo& p) {
+  return {p.shape.begin(), p.shape.end()};
 }
 
-std::string join(const std::vector<std::string>& parts) {
-  std::string text;
-  for (const auto& part : parts) text += (text.empty() ? "" : ",") + part;
-  return text;
+std::span<const float> slice(std::span<const float> flat, const nn::ParameterInfo& p) {
+  return flat.subspan(static_cast<std::size_t>(p.offset), static_cast<std::size_t>(p.size()));
 }
 
 std::vector<std::string> split(const std::string& text) {
   std::vector<std::string> parts;
-  if (text.empty()) return parts;
-  std::size_t start = 0;
-  for (std::size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1) {
-    parts.push_back(text.substr(start, comma - start));
-  }
-  parts.push_back(text.substr(start));
+  if (!text.empty()) boost::algorithm::split(parts, text, [](char c) { return c == ','; });
   return parts;
 }
 
-// Layer names in registry order, each once.
-std::vector<std::string> layer_names(const nn::ParameterRegistry& registry) {
+// The registries of @p spec's model; an invalid spec is this file's error.
+struct Registries {
+  nn::ParameterRegistry parameters;
+  nn::ParameterRegistry buffers;
+};
+Registries registries_for(const nn::ModelSpec& spec, const std::string& label) {
+  try {
+    return {nn::registry_of(spec), nn::buffer_registry_of(spec)};
+  } catch (const std::invalid_argument& e) {
+    fail(label, std::string("invalid model spec: ") + e.what());
+  }
+}
+
+// The layers that hold tensors, in order of their first tensor (parameters, then buffers).
+std::vector<std::string> layer_names(const Registries& r) {
   std::vector<std::string> names;
-  for (const auto& p : registry.entries()) {
-    if (std::find(names.begin(), names.end(), p.layer) == names.end()) names.push_back(p.layer);
+  for (const auto* registry : {&r.parameters, &r.buffers}) {
+    for (const auto& p : registry->entries()) {
+      if (std::find(names.begin(), names.end(), p.layer) == names.end()) names.push_back(p.layer);
+    }
   }
   return names;
 }
 
-nn::ParameterRegistry registry_for(const nn::ModelSpec& spec, const std::string& label) {
-  try {
-    return nn::registry_of(spec);
-  } catch (const std::invalid_argument& e) {
-    fail(label, std::string("invalid architecture: ") + e.what());
-  }
-}
-
-// Format 1 stores the architecture as the attributes of an MLP; this adapter between them and a ModelSpec
-// goes when format 2 stores the spec itself as JSON.
-struct MlpAttributes {
-  std::int64_t inputs = 0;
-  std::vector<int> hidden;
-  nn::ActivationKind activation = nn::ActivationKind::relu;
-  int classes = 0;
-};
-
-constexpr const char* only_mlp = "checkpoint format 1 stores only an MLP (dense and activation layers "
-                                 "alternating with one activation kind, a dense layer last, a one-dimensional input)";
-
-// The attributes of @p spec, if it is nn::mlp_spec's chain (Dense, activation, ..., Dense).
-std::optional<MlpAttributes> mlp_attributes(const nn::ModelSpec& spec) {
-  MlpAttributes a;
-  bool fits = spec.input_shape.size() == 1 && !spec.layers.empty();
-  for (const nn::LayerSpec& layer : spec.layers) {
-    if (const auto* act = std::get_if<nn::ActivationSpec>(&layer)) a.activation = act->kind;
-    const auto* dense = std::get_if<nn::DenseSpec>(&layer);
-    if (dense != nullptr) fits = fits && dense->units <= INT_MAX;
-    if (dense != nullptr && fits) a.hidden.push_back(static_cast<int>(dense->units));
-  }
-  fits = fits && !a.hidden.empty();
-  if (fits) {
-    a.inputs = spec.input_shape.front();
-    a.classes = a.hidden.back();
-    a.hidden.pop_back();
-    try {
-      fits = nn::mlp_spec(a.inputs, a.hidden, a.activation, a.classes) == spec;
-    } catch (const std::invalid_argument&) {
-      fits = false;
-    }
-  }
-  if (!fits) return std::nullopt;
-  return a;
-}
-
-void validate_for_write(const Checkpoint& ckpt, const nn::ParameterRegistry& registry, const std::string& label) {
-  if (!mlp_attributes(ckpt.architecture)) fail(label, std::string("cannot write: ") + only_mlp);
-  const auto total = static_cast<std::size_t>(registry.total());
-  auto sizes = [&](const std::string& what, std::size_t have, std::size_t need) {
-    if (have != need) {
-      fail(label, "cannot write: " + what + " has " + std::to_string(have) + " floats, the architecture needs " +
+void validate_for_write(const CheckpointView& ckpt, const Registries& r, const std::string& label) {
+  auto sizes = [&](const std::string& what, std::size_t have, std::int64_t need) {
+    if (have != static_cast<std::size_t>(need)) {
+      fail(label, "cannot write: " + what + " has " + std::to_string(have) + " floats, the model needs " +
                       std::to_string(need));
     }
   };
-  sizes("parameters", ckpt.parameters.size(), total);
-  if (ckpt.optimizer_state.size() != ckpt.optimizer_state_names.size()) {
-    fail(label, "cannot write: " + std::to_string(ckpt.optimizer_state.size()) + " optimizer state buffers for " +
-                    std::to_string(ckpt.optimizer_state_names.size()) + " names");
-  }
-  for (std::size_t i = 0; i < ckpt.optimizer_state.size(); ++i) {
-    const std::string& name = ckpt.optimizer_state_names[i];
-    if (name.empty() || name.find_first_of(",/") != std::string::npos) {
-      fail(label, "cannot write: optimizer state name '" + name + "' is empty or contains ',' or '/'");
+  sizes("parameters", ckpt.parameters.size(), r.parameters.total());
+  sizes("buffers", ckpt.buffers.size(), r.buffers.total());
+  if (ckpt.weights_only && !ckpt.optimizer_state.empty()) fail(label, "cannot write: a weights file has no optimizer state");
+  for (const auto& state : ckpt.optimizer_state) {
+    if (state.name.empty() || state.name.find_first_of(",/") != std::string::npos) {
+      fail(label, "cannot write: optimizer state name '" + state.name + "' is empty or contains ',' or '/'");
     }
-    sizes("optimizer state " + name, ckpt.optimizer_state[i].size(), total);
+    sizes("optimizer state " + state.name, state.values.size(), r.parameters.total());
   }
-  sizes("scaler scale", ckpt.scaler_scale.size(), ckpt.scaler_shift.size());
-  if (!ckpt.scaler_shift.empty()) {
-    sizes("scaler shift", ckpt.scaler_shift.size(),
-          static_cast<std::size_t>(base::element_count(ckpt.architecture.input_shape)));
+  sizes("scaler scale", ckpt.info.scaler_scale.size(), static_cast<std::int64_t>(ckpt.info.scaler_shift.size()));
+  if (!ckpt.info.scaler_shift.empty()) {
+    sizes("scaler shift", ckpt.info.scaler_shift.size(), base::element_count(ckpt.model.input_shape));
   }
 }
 
-void write_contents(const Hdf5File& file, const Checkpoint& ckpt, const nn::ParameterRegistry& registry) {
+void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Registries& r) {
   const hid_t root = file.id();
-  // Keras 2 `save_weights` layout.
-  const std::vector<std::string> layers = layer_names(registry);
+  // Keras 2 `save_weights` layout: per layer its trained tensors, then its buffers.
+  const std::vector<std::string> layers = layer_names(r);
   file.write_strings_attribute(root, "layer_names", layers);
   file.write_string_attribute(root, "backend", keras_backend);
   file.write_string_attribute(root, "keras_version", keras_version);
   for (const auto& layer : layers) {
     Group group = file.create_group(root, layer);
     std::vector<std::string> weight_names;
-    for (const auto& p : registry.entries()) {
-      if (p.layer == layer) weight_names.push_back(p.name);
+    for (const auto& [registry, flat] : {std::pair{&r.parameters, ckpt.parameters}, std::pair{&r.buffers, ckpt.buffers}}) {
+      for (const auto& p : registry->entries()) {
+        if (p.layer != layer) continue;
+        weight_names.push_back(p.name);
+        file.write_floats(group.get(), p.name, stored_shape(p), slice(flat, p));
+      }
     }
     file.write_strings_attribute(group.get(), "weight_names", weight_names);
-    for (const auto& p : registry.entries()) {
-      if (p.layer == layer) file.write_floats(group.get(), p.name, stored_shape(p), slice(ckpt.parameters, p));
-    }
   }
 
   // mpitrain's own state.
+  const CheckpointInfo& info = ckpt.info;
   Group own = file.create_group(root, "mpitrain");
-  const MlpAttributes mlp = mlp_attributes(ckpt.architecture).value();  // validate_for_write checked it
-  std::vector<std::string> widths;
-  for (int w : mlp.hidden) widths.push_back(std::to_string(w));
   file.write_int_attribute(own.get(), "format_version", checkpoint_format_version, H5T_STD_I32LE);
-  file.write_int_attribute(own.get(), "inputs", mlp.inputs, H5T_STD_I64LE);
-  file.write_string_attribute(own.get(), "hidden", join(widths));
-  file.write_string_attribute(own.get(), "activation", nn::to_string(mlp.activation));
-  file.write_int_attribute(own.get(), "classes", mlp.classes, H5T_STD_I32LE);
-  file.write_int_attribute(own.get(), "epoch", ckpt.epoch, H5T_STD_I64LE);
-  file.write_int_attribute(own.get(), "step_in_epoch", ckpt.step_in_epoch, H5T_STD_I64LE);
-  file.write_int_attribute(own.get(), "global_step", ckpt.global_step, H5T_STD_I64LE);
-  file.write_string_attribute(own.get(), "config", ckpt.config_ini);
-  file.write_string_attribute(own.get(), "trajectory", ckpt.trajectory);
-  file.write_string_attribute(own.get(), "lineage", ckpt.lineage);
-  file.write_int_attribute(own.get(), "sampler_seed", static_cast<std::int64_t>(ckpt.sampler_seed), H5T_STD_I64LE);
-  file.write_int_attribute(own.get(), "state_crc32", state_crc32(ckpt.optimizer_state), H5T_STD_U32LE);
-  file.write_int_attribute(own.get(), "parameter_crc32", parameter_crc32(ckpt.parameters), H5T_STD_U32LE);
-  for (const auto& [name, value] : progress_doubles(ckpt.progress)) file.write_double_attribute(own.get(), name, *value);
-  for (const auto& [name, value] : progress_ints(ckpt.progress)) {
+  file.write_string_attribute(own.get(), "kind", ckpt.weights_only ? "weights" : "checkpoint");
+  file.write_string_attribute(own.get(), "model_spec", nn::to_json_text(ckpt.model));
+  file.write_int_attribute(own.get(), "epoch", info.epoch, H5T_STD_I64LE);
+  file.write_int_attribute(own.get(), "step_in_epoch", info.step_in_epoch, H5T_STD_I64LE);
+  file.write_int_attribute(own.get(), "global_step", info.global_step, H5T_STD_I64LE);
+  file.write_string_attribute(own.get(), "config", info.config_ini);
+  file.write_string_attribute(own.get(), "trajectory", info.trajectory);
+  file.write_string_attribute(own.get(), "lineage", info.lineage);
+  file.write_int_attribute(own.get(), "sampler_seed", static_cast<std::int64_t>(info.sampler_seed), H5T_STD_I64LE);
+  file.write_int_attribute(own.get(), "parameter_crc32", crc32_of({ckpt.parameters}), H5T_STD_U32LE);
+  file.write_int_attribute(own.get(), "buffer_crc32", crc32_of({ckpt.buffers}), H5T_STD_U32LE);
+  file.write_int_attribute(own.get(), "state_crc32", states_crc32(ckpt.optimizer_state), H5T_STD_U32LE);
+  for (const auto& [name, value] : progress_doubles(info.progress)) file.write_double_attribute(own.get(), name, *value);
+  for (const auto& [name, value] : progress_ints(info.progress)) {
     file.write_int_attribute(own.get(), name, *value, H5T_STD_I64LE);
   }
 
-  Group optimizer = file.create_group(own.get(), "optimizer");
-  file.write_string_attribute(optimizer.get(), "name", ckpt.optimizer_name);
-  file.write_int_attribute(optimizer.get(), "iterations", ckpt.optimizer_iterations, H5T_STD_I64LE);
-  file.write_string_attribute(optimizer.get(), "state_names", join(ckpt.optimizer_state_names));
-  for (std::size_t i = 0; i < ckpt.optimizer_state.size(); ++i) {
-    for (const auto& p : registry.entries()) {
-      // `<state>/dense/kernel:0`: the parameter name's '/' makes a nested group, created on the way.
-      file.write_floats(optimizer.get(), ckpt.optimizer_state_names[i] + "/" + p.name, stored_shape(p),
-                        slice(ckpt.optimizer_state[i], p));
+  if (!ckpt.weights_only) {
+    Group optimizer = file.create_group(own.get(), "optimizer");
+    file.write_string_attribute(optimizer.get(), "name", info.optimizer_name);
+    file.write_int_attribute(optimizer.get(), "iterations", info.optimizer_iterations, H5T_STD_I64LE);
+    std::vector<std::string> names;
+    for (const auto& s : ckpt.optimizer_state) names.push_back(s.name);
+    file.write_string_attribute(optimizer.get(), "state_names", fmt::format("{}", fmt::join(names, ",")));
+    for (const auto& state : ckpt.optimizer_state) {
+      for (const auto& p : r.parameters.entries()) {
+        // `<state>/dense/kernel:0`: the parameter name's '/' makes a nested group, created on the way.
+        file.write_floats(optimizer.get(), state.name + "/" + p.name, stored_shape(p), slice(state.values, p));
+      }
     }
   }
 
   Group scaler = file.create_group(own.get(), "scaler");
-  file.write_string_attribute(scaler.get(), "method", ckpt.scaler_method);
-  const hsize_t features = ckpt.scaler_shift.size();
-  file.write_floats(scaler.get(), "shift", std::span(&features, 1), ckpt.scaler_shift);
-  file.write_floats(scaler.get(), "scale", std::span(&features, 1), ckpt.scaler_scale);
+  file.write_string_attribute(scaler.get(), "method", info.scaler_method);
+  const hsize_t features = info.scaler_shift.size();
+  file.write_floats(scaler.get(), "shift", std::span(&features, 1), info.scaler_shift);
+  file.write_floats(scaler.get(), "scale", std::span(&features, 1), info.scaler_scale);
 }
 
 // The tensor at @p path below @p loc, opened after checking its shape against the registry's.
@@ -259,15 +208,15 @@ detail::Dataset open_checked(const Hdf5File& file, hid_t loc, const std::string&
   const std::vector<hsize_t> actual = file.shape(dataset, what);
   const std::vector<hsize_t> expected = stored_shape(p);
   if (actual != expected) {
-    file.fail(what + " has shape " + format_shape(actual) + ", the architecture needs " + format_shape(expected));
+    file.fail(what + " has shape " + format_shape(actual) + ", the model needs " + format_shape(expected));
   }
   file.check_stored(dataset, what);
   return dataset;
 }
 
-// Reads one flat buffer (parameters or an optimizer state) tensor by tensor. Every shape is checked
-// before anything is allocated, so a corrupt architecture cannot request a huge buffer on its own.
-// @p path_of gives each parameter's dataset path below @p loc.
+// Reads one flat buffer (parameters, buffers or an optimizer state) tensor by tensor. Every shape is
+// checked before anything is allocated, so a corrupt spec cannot request a huge buffer on its own.
+// @p path_of gives each tensor's dataset path below @p loc.
 template <typename PathOf>
 std::vector<float> read_flat(const Hdf5File& file, hid_t loc, const std::string& what,
                              const nn::ParameterRegistry& registry, PathOf path_of) {
@@ -297,29 +246,74 @@ std::vector<int> parse_hidden(const Hdf5File& file, const std::string& text) {
   return widths;
 }
 
-nn::ModelSpec read_architecture(const Hdf5File& file, hid_t own) {
-  MlpAttributes mlp;
-  mlp.inputs = file.read_int_attribute(own, "inputs");
-  mlp.hidden = parse_hidden(file, file.read_string_attribute(own, "hidden"));
+// Format 1: the MLP described by the attributes inputs, hidden, activation and classes.
+nn::ModelSpec read_mlp_attributes(const Hdf5File& file, hid_t own) {
+  const std::int64_t inputs = file.read_int_attribute(own, "inputs");
+  const std::vector<int> hidden = parse_hidden(file, file.read_string_attribute(own, "hidden"));
   const std::string activation = file.read_string_attribute(own, "activation");
-  try {
-    mlp.activation = nn::parse_activation(activation);
-  } catch (const std::invalid_argument& e) {
-    file.fail(std::string("attribute activation of /mpitrain: ") + e.what());
-  }
   const std::int64_t classes = file.read_int_attribute(own, "classes");
   if (classes < INT_MIN || classes > INT_MAX) file.fail("attribute classes of /mpitrain is out of range");
-  mlp.classes = static_cast<int>(classes);
   try {
-    return nn::mlp_spec(mlp.inputs, mlp.hidden, mlp.activation, mlp.classes);
+    return nn::mlp_spec(inputs, hidden, nn::parse_activation(activation), static_cast<int>(classes));
   } catch (const std::invalid_argument& e) {
     file.fail(std::string("invalid architecture: ") + e.what());
   }
 }
 
+nn::ModelSpec read_model_spec(const Hdf5File& file, hid_t own, std::int64_t version) {
+  if (version == 1) return read_mlp_attributes(file, own);
+  try {
+    return nn::parse_model_spec(file.read_string_attribute(own, "model_spec"));
+  } catch (const std::invalid_argument& e) {
+    file.fail(std::string("attribute model_spec of /mpitrain: ") + e.what());
+  }
+}
+
+void check_crc(const Hdf5File& file, hid_t own, const char* attribute, std::uint32_t actual, const std::string& what) {
+  const std::int64_t stored = file.read_int_attribute(own, attribute);
+  if (stored != actual) {
+    file.fail(what + " checksum mismatch (corrupt file): stored crc32 " + std::to_string(stored) + ", computed " +
+              std::to_string(actual));
+  }
+}
+
+void read_optimizer(const Hdf5File& file, hid_t own, const nn::ParameterRegistry& registry, Checkpoint& ckpt) {
+  if (!file.exists(own, "optimizer")) file.fail("no /mpitrain/optimizer group");
+  Group optimizer = file.open_group(own, "optimizer");
+  ckpt.info.optimizer_name = file.read_string_attribute(optimizer.get(), "name");
+  ckpt.info.optimizer_iterations = file.read_int_attribute(optimizer.get(), "iterations");
+  for (const auto& name : split(file.read_string_attribute(optimizer.get(), "state_names"))) {
+    ckpt.optimizer_state.push_back(
+        {name, read_flat(file, optimizer.get(), "optimizer state " + name + " of ", registry,
+                         [&](const nn::ParameterInfo& p) { return name + "/" + p.name; })});
+  }
+  std::vector<OptimizerStateView> views;
+  for (const auto& s : ckpt.optimizer_state) views.push_back({s.name, s.values});
+  check_crc(file, own, "state_crc32", states_crc32(views), "optimizer state");
+}
+
+void read_scaler(const Hdf5File& file, hid_t own, std::int64_t inputs, CheckpointInfo& info) {
+  if (!file.exists(own, "scaler")) file.fail("no /mpitrain/scaler group");
+  Group scaler = file.open_group(own, "scaler");
+  info.scaler_method = file.read_string_attribute(scaler.get(), "method");
+  for (auto [name, out] : {std::pair{"shift", &info.scaler_shift}, std::pair{"scale", &info.scaler_scale}}) {
+    const std::string what = std::string("scaler ") + name;
+    if (!file.exists(scaler.get(), name)) file.fail(what + " is missing");
+    detail::Dataset dataset = file.open_dataset(scaler.get(), name);
+    const std::vector<hsize_t> shape = file.shape(dataset, what);
+    if (shape.size() != 1 || (shape[0] != 0 && shape[0] != static_cast<hsize_t>(inputs))) {
+      file.fail(what + " has shape " + format_shape(shape) + ", expected (0,) or (" + std::to_string(inputs) + ",)");
+    }
+    file.check_stored(dataset, what);
+    out->resize(static_cast<std::size_t>(shape[0]));
+    file.read_floats(dataset, what, *out);
+  }
+  if (info.scaler_shift.size() != info.scaler_scale.size()) file.fail("scaler shift and scale differ in length");
+}
+
 // The lineage attribute, checked; "" when missing (a file written before lineages existed).
 std::string read_lineage(const Hdf5File& file, hid_t own) {
-  if (file.check(H5Aexists(own, "lineage"), "look-up of attribute lineage") == 0) return "";
+  if (!file.has_attribute(own, "lineage")) return "";
   std::string text = file.read_string_attribute(own, "lineage");
   try {
     Lineage::parse(text);
@@ -329,97 +323,80 @@ std::string read_lineage(const Hdf5File& file, hid_t own) {
   return text;
 }
 
-// The /mpitrain group after checking the format version.
-Group open_own_group(const Hdf5File& file) {
+// The /mpitrain group and the file's format version, after checking that this build reads it.
+std::pair<Group, std::int64_t> open_own_group(const Hdf5File& file) {
   if (!file.exists(file.id(), "mpitrain")) file.fail("not an mpitrain checkpoint (no /mpitrain group)");
   Group own = file.open_group(file.id(), "mpitrain");
   const std::int64_t version = file.read_int_attribute(own.get(), "format_version");
-  if (version != checkpoint_format_version) {
-    file.fail("format_version is " + std::to_string(version) + ", this build reads version " +
+  if (version != 1 && version != checkpoint_format_version) {
+    file.fail("format_version is " + std::to_string(version) + ", this build reads versions 1 and " +
               std::to_string(checkpoint_format_version));
   }
-  return own;
+  return {std::move(own), version};
 }
 
 Checkpoint read_contents(const Hdf5File& file) {
   const hid_t root = file.id();
-  Group own = open_own_group(file);
+  auto [own, version] = open_own_group(file);
   Checkpoint ckpt;
-  ckpt.architecture = read_architecture(file, own.get());
-  const nn::ParameterRegistry registry = registry_for(ckpt.architecture, file.label());
-
-  // Keras layout: /<layer>/<layer>/kernel:0; the parameter name already starts with `<layer>/`.
-  ckpt.parameters = read_flat(file, root, "", registry,
-                              [](const nn::ParameterInfo& p) { return p.layer + "/" + p.name; });
-  const std::int64_t stored_crc = file.read_int_attribute(own.get(), "parameter_crc32");
-  const std::uint32_t actual_crc = parameter_crc32(ckpt.parameters);
-  if (stored_crc != actual_crc) {
-    file.fail("parameter checksum mismatch (corrupt file): stored crc32 " + std::to_string(stored_crc) +
-              ", computed " + std::to_string(actual_crc));
+  ckpt.format_version = static_cast<int>(version);
+  ckpt.model = read_model_spec(file, own.get(), version);
+  const Registries r = registries_for(ckpt.model, file.label());
+  if (version >= 2) {
+    const std::string kind = file.read_string_attribute(own.get(), "kind");
+    if (kind != "checkpoint" && kind != "weights") file.fail("attribute kind of /mpitrain is '" + kind + "'");
+    ckpt.weights_only = kind == "weights";
   }
-  ckpt.epoch = file.read_int_attribute(own.get(), "epoch");
-  ckpt.step_in_epoch = file.read_int_attribute(own.get(), "step_in_epoch");
-  ckpt.global_step = file.read_int_attribute(own.get(), "global_step");
-  ckpt.config_ini = file.read_string_attribute(own.get(), "config");
-  ckpt.trajectory = file.read_string_attribute(own.get(), "trajectory");
-  ckpt.lineage = read_lineage(file, own.get());
-  ckpt.sampler_seed = static_cast<std::uint64_t>(file.read_int_attribute(own.get(), "sampler_seed"));
-  for (const auto& [name, value] : progress_doubles(ckpt.progress)) {
+
+  // Keras layout: /<layer>/<tensor name>, where the tensor name already starts with `<layer>/`.
+  const auto keras_path = [](const nn::ParameterInfo& p) { return p.layer + "/" + p.name; };
+  ckpt.parameters = read_flat(file, root, "", r.parameters, keras_path);
+  check_crc(file, own.get(), "parameter_crc32", crc32_of({ckpt.parameters}), "parameter");
+  if (version >= 2) {
+    ckpt.buffers = read_flat(file, root, "", r.buffers, keras_path);
+    check_crc(file, own.get(), "buffer_crc32", crc32_of({ckpt.buffers}), "buffer");
+  }
+  CheckpointInfo& info = ckpt.info;
+  info.epoch = file.read_int_attribute(own.get(), "epoch");
+  info.step_in_epoch = file.read_int_attribute(own.get(), "step_in_epoch");
+  info.global_step = file.read_int_attribute(own.get(), "global_step");
+  info.config_ini = file.read_string_attribute(own.get(), "config");
+  info.trajectory = file.read_string_attribute(own.get(), "trajectory");
+  info.lineage = read_lineage(file, own.get());
+  info.sampler_seed = static_cast<std::uint64_t>(file.read_int_attribute(own.get(), "sampler_seed"));
+  for (const auto& [name, value] : progress_doubles(info.progress)) {
     if (file.has_attribute(own.get(), name)) *value = file.read_double_attribute(own.get(), name);
   }
-  for (const auto& [name, value] : progress_ints(ckpt.progress)) {
+  for (const auto& [name, value] : progress_ints(info.progress)) {
     if (file.has_attribute(own.get(), name)) *value = file.read_int_attribute(own.get(), name);
   }
-
-  if (!file.exists(own.get(), "optimizer")) file.fail("no /mpitrain/optimizer group");
-  Group optimizer = file.open_group(own.get(), "optimizer");
-  ckpt.optimizer_name = file.read_string_attribute(optimizer.get(), "name");
-  ckpt.optimizer_iterations = file.read_int_attribute(optimizer.get(), "iterations");
-  ckpt.optimizer_state_names = split(file.read_string_attribute(optimizer.get(), "state_names"));
-  for (const auto& state : ckpt.optimizer_state_names) {
-    ckpt.optimizer_state.push_back(read_flat(file, optimizer.get(), "optimizer state " + state + " of ", registry,
-                                             [&](const nn::ParameterInfo& p) { return state + "/" + p.name; }));
-  }
-
-  const std::int64_t stored_state_crc = file.read_int_attribute(own.get(), "state_crc32");
-  if (stored_state_crc != state_crc32(ckpt.optimizer_state)) {
-    file.fail("optimizer state checksum mismatch (corrupt file)");
-  }
-
-  if (!file.exists(own.get(), "scaler")) file.fail("no /mpitrain/scaler group");
-  Group scaler = file.open_group(own.get(), "scaler");
-  ckpt.scaler_method = file.read_string_attribute(scaler.get(), "method");
-  for (auto [name, out] : {std::pair{"shift", &ckpt.scaler_shift}, std::pair{"scale", &ckpt.scaler_scale}}) {
-    const std::string what = std::string("scaler ") + name;
-    if (!file.exists(scaler.get(), name)) file.fail(what + " is missing");
-    detail::Dataset dataset = file.open_dataset(scaler.get(), name);
-    const std::vector<hsize_t> shape = file.shape(dataset, what);
-    const auto inputs = static_cast<hsize_t>(ckpt.architecture.input_shape.front());  // an MLP's
-    if (shape.size() != 1 || (shape[0] != 0 && shape[0] != inputs)) {
-      file.fail(what + " has shape " + format_shape(shape) + ", expected (0,) or (" + std::to_string(inputs) + ",)");
-    }
-    file.check_stored(dataset, what);
-    out->resize(static_cast<std::size_t>(shape[0]));
-    file.read_floats(dataset, what, *out);
-  }
-  if (ckpt.scaler_shift.size() != ckpt.scaler_scale.size()) file.fail("scaler shift and scale differ in length");
+  if (!ckpt.weights_only) read_optimizer(file, own.get(), r.parameters, ckpt);
+  read_scaler(file, own.get(), base::element_count(ckpt.model.input_shape), info);
   return ckpt;
 }
 
 }  // namespace
 
-void check_storable(const nn::ModelSpec& architecture) {
-  if (!mlp_attributes(architecture)) {
-    throw CheckpointError(std::string(only_mlp) + ": this model cannot be checkpointed");
-  }
+CheckpointView Checkpoint::view() const {
+  std::vector<OptimizerStateView> states;
+  for (const auto& s : optimizer_state) states.push_back({s.name, s.values});
+  return {model, parameters, buffers, std::move(states), info, weights_only};
 }
 
-void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
+const OptimizerState& Checkpoint::state(const std::string& name) const {
+  for (const auto& s : optimizer_state) {
+    if (s.name == name) return s;
+  }
+  throw CheckpointError("checkpoint has no optimizer state '" + name + "'");
+}
+
+void write_checkpoint(const std::filesystem::path& path, const CheckpointView& ckpt,
                       const std::function<void()>& before_rename) {
   const std::string label = path.string();
   const detail::ErrorSilencer silence;
-  const nn::ParameterRegistry registry = registry_for(ckpt.architecture, label);
-  validate_for_write(ckpt, registry, label);
+  const Registries registries = registries_for(ckpt.model, label);
+  validate_for_write(ckpt, registries, label);
+
   try {
     base::write_atomically(
         path,
@@ -427,14 +404,16 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
           {
             // Every HDF5 object is closed when write_contents returns, so the close below really closes it.
             Hdf5File file = Hdf5File::create(tmp, label);
-            write_contents(file, ckpt, registry);
+            write_contents(file, ckpt, registries);
             file.flush_and_close();
           }
           // Read back what reached the file: its checks (shapes, crc32 of the tensors against the values
           // written) and the fields that say which checkpoint it is.
           const Checkpoint back = read_contents(Hdf5File::open_read_only(tmp, label));
-          if (back.global_step != ckpt.global_step || back.lineage != ckpt.lineage || back.epoch != ckpt.epoch ||
-              back.step_in_epoch != ckpt.step_in_epoch) {
+          const CheckpointInfo& info = ckpt.info;
+          if (back.info.global_step != info.global_step || back.info.lineage != info.lineage ||
+              back.info.epoch != info.epoch || back.info.step_in_epoch != info.step_in_epoch ||
+              back.weights_only != ckpt.weights_only) {
             fail(label, "the file written does not read back as written (" + tmp.string() + ")");
           }
           if (before_rename) before_rename();  // tests: kill -9 between the complete temporary and the rename
@@ -443,6 +422,11 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
   } catch (const base::FileError& e) {
     throw CheckpointIoError("checkpoint " + label + ": " + e.what(), e.error_number());
   }
+}
+
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
+                      const std::function<void()>& before_rename) {
+  write_checkpoint(path, ckpt.view(), before_rename);
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& path) {
@@ -462,7 +446,7 @@ CheckpointIdentity read_checkpoint_identity(const std::filesystem::path& path) {
   const std::string label = path.string();
   const detail::ErrorSilencer silence;
   const Hdf5File file = Hdf5File::open_read_only(path, label);
-  Group own = open_own_group(file);
+  auto [own, version] = open_own_group(file);
   return {file.read_int_attribute(own.get(), "global_step"), read_lineage(file, own.get())};
 }
 

@@ -1,6 +1,8 @@
 // Resume: choosing the checkpoint, checking that it continues the same trajectory, and the trajectory text.
 #include "mpitrain/checkpoint/resume.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -132,8 +134,8 @@ std::optional<std::filesystem::path> resolve_resume(const config::CheckpointConf
 }
 
 void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path, const std::string& ours) {
-  if (ckpt.trajectory == ours) return;
-  const auto theirs = parse_lines(ckpt.trajectory);
+  if (ckpt.info.trajectory == ours) return;
+  const auto theirs = parse_lines(ckpt.info.trajectory);
   const auto mine = parse_lines(ours);
   std::string diffs;
   for (const auto& [k, v] : mine) {
@@ -157,6 +159,34 @@ void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path,
   }
   throw std::runtime_error("checkpoint " + path.string() +
                            " was written by a run with another trajectory; differing keys:" + diffs + hint);
+}
+
+void check_resumable(const Checkpoint& ckpt, const std::filesystem::path& path, const ResumeTarget& target) {
+  const std::string file = "checkpoint " + path.string();
+  if (ckpt.weights_only) {
+    throw CheckpointError(file + " is a weights file (final weights, no optimizer state): training cannot resume "
+                                 "from it; resume from a checkpoint-*.h5 of the run directory");
+  }
+  if (ckpt.model != target.model) {  // the same layers, shapes and tensor layout
+    throw CheckpointError(file + " holds another model than the config: " + nn::to_json_text(ckpt.model) +
+                          " in the file, " + nn::to_json_text(target.model) + " in the config");
+  }
+  if (ckpt.info.optimizer_name != target.optimizer_name) {
+    throw CheckpointError(file + " holds " + ckpt.info.optimizer_name + " state, the config asks for " +
+                          target.optimizer_name);
+  }
+  for (const auto& name : target.optimizer_state_names) {
+    if (std::ranges::none_of(ckpt.optimizer_state, [&](const OptimizerState& s) { return s.name == name; })) {
+      throw CheckpointError(file + " has no optimizer state '" + name + "', which " + target.optimizer_name + " needs");
+    }
+  }
+  for (const auto& state : ckpt.optimizer_state) {
+    if (std::ranges::find(target.optimizer_state_names, state.name) == target.optimizer_state_names.end()) {
+      throw CheckpointError(file + " has an optimizer state '" + state.name + "' that " + target.optimizer_name +
+                            " does not have");
+    }
+  }
+  check_trajectory(ckpt, path, target.trajectory);
 }
 
 }  // namespace mpitrain::checkpoint

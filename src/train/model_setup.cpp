@@ -5,7 +5,6 @@
 #include <optional>
 #include <stdexcept>
 
-#include "mpitrain/checkpoint/checkpoint.hpp"
 
 namespace mpitrain::train {
 
@@ -50,11 +49,6 @@ ConfiguredModel configured_model(const config::Config& config, std::int64_t feat
   try {
     model.emplace(std::move(spec));
   } catch (const std::invalid_argument& e) {
-    throw config::ConfigError("config key " + key + ": " + e.what());
-  }
-  try {
-    checkpoint::check_storable(model->spec());
-  } catch (const checkpoint::CheckpointError& e) {
     throw config::ConfigError("config key " + key + ": " + e.what());
   }
   auto task = std::make_unique<nn::ClassificationTask>(config.model.classes);

@@ -142,6 +142,10 @@ class Trainer {
   void count_skip(bool applied, RunningSums& epoch_sums, RunningSums& log_sums);
   [[noreturn]] void stop_for_signal(std::int64_t epochs_done, std::int64_t step_in_epoch);
   void write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch);
+  [[nodiscard]] checkpoint::CheckpointInfo checkpoint_info(std::int64_t epochs_done, std::int64_t step_in_epoch,
+                                                           const checkpoint::RunProgress& progress) const;
+  void check_resumable(const checkpoint::Checkpoint& ckpt, const std::filesystem::path& path) const;
+  void write_final_weights();
   void check_replicas(const char* when);
   void mark(base::StepPhase phase) { clock_.mark(phase, global_step_); }
   void log_interval(std::int64_t epoch, RunningSums& sums);
@@ -201,20 +205,13 @@ void Trainer::initialise() {
     if (!resume) return;
     path = *resume;
     ckpt = checkpoint::read_checkpoint(path);
-    if (ckpt->architecture != model_.spec()) {  // the same layers, shapes and tensor layout
-      throw checkpoint::CheckpointError("checkpoint " + path.string() + " holds another architecture than the config");
-    }
-    if (ckpt->optimizer_name != optimizer_->name()) {
-      throw checkpoint::CheckpointError("checkpoint " + path.string() + " holds " + ckpt->optimizer_name +
-                            " state, the config asks for " + optimizer_->name());
-    }
-    checkpoint::check_trajectory(*ckpt, path, trajectory_);
+    check_resumable(*ckpt, path);
   });
   if (rank_ == 0) {
     const std::string session = checkpoint::new_session_id();
-    lineage_ = ckpt ? checkpoint::Lineage::parse(ckpt->lineage).resumed(session, ckpt->global_step)
+    lineage_ = ckpt ? checkpoint::Lineage::parse(ckpt->info.lineage).resumed(session, ckpt->info.global_step)
                     : checkpoint::Lineage::fresh(session);
-    if (ckpt && config_.checkpoint.prune_newer) prune_newer_than_ = ckpt->global_step;
+    if (ckpt && config_.checkpoint.prune_newer) prune_newer_than_ = ckpt->info.global_step;
   }
   // Rank 0's parameters (fresh or restored) and position reach every rank.
   enum : std::size_t { resumed, epoch, step_in_epoch, global_step, optimizer_iterations };
@@ -222,13 +219,12 @@ void Trainer::initialise() {
   checkpoint::RunProgress progress;
   if (rank_ == 0) {
     if (ckpt) {
-      progress = ckpt->progress;
-      std::copy(ckpt->parameters.begin(), ckpt->parameters.end(), model_.parameters().begin());
-      auto states = optimizer_->state();
-      for (std::size_t i = 0; i < states.size(); ++i) {
-        std::copy(ckpt->optimizer_state[i].begin(), ckpt->optimizer_state[i].end(), states[i].values.begin());
-      }
-      position = {1, ckpt->epoch, ckpt->step_in_epoch, ckpt->global_step, ckpt->optimizer_iterations};
+      const checkpoint::CheckpointInfo& info = ckpt->info;
+      progress = info.progress;
+      std::ranges::copy(ckpt->parameters, model_.parameters().begin());
+      std::ranges::copy(ckpt->buffers, model_.buffers().begin());
+      for (const auto& state : optimizer_->state()) std::ranges::copy(ckpt->state(state.name).values, state.values.begin());
+      position = {1, info.epoch, info.step_in_epoch, info.global_step, info.optimizer_iterations};
     } else {
       model_.init(config_.model.seed);
     }
@@ -241,6 +237,7 @@ void Trainer::initialise() {
                                 static_cast<double>(progress.consecutive_skipped_steps)};
   comm_.broadcast(std::span<double>(carried), 0);
   comm_.broadcast(model_.parameters(), 0);
+  comm_.broadcast(model_.buffers(), 0);
   for (auto& state : optimizer_->state()) comm_.broadcast(state.values, 0);
   if (position[resumed] == 1) {
     start_epoch_ = position[epoch];
@@ -350,6 +347,42 @@ void Trainer::stop_for_signal(std::int64_t epochs_done, std::int64_t step_in_epo
                         0, guard::exit_preempted);
 }
 
+// What a checkpoint written now holds besides the tensors (rank 0).
+checkpoint::CheckpointInfo Trainer::checkpoint_info(std::int64_t epochs_done, std::int64_t step_in_epoch,
+                                                    const checkpoint::RunProgress& progress) const {
+  return {.optimizer_name = optimizer_->name(),
+          .optimizer_iterations = optimizer_->iterations(),
+          .epoch = epochs_done,
+          .step_in_epoch = step_in_epoch,
+          .global_step = global_step_,
+          .scaler_method = data_.scaler.method(),
+          .scaler_shift = data_.scaler.shift(),
+          .scaler_scale = data_.scaler.scale(),
+          .config_ini = config::to_ini(config_),
+          .sampler_seed = config_.train.seed,
+          .trajectory = trajectory_,
+          .progress = progress,
+          .lineage = lineage_->text()};
+}
+
+void Trainer::check_resumable(const checkpoint::Checkpoint& ckpt, const std::filesystem::path& path) const {
+  std::vector<std::string> state_names;
+  for (const auto& s : optimizer_->state()) state_names.push_back(s.name);
+  checkpoint::check_resumable(ckpt, path, {model_.spec(), optimizer_->name(), std::move(state_names), trajectory_});
+}
+
+// model.h5: the final weights alone (kind `weights`), for predict, evaluate and Keras's load_weights.
+void Trainer::write_final_weights() {
+  const auto path = run_dir_ / "model.h5";
+  dist::run_agreed(comm_, [&] {
+    if (rank_ != 0) return;
+    const checkpoint::CheckpointInfo info =
+        checkpoint_info(epochs_done_, 0, {.skipped_steps = skipped_steps_, .consecutive_skipped_steps = consecutive_skipped_});
+    checkpoint::write_checkpoint(path, {model_.spec(), model_.parameters(), model_.buffers(), {}, info, true});
+    spdlog::info("final weights written: {}", path.string());
+  });
+}
+
 void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch) {
   mark(base::StepPhase::checkpoint);
   const auto started = Clock::now();
@@ -365,26 +398,10 @@ void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_i
     progress.epoch_skipped_steps = static_cast<std::int64_t>(epoch_sums_.skipped);
   }
   if (rank_ == 0) {
-    checkpoint::Checkpoint c;
-    c.architecture = model_.spec();
-    c.parameters.assign(model_.parameters().begin(), model_.parameters().end());
-    c.optimizer_name = optimizer_->name();
-    c.optimizer_iterations = optimizer_->iterations();
-    for (const auto& s : optimizer_->state()) {
-      c.optimizer_state_names.push_back(s.name);
-      c.optimizer_state.emplace_back(s.values.begin(), s.values.end());
-    }
-    c.epoch = epochs_done;
-    c.step_in_epoch = step_in_epoch;
-    c.global_step = global_step_;
-    c.scaler_method = data_.scaler.method();
-    c.scaler_shift = data_.scaler.shift();
-    c.scaler_scale = data_.scaler.scale();
-    c.config_ini = config::to_ini(config_);
-    c.sampler_seed = config_.train.seed;
-    c.trajectory = trajectory_;
-    c.progress = progress;
-    c.lineage = lineage_->text();
+    const checkpoint::CheckpointInfo info = checkpoint_info(epochs_done, step_in_epoch, progress);
+    std::vector<checkpoint::OptimizerStateView> states;
+    for (const auto& s : optimizer_->state()) states.push_back({s.name, s.values});
+    const checkpoint::CheckpointView c{model_.spec(), model_.parameters(), model_.buffers(), std::move(states), info};
     if (std::filesystem::exists(path)) spdlog::info("replacing {} (the same global step)", path.string());
     checkpoint::write_checkpoint(path, c, [this] { faults_.in_checkpoint(0, global_step_); });
     spdlog::info("checkpoint written: {} (read back and verified)", path.string());
@@ -532,6 +549,7 @@ nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {
       {"flops_per_sample", model_.flops_per_sample()},
       {"param_checksum", checksum_hex(model_.parameters())},
       {"checkpoint", last_checkpoint_},
+      {"weights", "model.h5"},
       {"skipped_steps", skipped_steps_},
       {"resumed_from", resumed_from_},
   };
@@ -592,6 +610,7 @@ nlohmann::json Trainer::run() {
   wall_start_ = Clock::now();
   const nlohmann::json last_epoch = run_epochs();
   check_replicas("after");
+  write_final_weights();
   mark(base::StepPhase::evaluation);
   nlohmann::json summary = build_summary(last_epoch);
   write_outputs(summary);

@@ -1,5 +1,6 @@
 // Checkpoint tests: exact round trips, the Keras 2 layout read back with the raw HDF5 C API, atomic
-// replacement, and every kind of broken file the reader must reject with a CheckpointError.
+// replacement, a format-1 file kept in tests/fixtures/checkpoint-v1, and every kind of broken file the reader
+// must reject with a CheckpointError.
 #include <gtest/gtest.h>
 #include <hdf5.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "mpitrain/checkpoint/checkpoint.hpp"
+#include "mpitrain/checkpoint/resume.hpp"
 #include "mpitrain/nn/model.hpp"
 #include "checkpoint/hdf5.hpp"
 
@@ -33,51 +35,65 @@ std::vector<float> random_floats(std::mt19937& gen, std::size_t n) {
   return v;
 }
 
-// A checkpoint with every field set to a distinct value drawn from @p seed.
+// A checkpoint of @p spec with every field set to a distinct value drawn from @p seed.
 Checkpoint make_checkpoint(const nn::ModelSpec& spec, unsigned seed) {
   std::mt19937 gen(seed);
   const auto total = static_cast<std::size_t>(nn::registry_of(spec).total());
+  const auto inputs = static_cast<std::size_t>(base::element_count(spec.input_shape));
   Checkpoint c;
-  c.architecture = spec;
+  c.model = spec;
   c.parameters = random_floats(gen, total);
-  c.optimizer_name = "adam";
-  c.optimizer_iterations = 1234 + seed;
-  c.optimizer_state_names = {"m", "v"};
-  c.optimizer_state = {random_floats(gen, total), random_floats(gen, total)};
-  c.epoch = 3;
-  c.step_in_epoch = 17;
-  c.global_step = 4242 + seed;
-  c.scaler_method = "standardize";
-  c.scaler_shift = random_floats(gen, static_cast<std::size_t>(spec.input_shape.front()));
-  c.scaler_scale = random_floats(gen, static_cast<std::size_t>(spec.input_shape.front()));
-  c.config_ini = "[model]\nhidden = 5,4\n[train]\nseed = " + std::to_string(seed) + "\n";
-  c.progress = {0.1 * seed + 1234.5678901234567, 300.0 + seed, 640.0, 0.25 / 3, 7, 2, 11 + seed, 1};
+  c.buffers = random_floats(gen, static_cast<std::size_t>(nn::buffer_registry_of(spec).total()));
+  c.info.optimizer_name = "adam";
+  c.info.optimizer_iterations = 1234 + seed;
+  c.optimizer_state = {{"m", random_floats(gen, total)}, {"v", random_floats(gen, total)}};
+  c.info.epoch = 3;
+  c.info.step_in_epoch = 17;
+  c.info.global_step = 4242 + seed;
+  c.info.scaler_method = "standardize";
+  c.info.scaler_shift = random_floats(gen, inputs);
+  c.info.scaler_scale = random_floats(gen, inputs);
+  c.info.config_ini = "[model]\nhidden = 5,4\n[train]\nseed = " + std::to_string(seed) + "\n";
+  c.info.sampler_seed = 77 + seed;
+  c.info.trajectory = "optim.name = adam\n";
+  c.info.lineage = "run-" + std::to_string(seed) + "@0,resumed@" + std::to_string(seed + 3);
+  c.info.progress = {0.1 * seed + 1234.5678901234567, 300.0 + seed, 640.0, 0.25 / 3, 7, 2, 11 + seed, 1};
   return c;
 }
 
 void expect_equal(const Checkpoint& a, const Checkpoint& b) {
-  EXPECT_EQ(a.architecture, b.architecture);
+  EXPECT_EQ(a.model, b.model);
   EXPECT_EQ(a.parameters, b.parameters);
-  EXPECT_EQ(a.optimizer_name, b.optimizer_name);
-  EXPECT_EQ(a.optimizer_iterations, b.optimizer_iterations);
-  EXPECT_EQ(a.optimizer_state_names, b.optimizer_state_names);
-  EXPECT_EQ(a.optimizer_state, b.optimizer_state);
-  EXPECT_EQ(a.epoch, b.epoch);
-  EXPECT_EQ(a.step_in_epoch, b.step_in_epoch);
-  EXPECT_EQ(a.global_step, b.global_step);
-  EXPECT_EQ(a.scaler_method, b.scaler_method);
-  EXPECT_EQ(a.scaler_shift, b.scaler_shift);
-  EXPECT_EQ(a.scaler_scale, b.scaler_scale);
-  EXPECT_EQ(a.config_ini, b.config_ini);
+  EXPECT_EQ(a.buffers, b.buffers);
+  EXPECT_EQ(a.weights_only, b.weights_only);
+  ASSERT_EQ(a.optimizer_state.size(), b.optimizer_state.size());
+  for (std::size_t i = 0; i < a.optimizer_state.size(); ++i) {
+    EXPECT_EQ(a.optimizer_state[i].name, b.optimizer_state[i].name);
+    EXPECT_EQ(a.optimizer_state[i].values, b.optimizer_state[i].values);
+  }
+  EXPECT_EQ(a.info.optimizer_name, b.info.optimizer_name);
+  EXPECT_EQ(a.info.optimizer_iterations, b.info.optimizer_iterations);
+  EXPECT_EQ(a.info.epoch, b.info.epoch);
+  EXPECT_EQ(a.info.step_in_epoch, b.info.step_in_epoch);
+  EXPECT_EQ(a.info.global_step, b.info.global_step);
+  EXPECT_EQ(a.info.scaler_method, b.info.scaler_method);
+  EXPECT_EQ(a.info.scaler_shift, b.info.scaler_shift);
+  EXPECT_EQ(a.info.scaler_scale, b.info.scaler_scale);
+  EXPECT_EQ(a.info.config_ini, b.info.config_ini);
+  EXPECT_EQ(a.info.sampler_seed, b.info.sampler_seed);
+  EXPECT_EQ(a.info.trajectory, b.info.trajectory);
+  EXPECT_EQ(a.info.lineage, b.info.lineage);
   // Doubles bit for bit: the resumed epoch's metrics are sums continued from these.
-  EXPECT_EQ(a.progress.epoch_loss_sum, b.progress.epoch_loss_sum);
-  EXPECT_EQ(a.progress.epoch_correct, b.progress.epoch_correct);
-  EXPECT_EQ(a.progress.epoch_samples, b.progress.epoch_samples);
-  EXPECT_EQ(a.progress.epoch_penalty_sum, b.progress.epoch_penalty_sum);
-  EXPECT_EQ(a.progress.epoch_applied_steps, b.progress.epoch_applied_steps);
-  EXPECT_EQ(a.progress.epoch_skipped_steps, b.progress.epoch_skipped_steps);
-  EXPECT_EQ(a.progress.skipped_steps, b.progress.skipped_steps);
-  EXPECT_EQ(a.progress.consecutive_skipped_steps, b.progress.consecutive_skipped_steps);
+  const RunProgress& p = a.info.progress;
+  const RunProgress& q = b.info.progress;
+  EXPECT_EQ(p.epoch_loss_sum, q.epoch_loss_sum);
+  EXPECT_EQ(p.epoch_correct, q.epoch_correct);
+  EXPECT_EQ(p.epoch_samples, q.epoch_samples);
+  EXPECT_EQ(p.epoch_penalty_sum, q.epoch_penalty_sum);
+  EXPECT_EQ(p.epoch_applied_steps, q.epoch_applied_steps);
+  EXPECT_EQ(p.epoch_skipped_steps, q.epoch_skipped_steps);
+  EXPECT_EQ(p.skipped_steps, q.skipped_steps);
+  EXPECT_EQ(p.consecutive_skipped_steps, q.consecutive_skipped_steps);
 }
 
 // The message of the CheckpointError that read_checkpoint throws for @p path ("" if none).
@@ -160,23 +176,20 @@ TEST_F(CheckpointTest, RoundTripsEveryField) {
 
 TEST_F(CheckpointTest, RoundTripsEmptyHiddenEmptyScalerAndStatelessOptimizer) {
   Checkpoint original = make_checkpoint(nn::mlp_spec(4, {}, nn::ActivationKind::sigmoid, 2), 7);
-  original.optimizer_name = "sgd";
-  original.optimizer_state_names.clear();
+  original.info.optimizer_name = "sgd";
   original.optimizer_state.clear();
-  original.scaler_method = "none";
-  original.scaler_shift.clear();
-  original.scaler_scale.clear();
-  original.config_ini.clear();
+  original.info.scaler_method = "none";
+  original.info.scaler_shift.clear();
+  original.info.scaler_scale.clear();
+  original.info.config_ini.clear();
   const fs::path path = dir_ / "softmax.h5";
   write_checkpoint(path, original);
   const Checkpoint back = read_checkpoint(path);
   expect_equal(back, original);
-  EXPECT_EQ(back.architecture, (nn::ModelSpec{{4}, {nn::DenseSpec{2}}}));
+  EXPECT_EQ(back.model.layers.size(), 1u);
 
   FileHandle f = open_raw(path);
   EXPECT_EQ(raw_fixed_strings(f.get(), "layer_names"), std::vector<std::string>{"dense"});
-  detail::Group own(H5Gopen2(f.get(), "mpitrain", H5P_DEFAULT));
-  EXPECT_EQ(raw_fixed_strings(own.get(), "hidden"), std::vector<std::string>{""});
   Dataset kernel(H5Dopen2(f.get(), "/dense/dense/kernel:0", H5P_DEFAULT));
   EXPECT_EQ(raw_shape(kernel.get()), (std::vector<hsize_t>{4, 2}));
 }
@@ -237,21 +250,6 @@ TEST_F(CheckpointTest, WritesTheKerasLayout) {
   Dataset m(H5Dopen2(own.get(), "optimizer/m/dense_1/kernel:0", H5P_DEFAULT));
   ASSERT_GE(m.get(), 0);
   EXPECT_EQ(raw_shape(m.get()), (std::vector<hsize_t>{5, 4}));
-}
-
-// Format 1 stores an MLP's attributes: another spec is refused with a clear error, and nothing is written.
-TEST_F(CheckpointTest, FormatOneRefusesASpecThatIsNotAnMlp) {
-  Checkpoint c = make_checkpoint(spec_, 3);
-  c.architecture.layers.push_back(nn::ActivationSpec{nn::ActivationKind::tanh});  // logits through tanh
-  const fs::path path = dir_ / "not_mlp.h5";
-  try {
-    write_checkpoint(path, c);
-    FAIL() << "no error";
-  } catch (const CheckpointError& e) {
-    EXPECT_NE(std::string(e.what()).find("checkpoint format 1 stores only an MLP"), std::string::npos) << e.what();
-  }
-  EXPECT_FALSE(fs::exists(path));
-  EXPECT_FALSE(fs::exists(dir_ / "not_mlp.h5.tmp"));
 }
 
 TEST_F(CheckpointTest, OverwriteReplacesTheWholeFile) {
@@ -353,15 +351,107 @@ TEST_F(CheckpointTest, Hdf5FileWithoutMpitrainGroupIsReported) {
   EXPECT_NE(message.find(path.string() + ": not an mpitrain checkpoint"), std::string::npos) << message;
 }
 
-TEST_F(CheckpointTest, ChangedArchitectureNamesTheLayerAndBothShapes) {
+TEST_F(CheckpointTest, ChangedModelSpecNamesTheTensorAndBothShapes) {
   const fs::path path = dir_ / "arch.h5";
   write_checkpoint(path, make_checkpoint(spec_, 4));
-  rewrite_string_attr(path, "mpitrain", "hidden", "5,3");  // dense_1 is now 5 -> 3 instead of 5 -> 4
+  // dense_1 is now 5 -> 3 instead of 5 -> 4
+  rewrite_string_attr(path, "mpitrain", "model_spec",
+                      nn::to_json_text(nn::mlp_spec(7, {5, 3}, nn::ActivationKind::tanh, 3)));
   const std::string message = read_error(path);
-  EXPECT_NE(message.find("checkpoint " + path.string() +
-                         ": dense_1/kernel:0 has shape (5, 4), the architecture needs (5, 3)"),
+  EXPECT_NE(message.find("checkpoint " + path.string() + ": dense_1/kernel:0 has shape (5, 4), the model needs (5, 3)"),
             std::string::npos)
       << message;
+}
+
+TEST_F(CheckpointTest, BadModelSpecJsonIsNamed) {
+  const fs::path path = dir_ / "json.h5";
+  write_checkpoint(path, make_checkpoint(spec_, 4));
+  rewrite_string_attr(path, "mpitrain", "model_spec", "{\"input_shape\": [7], \"layers\": [{\"type\": \"conv9\"}]}");
+  const std::string message = read_error(path);
+  EXPECT_NE(message.find("checkpoint " + path.string() + ": attribute model_spec of /mpitrain: "), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("conv9"), std::string::npos) << message;
+}
+
+TEST_F(CheckpointTest, StoresTheModelSpecAsJson) {
+  const fs::path path = dir_ / "spec.h5";
+  write_checkpoint(path, make_checkpoint(spec_, 4));
+  FileHandle f = open_raw(path);
+  detail::Group own(H5Gopen2(f.get(), "mpitrain", H5P_DEFAULT));
+  const auto text = raw_fixed_strings(own.get(), "model_spec");
+  ASSERT_EQ(text.size(), 1u);
+  EXPECT_EQ(nn::parse_model_spec(text[0]), spec_);
+  EXPECT_EQ(raw_fixed_strings(own.get(), "kind"), std::vector<std::string>{"checkpoint"});
+}
+
+TEST_F(CheckpointTest, WeightsFileHoldsNoOptimizerStateAndReadsBack) {
+  Checkpoint c = make_checkpoint(spec_, 12);
+  c.optimizer_state.clear();
+  c.info.optimizer_name.clear();
+  c.info.optimizer_iterations = 0;
+  c.weights_only = true;
+  const fs::path path = dir_ / "model.h5";
+  write_checkpoint(path, c);
+  expect_equal(read_checkpoint(path), c);
+  FileHandle f = open_raw(path);
+  EXPECT_EQ(H5Lexists(f.get(), "/mpitrain/optimizer", H5P_DEFAULT), 0);
+  detail::Group own(H5Gopen2(f.get(), "mpitrain", H5P_DEFAULT));
+  EXPECT_EQ(raw_fixed_strings(own.get(), "kind"), std::vector<std::string>{"weights"});
+  // and a weights file cannot carry optimizer state
+  c.optimizer_state = {{"m", c.parameters}};
+  EXPECT_THROW(write_checkpoint(dir_ / "bad.h5", c), CheckpointError);
+}
+
+TEST_F(CheckpointTest, OptimizerStateIsFoundByName) {
+  const Checkpoint c = make_checkpoint(spec_, 13);
+  EXPECT_EQ(c.state("v").values, c.optimizer_state[1].values);
+  try {
+    static_cast<void>(c.state("velocity"));
+    FAIL() << "no exception";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("'velocity'"), std::string::npos) << e.what();
+  }
+}
+
+// A format-1 file (written by the build before format 2; tests/fixtures/checkpoint-v1/README.md) reads as
+// the MLP its attributes describe, with the values the raw HDF5 API reads from the same datasets.
+TEST_F(CheckpointTest, FormatOneFileStillReads) {
+  const fs::path path = fs::path(MPITRAIN_TEST_DIR) / "fixtures/checkpoint-v1/checkpoint-00000003.h5";
+  const Checkpoint c = read_checkpoint(path);
+  EXPECT_EQ(c.format_version, 1);
+  EXPECT_FALSE(c.weights_only);
+  EXPECT_EQ(c.model, nn::mlp_spec(4, {5}, nn::ActivationKind::tanh, 3));
+  EXPECT_TRUE(c.buffers.empty());
+  EXPECT_EQ(c.info.optimizer_name, "adam");
+  EXPECT_EQ(c.info.optimizer_iterations, 3);
+  EXPECT_EQ(c.info.global_step, 3);
+  ASSERT_EQ(c.optimizer_state.size(), 2u);
+  EXPECT_EQ(c.optimizer_state[0].name, "m");
+  EXPECT_EQ(c.optimizer_state[1].name, "v");
+  EXPECT_EQ(c.info.scaler_method, "standardize");
+  EXPECT_EQ(c.info.scaler_shift.size(), 4u);
+  // Layout of nn::mlp_spec's registry: dense kernel 4x5, bias 5, dense_1 kernel 5x3, bias 3.
+  ASSERT_EQ(c.parameters.size(), 4u * 5 + 5 + 5 * 3 + 3);
+  FileHandle f = open_raw(path);
+  const std::pair<const char*, std::size_t> tensors[] = {
+      {"/dense/dense/kernel:0", 0}, {"/dense/dense/bias:0", 20}, {"/dense_1/dense_1/kernel:0", 25},
+      {"/dense_1/dense_1/bias:0", 40}};
+  for (const auto& [name, offset] : tensors) {
+    Dataset d(H5Dopen2(f.get(), name, H5P_DEFAULT));
+    ASSERT_GE(d.get(), 0) << name;
+    std::vector<float> raw(static_cast<std::size_t>(H5Sget_simple_extent_npoints(Dataspace(H5Dget_space(d.get())).get())));
+    ASSERT_GE(H5Dread(d.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()), 0);
+    EXPECT_EQ(raw, std::vector<float>(c.parameters.begin() + static_cast<std::ptrdiff_t>(offset),
+                                      c.parameters.begin() + static_cast<std::ptrdiff_t>(offset + raw.size())))
+        << name;
+  }
+  // Written again, it becomes a format-2 file with the same contents.
+  const fs::path again = dir_ / "v2.h5";
+  write_checkpoint(again, c);
+  Checkpoint back = read_checkpoint(again);
+  EXPECT_EQ(back.format_version, 2);
+  back.format_version = 1;
+  expect_equal(back, c);
 }
 
 TEST_F(CheckpointTest, WrongOptimizerStateShapeIsNamed) {
@@ -377,7 +467,7 @@ TEST_F(CheckpointTest, WrongOptimizerStateShapeIsNamed) {
     ASSERT_GE(d.get(), 0);
   }
   const std::string message = read_error(path);
-  EXPECT_NE(message.find("optimizer state v of dense/bias:0 has shape (2,), the architecture needs (5,)"),
+  EXPECT_NE(message.find("optimizer state v of dense/bias:0 has shape (2,), the model needs (5,)"),
             std::string::npos)
       << message;
 }
@@ -393,11 +483,12 @@ TEST_F(CheckpointTest, OtherFormatVersionIsNamed) {
     ASSERT_GE(H5Awrite(attr.get(), H5T_NATIVE_INT, &version), 0);
   }
   const std::string message = read_error(path);
-  EXPECT_NE(message.find("format_version is 99, this build reads version 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("format_version is 99, this build reads versions 1 and 2"), std::string::npos) << message;
 }
 
-// A checkpoint written before the progress attributes existed (format 1 all the same) reads as zeros; the
-// attributes are where the header says, with h5py-readable types.
+
+// A checkpoint written before the progress attributes existed reads as zeros; the attributes are where the
+// header says, with h5py-readable types.
 TEST_F(CheckpointTest, ProgressAttributesAreOptional) {
   const fs::path path = dir_ / "old.h5";
   const Checkpoint original = make_checkpoint(spec_, 3);
@@ -408,7 +499,7 @@ TEST_F(CheckpointTest, ProgressAttributesAreOptional) {
     double loss = 0.0;
     Attribute attr(H5Aopen(own.get(), "epoch_loss_sum", H5P_DEFAULT));
     ASSERT_GE(H5Aread(attr.get(), H5T_NATIVE_DOUBLE, &loss), 0);
-    EXPECT_EQ(loss, original.progress.epoch_loss_sum);
+    EXPECT_EQ(loss, original.info.progress.epoch_loss_sum);
     attr.close();
     for (const char* name : {"epoch_loss_sum", "epoch_correct", "epoch_samples", "epoch_penalty_sum",
                              "epoch_applied_steps", "epoch_skipped_steps", "skipped_steps", "consecutive_skipped_steps"}) {
@@ -416,11 +507,78 @@ TEST_F(CheckpointTest, ProgressAttributesAreOptional) {
     }
   }
   const Checkpoint back = read_checkpoint(path);
-  EXPECT_EQ(back.progress.epoch_loss_sum, 0.0);
-  EXPECT_EQ(back.progress.epoch_samples, 0.0);
-  EXPECT_EQ(back.progress.skipped_steps, 0);
-  EXPECT_EQ(back.progress.consecutive_skipped_steps, 0);
-  EXPECT_EQ(back.global_step, original.global_step);
+  EXPECT_EQ(back.info.progress.epoch_loss_sum, 0.0);
+  EXPECT_EQ(back.info.progress.epoch_samples, 0.0);
+  EXPECT_EQ(back.info.progress.skipped_steps, 0);
+  EXPECT_EQ(back.info.progress.consecutive_skipped_steps, 0);
+  EXPECT_EQ(back.info.global_step, original.info.global_step);
+}
+
+// Format 2 stores any model spec, not only format 1's MLP chain: logits through a final tanh (which format 1
+// refused) and a model without hidden activation round-trip, each tensor with its registry shape.
+TEST_F(CheckpointTest, RoundTripsASpecFormatOneCouldNotStore) {
+  nn::ModelSpec spec = spec_;
+  spec.layers.push_back(nn::ActivationSpec{nn::ActivationKind::tanh});
+  const Checkpoint c = make_checkpoint(spec, 21);
+  const fs::path path = dir_ / "tanh_logits.h5";
+  write_checkpoint(path, c);
+  const Checkpoint back = read_checkpoint(path);
+  expect_equal(back, c);
+  EXPECT_EQ(back.format_version, 2);
+  EXPECT_NE(back.model, spec_);
+}
+
+// A resume needs the same model, the same optimizer and its states by name; a weights file cannot resume.
+class ResumableTest : public ::testing::Test {
+ protected:
+  nn::ModelSpec spec_ = nn::mlp_spec(7, {5, 4}, nn::ActivationKind::tanh, 3);
+  Checkpoint ckpt_ = make_checkpoint(spec_, 5);
+  fs::path path_ = "run/checkpoint-00004247.h5";
+
+  std::string error(const ResumeTarget& target) const {
+    try {
+      check_resumable(ckpt_, path_, target);
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "no error";
+  }
+  ResumeTarget adam() const { return {spec_, "adam", {"v", "m"}, ckpt_.info.trajectory}; }
+};
+
+TEST_F(ResumableTest, TheSameRunResumes) { EXPECT_EQ(error(adam()), "no error"); }
+
+TEST_F(ResumableTest, AMissingOptimizerStateIsNamed) {
+  ckpt_.optimizer_state.pop_back();  // no "v"
+  const std::string e = error(adam());
+  EXPECT_NE(e.find("checkpoint run/checkpoint-00004247.h5 has no optimizer state 'v', which adam needs"),
+            std::string::npos) << e;
+}
+
+TEST_F(ResumableTest, AnExtraOptimizerStateIsNamed) {
+  ckpt_.optimizer_state.push_back({"velocity", ckpt_.parameters});
+  const std::string e = error(adam());
+  EXPECT_NE(e.find("has an optimizer state 'velocity' that adam does not have"), std::string::npos) << e;
+}
+
+TEST_F(ResumableTest, AnotherModelOrOptimizerIsRefused) {
+  const nn::ModelSpec wider = nn::mlp_spec(7, {6, 4}, nn::ActivationKind::tanh, 3);
+  const ResumeTarget other_model{wider, "adam", {"m", "v"}, ckpt_.info.trajectory};
+  EXPECT_NE(error(other_model).find("holds another model than the config"), std::string::npos) << error(other_model);
+  const ResumeTarget other_optimizer{spec_, "sgd", {}, ckpt_.info.trajectory};
+  EXPECT_NE(error(other_optimizer).find("holds adam state, the config asks for sgd"), std::string::npos)
+      << error(other_optimizer);
+}
+
+TEST_F(ResumableTest, AWeightsFileIsRefused) {
+  ckpt_.weights_only = true;
+  EXPECT_NE(error(adam()).find("is a weights file"), std::string::npos) << error(adam());
+}
+
+TEST_F(ResumableTest, AnotherTrajectoryNamesTheKey) {
+  ResumeTarget other = adam();
+  other.trajectory = "optim.name = adam\ntrain.seed = 9\n";
+  EXPECT_NE(error(other).find("train.seed = (unset) in the checkpoint, 9 now"), std::string::npos) << error(other);
 }
 
 }  // namespace

@@ -117,10 +117,10 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
   void SetUp() override {
     path_ = fs::temp_directory_path() / ("mpitrain_fuzzreg_" + std::to_string(::getpid()) + ".h5");
     checkpoint::Checkpoint c;
-    c.architecture = nn::mlp_spec(3, {}, nn::ActivationKind::relu, 2);
+    c.model = nn::mlp_spec(3, {}, nn::ActivationKind::relu, 2);
     c.parameters = {0.5f, -1.0f, 2.0f, 0.25f, -0.75f, 1.5f, 0.125f, -0.0625f};  // kernel 3 × 2, bias 2
-    c.optimizer_name = "sgd";
-    c.scaler_method = "none";
+    c.info.optimizer_name = "sgd";
+    c.info.scaler_method = "none";
     checkpoint::write_checkpoint(path_, c);
     written_ = c;
   }
@@ -135,15 +135,20 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
     return "no error";
   }
 
-  // Rewrites /mpitrain's int64 attribute `inputs`.
+  // Rewrites the input size of /mpitrain's model_spec (the file's softmax regression: one Dense of 2 units).
+  // The finding was on format 1's int64 attribute `inputs`; format 2 holds the same number in the JSON.
   void set_inputs(std::int64_t value) const {
+    const std::string spec = R"({"input_shape": [)" + std::to_string(value) +
+                             R"(], "layers": [{"type": "dense", "units": 2}]})";
     const checkpoint::detail::FileHandle file(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
     const checkpoint::detail::Group own(H5Gopen2(file.get(), "mpitrain", H5P_DEFAULT));
-    ASSERT_GE(H5Adelete(own.get(), "inputs"), 0);
+    ASSERT_GE(H5Adelete(own.get(), "model_spec"), 0);
+    const checkpoint::detail::Datatype type(H5Tcopy(H5T_C_S1));
+    H5Tset_size(type.get(), spec.size());
     const checkpoint::detail::Dataspace scalar(H5Screate(H5S_SCALAR));
     const checkpoint::detail::Attribute attr(
-        H5Acreate2(own.get(), "inputs", H5T_STD_I64LE, scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
-    ASSERT_GE(H5Awrite(attr.get(), H5T_NATIVE_INT64, &value), 0);
+        H5Acreate2(own.get(), "model_spec", type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
+    ASSERT_GE(H5Awrite(attr.get(), type.get(), spec.data()), 0);
   }
 
   // Replaces /dense/dense/kernel:0 by a float32 dataset of @p dims, written with @p values unless empty,
@@ -169,10 +174,10 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
   checkpoint::Checkpoint written_;
 };
 
-TEST_F(FuzzRegressionCheckpoint, InputsThatOverflowTheParameterCountAreAnInvalidArchitecture) {
+TEST_F(FuzzRegressionCheckpoint, InputsThatOverflowTheParameterCountAreAnInvalidModelSpec) {
   set_inputs(std::int64_t{1} << 62);  // kernel 2^62 × 2 elements
   const std::string error = read_error();
-  EXPECT_NE(error.find("invalid architecture"), std::string::npos) << error;
+  EXPECT_NE(error.find("invalid model spec"), std::string::npos) << error;
   EXPECT_NE(error.find("overflow"), std::string::npos) << error;
 }
 

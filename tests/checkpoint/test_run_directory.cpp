@@ -32,12 +32,11 @@ namespace fs = std::filesystem;
 // A small valid checkpoint at @p step written by the last session of @p lineage.
 Checkpoint tiny(std::int64_t step, const Lineage& lineage) {
   Checkpoint c;
-  c.architecture = nn::mlp_spec(2, {}, nn::ActivationKind::relu, 2);
-  c.parameters.assign(static_cast<std::size_t>(nn::registry_of(c.architecture).total()),
-                      0.25f * static_cast<float>(step));
-  c.optimizer_name = "sgd";
-  c.global_step = step;
-  c.lineage = lineage.text();
+  c.model = nn::mlp_spec(2, {}, nn::ActivationKind::relu, 2);
+  c.parameters.assign(static_cast<std::size_t>(nn::registry_of(c.model).total()), 0.25f * static_cast<float>(step));
+  c.info.optimizer_name = "sgd";
+  c.info.global_step = step;
+  c.info.lineage = lineage.text();
   return c;
 }
 
@@ -127,7 +126,7 @@ TEST_F(RunDirectoryTest, WriteCheckpointLeavesAnotherWritersTemporaryAlone) {
   theirs += ".tmp";
   std::ofstream(theirs) << "another writer's half-written file";
   write_checkpoint(path, tiny(6, a_));
-  EXPECT_EQ(read_checkpoint(path).global_step, 6);
+  EXPECT_EQ(read_checkpoint(path).info.global_step, 6);
   std::ifstream in(theirs);
   std::string text;
   std::getline(in, text);
@@ -176,7 +175,7 @@ TEST_F(RunDirectoryTest, IdentityAndLineageReadBack) {
   const CheckpointIdentity id = read_checkpoint_identity(checkpoint_path(dir_, 9));
   EXPECT_EQ(id.global_step, 9);
   EXPECT_EQ(Lineage::parse(id.lineage), b);
-  EXPECT_EQ(read_checkpoint(checkpoint_path(dir_, 9)).lineage, "run-a@0,run-a-2@6");
+  EXPECT_EQ(read_checkpoint(checkpoint_path(dir_, 9)).info.lineage, "run-a@0,run-a-2@6");
 }
 
 TEST_F(RunDirectoryTest, PruningKeepsTheNewestOfTheLineageOnly) {

@@ -29,8 +29,8 @@ constexpr std::pair<const char*, const char*> known_attributes[] = {
     {"/", "layer_names"},           {"/", "backend"},
     {"/", "keras_version"},         {"/dense", "weight_names"},
     {"/dense_1", "weight_names"},   {"/mpitrain", "format_version"},
-    {"/mpitrain", "inputs"},        {"/mpitrain", "hidden"},
-    {"/mpitrain", "activation"},    {"/mpitrain", "classes"},
+    {"/mpitrain", "model_spec"},    {"/mpitrain", "kind"},
+    {"/mpitrain", "buffer_crc32"},
     {"/mpitrain", "epoch"},         {"/mpitrain", "step_in_epoch"},
     {"/mpitrain", "global_step"},   {"/mpitrain", "config"},
     {"/mpitrain", "trajectory"},    {"/mpitrain", "sampler_seed"},
@@ -237,31 +237,31 @@ std::vector<ByteRange> raw_data_ranges(const std::filesystem::path& path) {
 
 checkpoint::Checkpoint template_checkpoint(int kind) {
   checkpoint::Checkpoint ckpt;
-  ckpt.architecture = nn::mlp_spec(3, {2}, nn::ActivationKind::tanh, 2);
+  ckpt.model = nn::mlp_spec(3, {2}, nn::ActivationKind::tanh, 2);
   const std::size_t total = 3 * 2 + 2 + 2 * 2 + 2;
   ckpt.parameters = ramp(total, -1.0f, 0.125f);
-  ckpt.optimizer_name = "adam";
-  ckpt.optimizer_iterations = 7;
-  ckpt.optimizer_state_names = {"m", "v"};
-  ckpt.optimizer_state = {ramp(total, 0.5f, -0.0625f), ramp(total, 0.01f, 0.01f)};
-  ckpt.epoch = 1;
-  ckpt.step_in_epoch = 3;
-  ckpt.global_step = 7;
-  ckpt.scaler_method = "standardize";
-  ckpt.scaler_shift = {0.5f, -0.25f, 1.0f};
-  ckpt.scaler_scale = {2.0f, 4.0f, 0.5f};
-  ckpt.config_ini = "[model]\nhidden = 2\nactivation = tanh\nclasses = 2\n";
-  ckpt.lineage = "run@0,session@5";
-  if (kind == 1) {
-    ckpt.architecture = nn::mlp_spec(3, {}, nn::ActivationKind::tanh, 2);
+  auto& info = ckpt.info;
+  info.optimizer_name = "adam";
+  info.optimizer_iterations = 7;
+  ckpt.optimizer_state = {{"m", ramp(total, 0.5f, -0.0625f)}, {"v", ramp(total, 0.01f, 0.01f)}};
+  info.epoch = 1;
+  info.step_in_epoch = 3;
+  info.global_step = 7;
+  info.scaler_method = "standardize";
+  info.scaler_shift = {0.5f, -0.25f, 1.0f};
+  info.scaler_scale = {2.0f, 4.0f, 0.5f};
+  info.config_ini = "[model]\nhidden = 2\nactivation = tanh\nclasses = 2\n";
+  info.lineage = "run@0,session@5";
+  if (kind == 1) {  // a weights file of a softmax regression
+    ckpt.model = nn::mlp_spec(3, {}, nn::ActivationKind::tanh, 2);
     ckpt.parameters.resize(3 * 2 + 2);
-    ckpt.optimizer_name = "sgd";
-    ckpt.optimizer_iterations = 0;
-    ckpt.optimizer_state_names.clear();
+    ckpt.weights_only = true;
+    info.optimizer_name.clear();
+    info.optimizer_iterations = 0;
     ckpt.optimizer_state.clear();
-    ckpt.scaler_method = "none";
-    ckpt.scaler_shift.clear();
-    ckpt.scaler_scale.clear();
+    info.scaler_method = "none";
+    info.scaler_shift.clear();
+    info.scaler_scale.clear();
   }
   return ckpt;
 }

@@ -51,32 +51,41 @@ bool same_bytes(const std::vector<T>& a, const std::vector<T>& b) {
 }
 
 void check_consistent(const Checkpoint& c) {
-  const auto total = static_cast<std::size_t>(mpitrain::nn::registry_of(c.architecture).total());
-  fuzz_check(c.parameters.size() == total, "parameters differ in size from the architecture's registry");
-  fuzz_check(c.optimizer_state.size() == c.optimizer_state_names.size(), "state buffers differ from state names");
-  for (const auto& state : c.optimizer_state) fuzz_check(state.size() == total, "optimizer state of wrong size");
-  fuzz_check(c.scaler_shift.size() == c.scaler_scale.size(), "scaler shift and scale differ in size");
-  fuzz_check(c.scaler_shift.empty() ||
-                 c.scaler_shift.size() == static_cast<std::size_t>(c.architecture.input_shape.front()),
+  const auto total = static_cast<std::size_t>(mpitrain::nn::registry_of(c.model).total());
+  fuzz_check(c.parameters.size() == total, "parameters differ in size from the model's registry");
+  fuzz_check(c.buffers.size() == static_cast<std::size_t>(mpitrain::nn::buffer_registry_of(c.model).total()),
+             "buffers differ in size from the model's buffer registry");
+  for (const auto& state : c.optimizer_state) fuzz_check(state.values.size() == total, "optimizer state of wrong size");
+  fuzz_check(!c.weights_only || c.optimizer_state.empty(), "a weights file with optimizer state");
+  const auto& info = c.info;
+  fuzz_check(info.scaler_shift.size() == info.scaler_scale.size(), "scaler shift and scale differ in size");
+  fuzz_check(info.scaler_shift.empty() || static_cast<std::int64_t>(info.scaler_shift.size()) ==
+                                              mpitrain::base::element_count(c.model.input_shape),
              "scaler size is neither 0 nor the input count");
 }
 
 void check_equal(const Checkpoint& a, const Checkpoint& b) {
-  fuzz_check(a.architecture == b.architecture, "round trip changed the architecture");
+  fuzz_check(a.model == b.model, "round trip changed the model spec");
   fuzz_check(same_bytes(a.parameters, b.parameters), "round trip changed the parameters");
-  fuzz_check(a.optimizer_name == b.optimizer_name && a.optimizer_iterations == b.optimizer_iterations &&
-                 a.optimizer_state_names == b.optimizer_state_names,
+  fuzz_check(same_bytes(a.buffers, b.buffers), "round trip changed the buffers");
+  fuzz_check(a.weights_only == b.weights_only, "round trip changed the kind");
+  fuzz_check(a.info.optimizer_name == b.info.optimizer_name &&
+                 a.info.optimizer_iterations == b.info.optimizer_iterations &&
+                 a.optimizer_state.size() == b.optimizer_state.size(),
              "round trip changed the optimizer");
   for (std::size_t i = 0; i < a.optimizer_state.size(); ++i) {
-    fuzz_check(same_bytes(a.optimizer_state[i], b.optimizer_state[i]), "round trip changed an optimizer state");
+    fuzz_check(a.optimizer_state[i].name == b.optimizer_state[i].name &&
+                   same_bytes(a.optimizer_state[i].values, b.optimizer_state[i].values),
+               "round trip changed an optimizer state");
   }
-  fuzz_check(a.epoch == b.epoch && a.step_in_epoch == b.step_in_epoch && a.global_step == b.global_step,
+  fuzz_check(a.info.epoch == b.info.epoch && a.info.step_in_epoch == b.info.step_in_epoch &&
+                 a.info.global_step == b.info.global_step,
              "round trip changed the position");
-  fuzz_check(a.scaler_method == b.scaler_method && same_bytes(a.scaler_shift, b.scaler_shift) &&
-                 same_bytes(a.scaler_scale, b.scaler_scale),
+  fuzz_check(a.info.scaler_method == b.info.scaler_method && same_bytes(a.info.scaler_shift, b.info.scaler_shift) &&
+                 same_bytes(a.info.scaler_scale, b.info.scaler_scale),
              "round trip changed the scaler");
-  fuzz_check(a.config_ini == b.config_ini, "round trip changed the config");
-  fuzz_check(a.lineage == b.lineage, "round trip changed the lineage");
+  fuzz_check(a.info.config_ini == b.info.config_ini, "round trip changed the config");
+  fuzz_check(a.info.lineage == b.info.lineage, "round trip changed the lineage");
 }
 
 void expect_named(const CheckpointError& error, const ScratchFile& file) {

@@ -5,20 +5,23 @@ Usage: keras_load.py CHECKPOINT INPUT OUTPUT_CSV
 
 CHECKPOINT  an .h5 file written by mpitrain.
 INPUT       the samples given to `mpitrain predict`: an IDX images file (gzipped or plain, magic 0x00000803)
-            or, if the name ends with .csv, a CSV of features (a header line is skipped; a first column
-            named `label`, or one extra column beyond the model's inputs, is the label and is dropped).
+            or, if the name ends with .csv, a CSV of features (a header line is skipped; a column named
+            `label`, or else a first column beyond the model's inputs, is the label and is dropped).
 OUTPUT_CSV  the predictions `mpitrain predict` wrote: row,predicted_class,prob_0..prob_{K-1}.
 
 The weights are read exactly as Keras 2's `load_weights_from_hdf5_group` reads them: f.attrs['layer_names'],
-then for each layer g = f[name], g.attrs['weight_names'] and g[weight_name]. The forward pass (Dense,
-the activation named in /mpitrain between layers, none after the last, softmax) runs in float64 on inputs
-scaled as /mpitrain/scaler says: x' = (x - shift) / scale. Passes when every probability is within 1e-5 of
+then for each layer g = f[name], g.attrs['weight_names'] and g[weight_name]. The forward pass follows the
+layers of /mpitrain's `model_spec` JSON (format 2: `dense` takes the next layer's kernel and bias,
+`activation` applies its function), or for a format-1 file the MLP of its attributes (Dense, the attribute
+`activation` between layers, none after the last); then softmax, in float64, on inputs scaled as
+/mpitrain/scaler says: x' = (x - shift) / scale. Passes when every probability is within 1e-5 of
 the C++ one and the predicted classes agree (a class may differ only at an exact tie, |p_a - p_b| <= 1e-6).
 Exit status: 0 pass, 1 mismatch, 2 bad usage or unreadable input. Needs only numpy and h5py.
 """
 
 import csv
 import gzip
+import json
 import struct
 import sys
 
@@ -62,15 +65,18 @@ def read_idx_images(path):
 def read_csv_features(path, inputs):
     with open(path, newline="", encoding="utf-8-sig") as handle:
         records = [r for r in csv.reader(handle) if r]
-    drop_label = False
+    label = None
     try:
         [float(v) for v in records[0] if v not in MISSING]
     except ValueError:  # a header
-        drop_label = records[0][0].strip() == "label"
+        names = [v.strip() for v in records[0]]
+        label = names.index("label") if "label" in names else None
         records = records[1:]
     x = np.array([[0.0 if v in MISSING else float(v) for v in r] for r in records], dtype=np.float64)
-    if drop_label or x.shape[1] == inputs + 1:
-        x = x[:, 1:]
+    if label is None and x.shape[1] == inputs + 1:
+        label = 0
+    if label is not None:
+        x = np.delete(x, label, axis=1)
     return x
 
 
@@ -82,12 +88,36 @@ def activation(name):
     }[name]
 
 
-def forward(layers, act, x):
+def model_steps(own, layers):
+    """The forward pass as a list of functions of the batch, from the model spec (format 2) or the format-1
+    attributes."""
+    dense = [lambda h, k=kernel, b=bias: h @ k + b for kernel, bias in layers]
+    if "model_spec" not in own.attrs:  # format 1: Dense, activation between, none after the last
+        act = activation(text(own.attrs["activation"]))
+        steps = []
+        for i, step in enumerate(dense):
+            steps.append(step)
+            if i + 1 < len(dense):
+                steps.append(act)
+        return steps
+    spec = json.loads(text(own.attrs["model_spec"]))
+    steps = []
+    for layer in spec["layers"]:
+        if layer["type"] == "dense":
+            steps.append(dense.pop(0))
+        elif layer["type"] == "activation":
+            steps.append(activation(layer["activation"]))
+        else:
+            raise ValueError(f"layer type {layer['type']} is not known to keras_load.py")
+    if dense:
+        raise ValueError(f"{len(dense)} weighted layers are not in the model spec")
+    return steps
+
+
+def forward(steps, x):
     h = x
-    for i, (kernel, bias) in enumerate(layers):
-        h = h @ kernel + bias
-        if i + 1 < len(layers):
-            h = act(h)
+    for step in steps:
+        h = step(h)
     h = h - h.max(axis=1, keepdims=True)
     e = np.exp(h)
     return e / e.sum(axis=1, keepdims=True)
@@ -116,7 +146,7 @@ def main(argv):
         with h5py.File(checkpoint, "r") as f:
             layers = load_keras_weights(f)
             own = f["mpitrain"]
-            act = activation(text(own.attrs["activation"]))
+            steps = model_steps(own, layers)
             method = text(own["scaler"].attrs["method"])
             shift = np.asarray(own["scaler/shift"], dtype=np.float64)
             scale = np.asarray(own["scaler/scale"], dtype=np.float64)
@@ -135,7 +165,7 @@ def main(argv):
         return 1
     if method != "none" and shift.size:
         x = (x - shift) / scale
-    prob = forward(layers, act, x)
+    prob = forward(steps, x)
     if cpp_prob.shape != prob.shape:
         print(f"FAIL: {predictions} holds {cpp_prob.shape} probabilities, numpy computed {prob.shape}")
         return 1

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
@@ -31,5 +32,20 @@ std::optional<std::filesystem::path> resolve_resume(const config::CheckpointConf
 
 /// Throws std::runtime_error naming every differing key when @p ckpt's trajectory differs from @p ours.
 void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path, const std::string& ours);
+
+/// What a run that resumes from a checkpoint needs from it.
+struct ResumeTarget {
+  const nn::ModelSpec& model;                    ///< The config's model.
+  std::string optimizer_name;                    ///< optim::Optimizer::name().
+  std::vector<std::string> optimizer_state_names;  ///< optim::Optimizer::state()'s names, in any order.
+  std::string trajectory;                        ///< trajectory_config of the run.
+};
+
+/// Checks that the run described by @p target can continue from @p ckpt: a training checkpoint (not a
+/// weights file), the same model spec (layers, shapes and so the tensor layout), the same optimizer, the
+/// same optimizer states by name, and the same trajectory (check_trajectory).
+/// @throws CheckpointError naming @p path and the difference (a missing or an extra optimizer state by
+///         name); std::runtime_error from check_trajectory.
+void check_resumable(const Checkpoint& ckpt, const std::filesystem::path& path, const ResumeTarget& target);
 
 }  // namespace mpitrain::checkpoint
