@@ -12,6 +12,7 @@
 #include "common/mpi_gtest.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
+#include "mpitrain/nn/model.hpp"
 
 using namespace mpitrain::dist;
 
@@ -22,8 +23,17 @@ void PrintTo(const GradientRange& r, std::ostream* os) { *os << "[" << r.first <
 namespace {
 using mpitrain::test::world;
 
-// The ranges of the default MLP 784-256-128-10 in the order backward makes them final.
-const std::vector<GradientRange> mlp_order = {{233856, 1290}, {200960, 32896}, {0, 200960}};
+// The ranges of the default MLP 784-256-128-10 in the order its backward makes them final, as the model
+// reports them (nn::Model::ready_order, the trainer's source too).
+std::vector<GradientRange> model_order() {
+  const mpitrain::nn::Model model(mpitrain::nn::mlp_spec(784, {256, 128}, mpitrain::nn::ActivationKind::relu, 10));
+  std::vector<GradientRange> order;
+  for (const auto& group : model.ready_order()) {
+    for (const auto& r : group) order.push_back({r.begin, r.size()});
+  }
+  return order;
+}
+const std::vector<GradientRange> mlp_order = model_order();
 constexpr std::int64_t mlp_size = 235146;
 
 // Gradients of rank @p rank: magnitudes spread over six decades, so that the order of additions shows.
@@ -46,6 +56,12 @@ void run_step(GradientReducer& reducer, std::vector<float>& g, const std::vector
   reducer.finish();
 }
 }  // namespace
+
+// By hand: dense_2 = 128·10 + 10 = 1290 floats at 784·256 + 256 + 256·128 + 128 = 233856; dense_1 =
+// 256·128 + 128 = 32896 at 200960; dense = 784·256 + 256 = 200960 at 0; last layer first.
+TEST(BucketLayout, TheModelReportsTheMlpOrderLastLayerFirst) {
+  EXPECT_EQ(mlp_order, (std::vector<GradientRange>{{233856, 1290}, {200960, 32896}, {0, 200960}}));
+}
 
 TEST(BucketLayout, MlpLayersLastFirstWithTheBigLayerSplit) {
   // 0.25 MiB = 65536 floats: dense_2 + dense_1 (34186) share a bucket; dense (200960) is cut into
