@@ -181,6 +181,7 @@ class Trainer {
   std::int64_t start_epoch_ = 0;
   std::int64_t start_step_ = 0;
   std::int64_t global_step_ = 0;
+  std::int64_t session_start_step_ = 0;  // global_step_ when this session started (after a resume)
   std::int64_t epochs_done_ = 0;
   std::int64_t samples_seen_ = 0;
   std::int64_t skipped_steps_ = 0;
@@ -257,6 +258,7 @@ void Trainer::initialise() {
                  start_step_, global_step_);
   }
   epochs_done_ = start_epoch_;
+  session_start_step_ = global_step_;
 }
 
 // config.ini describes the checkpoints beside it, so it is written only once this run may use the
@@ -372,15 +374,17 @@ void Trainer::check_resumable(const checkpoint::Checkpoint& ckpt, const std::fil
 }
 
 // model.h5: the final weights alone (kind `weights`), for predict, evaluate and Keras's load_weights.
+// Rank 0 writes it as it writes checkpoints (a failure ends every rank); a session that trained no step
+// leaves an existing model.h5 as it is (it holds these weights already).
 void Trainer::write_final_weights() {
   const auto path = run_dir_ / "model.h5";
-  dist::run_agreed(comm_, [&] {
-    if (rank_ != 0) return;
-    const checkpoint::CheckpointInfo info =
-        checkpoint_info(epochs_done_, 0, {.skipped_steps = skipped_steps_, .consecutive_skipped_steps = consecutive_skipped_});
-    checkpoint::write_checkpoint(path, {model_.spec(), model_.parameters(), model_.buffers(), {}, info, true});
-    spdlog::info("final weights written: {}", path.string());
-  });
+  if (rank_ != 0 || (global_step_ == session_start_step_ && std::filesystem::exists(path))) return;
+  mark(base::StepPhase::checkpoint);
+  const checkpoint::CheckpointInfo info =
+      checkpoint_info(epochs_done_, 0, {.skipped_steps = skipped_steps_, .consecutive_skipped_steps = consecutive_skipped_});
+  checkpoint::write_checkpoint(path, {model_.spec(), model_.parameters(), model_.buffers(), {}, info, true});
+  spdlog::info("final weights written: {}", path.string());
+  mark(base::StepPhase::idle);
 }
 
 void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_in_epoch) {
