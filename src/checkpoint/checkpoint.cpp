@@ -1,6 +1,5 @@
 #include "mpitrain/checkpoint/checkpoint.hpp"
 
-#include <zlib.h>
 
 #include <algorithm>
 #include <array>
@@ -14,6 +13,7 @@
 #include <spdlog/fmt/fmt.h>
 
 #include "hdf5.hpp"
+#include "mpitrain/base/checksum.hpp"
 #include "mpitrain/base/files.hpp"
 #include "mpitrain/base/tensor.hpp"
 #include "mpitrain/checkpoint/lineage.hpp"
@@ -62,19 +62,11 @@ auto progress_ints(P& p) {
                     std::pair{"consecutive_skipped_steps", &p.consecutive_skipped_steps}};
 }
 
-// zlib crc32 of the bytes of @p buffers, one after the other (crc32_z takes a 64-bit length).
-std::uint32_t crc32_of(std::initializer_list<std::span<const float>> buffers) {
-  uLong crc = crc32_z(0L, Z_NULL, 0);
-  for (const auto& b : buffers) crc = crc32_z(crc, reinterpret_cast<const Bytef*>(b.data()), b.size_bytes());
-  return static_cast<std::uint32_t>(crc);
-}
-
+// crc32 of every optimizer state buffer, one after the other.
 std::uint32_t states_crc32(const std::vector<OptimizerStateView>& states) {
-  uLong crc = crc32_z(0L, Z_NULL, 0);
-  for (const auto& s : states) {
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(s.values.data()), s.values.size_bytes());
-  }
-  return static_cast<std::uint32_t>(crc);
+  std::uint32_t crc = 0;
+  for (const auto& s : states) crc = base::crc32(s.values, crc);
+  return crc;
 }
 
 std::vector<hsize_t> stored_shape(const nn::ParameterInfo& p) {
@@ -170,8 +162,8 @@ void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Regi
   file.write_string_attribute(own.get(), "trajectory", info.trajectory);
   file.write_string_attribute(own.get(), "lineage", info.lineage);
   file.write_int_attribute(own.get(), "sampler_seed", static_cast<std::int64_t>(info.sampler_seed), H5T_STD_I64LE);
-  file.write_int_attribute(own.get(), "parameter_crc32", crc32_of({ckpt.parameters}), H5T_STD_U32LE);
-  file.write_int_attribute(own.get(), "buffer_crc32", crc32_of({ckpt.buffers}), H5T_STD_U32LE);
+  file.write_int_attribute(own.get(), "parameter_crc32", base::crc32(ckpt.parameters), H5T_STD_U32LE);
+  file.write_int_attribute(own.get(), "buffer_crc32", base::crc32(ckpt.buffers), H5T_STD_U32LE);
   file.write_int_attribute(own.get(), "state_crc32", states_crc32(ckpt.optimizer_state), H5T_STD_U32LE);
   for (const auto& [name, value] : progress_doubles(info.progress)) file.write_double_attribute(own.get(), name, *value);
   for (const auto& [name, value] : progress_ints(info.progress)) {
@@ -351,10 +343,10 @@ Checkpoint read_contents(const Hdf5File& file) {
   // Keras layout: /<layer>/<tensor name>, where the tensor name already starts with `<layer>/`.
   const auto keras_path = [](const nn::ParameterInfo& p) { return p.layer + "/" + p.name; };
   ckpt.parameters = read_flat(file, root, "", r.parameters, keras_path);
-  check_crc(file, own.get(), "parameter_crc32", crc32_of({ckpt.parameters}), "parameter");
+  check_crc(file, own.get(), "parameter_crc32", base::crc32(ckpt.parameters), "parameter");
   if (version >= 2) {
     ckpt.buffers = read_flat(file, root, "", r.buffers, keras_path);
-    check_crc(file, own.get(), "buffer_crc32", crc32_of({ckpt.buffers}), "buffer");
+    check_crc(file, own.get(), "buffer_crc32", base::crc32(ckpt.buffers), "buffer");
   }
   CheckpointInfo& info = ckpt.info;
   info.epoch = file.read_int_attribute(own.get(), "epoch");

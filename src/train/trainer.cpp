@@ -1,13 +1,13 @@
 #include "mpitrain/train/trainer.hpp"
 
 #include <spdlog/spdlog.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <filesystem>
 #include <limits>
 #include <array>
 
+#include "mpitrain/base/checksum.hpp"
 #include "mpitrain/base/files.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
 #include "mpitrain/checkpoint/checkpoint_store.hpp"
@@ -420,13 +420,13 @@ void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_i
 // Every replica must hold the same parameters: crc32 compared with one allreduce (max of crc and ~crc).
 void Trainer::check_replicas(const char* when) {
   mark(base::StepPhase::agreement);
-  const std::string hex = checksum_hex(model_.parameters());
-  const std::uint64_t crc = std::stoull(hex, nullptr, 16);
-  std::array<std::uint64_t, 2> v{crc, ~crc};
+  const std::uint32_t crc = base::crc32(model_.parameters());
+  std::array<std::uint64_t, 2> v{crc, ~std::uint64_t{crc}};
   comm_.allreduce(std::span<std::uint64_t>(v), dist::ReduceOp::max);
   if (v[0] != ~v[1]) {
     throw TrainingStopped("replicas diverged: parameter checksums differ across ranks " + std::string(when) +
-                              " step " + std::to_string(global_step_) + " (this rank: " + hex + ")",
+                              " step " + std::to_string(global_step_) + " (this rank: " +
+                              base::checksum_hex(crc) + ")",
                           0, 1);
   }
 }
@@ -551,7 +551,7 @@ nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {
       {"final_train_accuracy", final_accuracy},
       {"parameters", model_.registry().total()},
       {"flops_per_sample", model_.flops_per_sample()},
-      {"param_checksum", checksum_hex(model_.parameters())},
+      {"param_checksum", base::checksum_hex(base::crc32(model_.parameters()))},
       {"checkpoint", last_checkpoint_},
       {"weights", "model.h5"},
       {"skipped_steps", skipped_steps_},
@@ -622,13 +622,6 @@ nlohmann::json Trainer::run() {
 }
 
 }  // namespace
-
-std::string checksum_hex(std::span<const float> values) {
-  const auto crc = crc32_z(0L, reinterpret_cast<const Bytef*>(values.data()), values.size_bytes());
-  char text[16];
-  std::snprintf(text, sizeof text, "%08lx", static_cast<unsigned long>(crc));
-  return text;
-}
 
 nlohmann::json train(const config::Config& config, TrainingData& data, nn::Model& model, const nn::Task& task,
                      const dist::Communicator& comm, const std::filesystem::path& run_dir,

@@ -46,7 +46,4 @@ nlohmann::json train(const config::Config& config, TrainingData& data, nn::Model
                      const dist::Communicator& comm, const std::filesystem::path& run_dir,
                      const guard::FaultPlan& faults = {});
 
-/// zlib crc32 of the bytes of @p values, as 8 lower-case hex digits.
-std::string checksum_hex(std::span<const float> values);
-
 }  // namespace mpitrain::train
