@@ -13,7 +13,7 @@ std::optional<int> parse_command_line(const std::string& command, const std::vec
                                       const po::options_description& desc,
                                       std::initializer_list<const char*> required, po::variables_map& vm,
                                       const dist::Communicator& comm) {
-  const int code = agreed(comm, exit_usage, [&] {
+  const int code = agreed(comm, base::exit_usage, [&] {
     for (const auto& a : args) {
       // Only option names reach program_options' error messages; values (file names) may hold any text.
       if (a.starts_with("-")) {
@@ -35,17 +35,17 @@ std::optional<int> parse_command_line(const std::string& command, const std::vec
       if (vm[key].as<std::string>().empty()) throw std::invalid_argument(command + ": --" + key + " is empty");
     }
   });
-  if (code != exit_ok) return code;
+  if (code != base::exit_ok) return code;
   if (vm.count("help") != 0) {
     if (comm.rank() == 0) std::cout << desc << '\n';
-    return exit_ok;
+    return base::exit_ok;
   }
   return std::nullopt;
 }
 
 int refuse_output_over_inputs(const std::string& command, const po::variables_map& vm, const char* output,
                               std::initializer_list<const char*> inputs, const dist::Communicator& comm) {
-  return agreed(comm, exit_usage, [&] {
+  return agreed(comm, base::exit_usage, [&] {
     if (comm.rank() != 0 || vm.count(output) == 0) return;
     const std::string out = vm[output].as<std::string>();
     if (out.empty()) return;

@@ -1,6 +1,5 @@
 #pragma once
-// The subcommands of the mpitrain executable. Each returns the process exit code:
-// 0 success, 1 a runtime or data error (agreed by every rank), 2 a usage or configuration error.
+// The subcommands of the mpitrain executable. Each returns the process exit code (base/exit_codes.hpp).
 
 #include <boost/program_options.hpp>
 #include <initializer_list>
@@ -8,13 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "mpitrain/base/exit_codes.hpp"
 #include "mpitrain/dist/communicator.hpp"
 
 namespace mpitrain::app {
-
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_error = 1;
-inline constexpr int exit_usage = 2;
 
 int train_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 int predict_command(const std::vector<std::string>& args, const dist::Communicator& comm);
@@ -28,16 +24,16 @@ int agreed(const dist::Communicator& comm, int code, F&& fn);
 /// Parses the arguments of @p command (predict, evaluate) into @p vm on every rank alike: %name% tokens
 /// that Boost.Program_options cannot report are refused, unknown options and a missing one of @p required
 /// are usage errors. @return std::nullopt to go on; otherwise the exit code every rank returns now:
-/// exit_usage after an error (logged once), exit_ok after `--help` (@p desc printed by rank 0).
+/// base::exit_usage after an error (logged once), base::exit_ok after `--help` (@p desc printed by rank 0).
 std::optional<int> parse_command_line(const std::string& command, const std::vector<std::string>& args,
                                       const boost::program_options::options_description& desc,
                                       std::initializer_list<const char*> required,
                                       boost::program_options::variables_map& vm, const dist::Communicator& comm);
 
-/// Refuses (exit_usage on every rank, the reason logged once) when the file that option @p output names
+/// Refuses (base::exit_usage on every rank, the reason logged once) when the file that option @p output names
 /// is the same file, by device and inode, as the file of any option in @p inputs that is set: an output
 /// must never overwrite a command's own checkpoint or data. Checked by rank 0, which writes the output.
-/// @return exit_ok (0) to go on, else exit_usage.
+/// @return base::exit_ok (0) to go on, else base::exit_usage.
 int refuse_output_over_inputs(const std::string& command, const boost::program_options::variables_map& vm,
                               const char* output, std::initializer_list<const char*> inputs,
                               const dist::Communicator& comm);
@@ -58,6 +54,6 @@ int agreed(const dist::Communicator& comm, int code, F&& fn) {
     }
     return code;
   }
-  return exit_ok;
+  return base::exit_ok;
 }
 }  // namespace mpitrain::app

@@ -73,13 +73,13 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
   if (const int refused = refuse_output_over_inputs("evaluate", vm, "output", {"checkpoint", "data", "labels"}, comm)) {
     return refused;
   }
-  const int code = agreed(comm, exit_error, [&] {
+  const int code = agreed(comm, base::exit_error, [&] {
     loaded = load_model(vm["checkpoint"].as<std::string>());
     ds = load_inputs(loaded, vm["data"].as<std::string>(), vm["labels"].as<std::string>(), true);
   });
-  if (code != exit_ok) return code;
+  if (code != base::exit_ok) return code;
   const train::EvaluationResult result = train::evaluate(*loaded.model, *loaded.task, ds, comm);
-  return agreed(comm, exit_error, [&] {
+  return agreed(comm, base::exit_error, [&] {
     if (comm.rank() != 0) return;
     print_report(result);
     const std::string out = vm["output"].as<std::string>();

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   // of killing the process with SIGXFSZ.
   std::signal(SIGXFSZ, SIG_IGN);
   dist::Environment environment(argc, argv);
-  int code = app::exit_error;
+  int code = base::exit_error;
   {
     dist::Communicator comm(MPI_COMM_WORLD);  // the app owns the world; library code gets this communicator
     base::setup_logging(comm.rank(), "info");
@@ -39,20 +39,20 @@ int main(int argc, char** argv) {
         code = app::evaluate_command(args, comm);
       } else if (command == "--help" || command == "-h" || command == "help") {
         if (comm.rank() == 0) std::fputs(usage, stdout);
-        code = app::exit_ok;
+        code = base::exit_ok;
       } else {
         if (comm.rank() == 0) {
           std::fprintf(stderr, "mpitrain: %s\n%s",
                        command.empty() ? "no command given" : ("unknown command '" + command + "'").c_str(), usage);
         }
-        code = app::exit_usage;
+        code = base::exit_usage;
       }
     } catch (const std::exception& e) {
       // An error on one rank only, past the agreed checks: the others may be waiting in a collective,
       // so bring the whole job down now rather than hang.
       spdlog::error("fatal: {}; aborting all ranks", e.what());
       spdlog::default_logger()->flush();
-      comm.abort(app::exit_error);
+      comm.abort(base::exit_error);
     }
   }
   return code;

@@ -55,14 +55,14 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
   if (const int refused = refuse_output_over_inputs("predict", vm, "output", {"checkpoint", "input"}, comm)) {
     return refused;
   }
-  const int code = agreed(comm, exit_error, [&] {
+  const int code = agreed(comm, base::exit_error, [&] {
     loaded = load_model(vm["checkpoint"].as<std::string>());
     inputs = load_inputs(loaded, vm["input"].as<std::string>(), {}, false);
   });
-  if (code != exit_ok) return code;
+  if (code != base::exit_ok) return code;
   const int k = loaded.task->classes();
   const std::vector<float> probs = train::predict_probabilities(*loaded.model, *loaded.task, inputs.features, comm);
-  return agreed(comm, exit_error, [&] {
+  return agreed(comm, base::exit_error, [&] {
     if (comm.rank() != 0) return;
     base::write_text_atomically(vm["output"].as<std::string>(), predictions_csv(probs, k), base::Durability::synced);
     spdlog::info("predict: {} rows written to {}", inputs.size(), vm["output"].as<std::string>());

@@ -36,7 +36,7 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
 
   bool help = false;
   std::string config_path;
-  int code = agreed(comm, exit_usage, [&] {
+  int code = agreed(comm, base::exit_usage, [&] {
     // --config and --help here; every other token is a `--section.key=value` override for load_config.
     for (std::size_t i = 0; i < args.size(); ++i) {
       const std::string& a = args[i];
@@ -63,28 +63,28 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
                                 ") with data.shuffle = local, so that every rank's shard is used");
     }
   });
-  if (code != exit_ok) return code;
+  if (code != base::exit_ok) return code;
   if (help) {
     if (comm.rank() == 0) std::cout << desc << '\n';
-    return exit_ok;
+    return base::exit_ok;
   }
   base::setup_logging(comm.rank(), config.log.level);
 
   run_dir = config.checkpoint.dir.empty() ? std::filesystem::path("runs") / config.name
                                           : std::filesystem::path(config.checkpoint.dir);
-  code = agreed(comm, exit_usage, [&] {
+  code = agreed(comm, base::exit_usage, [&] {
     std::error_code ec;
     if (comm.rank() == 0 && std::filesystem::exists(run_dir, ec) && !std::filesystem::is_directory(run_dir, ec)) {
       throw config::ConfigError("config key checkpoint.dir = " + run_dir.string() +
                                 ": is an existing file, not a directory; the run directory must be a directory");
     }
   });
-  if (code != exit_ok) return code;
+  if (code != base::exit_ok) return code;
 
   // Rank 0 holds the run directory for the whole run (released by the kernel when the process ends): a
   // second run into it is refused here, before it writes anything there, train.log included.
   std::optional<checkpoint::RunLock> lock;
-  code = agreed(comm, exit_error, [&] {
+  code = agreed(comm, base::exit_error, [&] {
     if (comm.rank() != 0) return;
     std::filesystem::create_directories(run_dir);
     lock.emplace(run_dir);
@@ -92,35 +92,35 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     spdlog::info("mpitrain train: config {}, run directory {}", config_path,
                  run_dir.string());
   });
-  if (code != exit_ok) return code;
+  if (code != base::exit_ok) return code;
 
   guard::FaultPlan faults;  // MPITRAIN_FAULT (tests)
   train::TrainingData data;
-  code = agreed(comm, exit_error, [&] {
+  code = agreed(comm, base::exit_error, [&] {
     faults = guard::FaultPlan::from_environment();
     data = train::load_training_data(config, comm.rank(), comm.size());
   });
-  if (code != exit_ok) return code;
+  if (code != base::exit_ok) return code;
   if (const int signal = guard::agree_on_stop_signal(comm); signal != 0) {
     if (comm.rank() == 0) {
       spdlog::warn("stopped by {} before the first step: nothing needed saving (no step was trained and no "
                    "checkpoint or config.ini written in this run); run the same command again to start",
                    guard::signal_name(signal));
     }
-    return guard::exit_preempted;
+    return base::exit_preempted;
   }
 
   // The model and its task: a bad model.spec or a mismatch with the data is a configuration error.
   std::optional<train::ConfiguredModel> model;
-  code = agreed(comm, exit_usage, [&] { model.emplace(train::configured_model(config, data.train.feature_count())); });
-  if (code != exit_ok) return code;
+  code = agreed(comm, base::exit_usage, [&] { model.emplace(train::configured_model(config, data.train.feature_count())); });
+  if (code != base::exit_ok) return code;
 
   try {
     train::train(config, data, model->model, *model->task, comm, run_dir, faults);
   } catch (const train::TrainingStopped& e) {
     // Every rank throws this alike, so all return the same code without aborting.
     if (comm.rank() == 0) {
-      if (e.exit_code() == guard::exit_preempted) {
+      if (e.exit_code() == base::exit_preempted) {
         spdlog::warn("{}", e.what());
       } else {
         spdlog::error("{}", e.what());
@@ -129,10 +129,10 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     return e.exit_code();
   } catch (const dist::AgreedError& e) {
     if (comm.rank() == 0) spdlog::error("{}", e.what());
-    return exit_error;
+    return base::exit_error;
   }
   if (comm.rank() == 0) spdlog::info("run directory: {}", std::filesystem::absolute(run_dir).string());
-  return exit_ok;
+  return base::exit_ok;
 }
 
 }  // namespace mpitrain::app

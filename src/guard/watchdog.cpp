@@ -60,7 +60,7 @@ void Watchdog::run() {
                   "aborting the job",
                   rank_, base::describe(phase), step_.load(), stuck, limit_seconds_);
     spdlog::default_logger()->flush();
-    std::_Exit(exit_watchdog);  // no MPI from this thread: mpirun ends the other ranks
+    std::_Exit(base::exit_watchdog);  // no MPI from this thread: mpirun ends the other ranks
   }
 }
 

@@ -8,6 +8,7 @@
 #include <array>
 
 #include "mpitrain/base/checksum.hpp"
+#include "mpitrain/base/exit_codes.hpp"
 #include "mpitrain/base/files.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
 #include "mpitrain/checkpoint/checkpoint_store.hpp"
@@ -335,7 +336,7 @@ void Trainer::count_skip(bool applied, RunningSums& epoch_sums, RunningSums& log
   }
 }
 
-// Writes a checkpoint (unless one was written at this step) and stops every rank with exit_preempted.
+// Writes a checkpoint (unless one was written at this step) and stops every rank with base::exit_preempted.
 void Trainer::stop_for_signal(std::int64_t epochs_done, std::int64_t step_in_epoch) {
   if (rank_ == 0) {
     bar_->clear();
@@ -346,7 +347,7 @@ void Trainer::stop_for_signal(std::int64_t epochs_done, std::int64_t step_in_epo
   if (last_checkpoint_step_ != global_step_) write_checkpoint_now(epochs_done, step_in_epoch);
   throw TrainingStopped("stopped by a signal after step " + std::to_string(global_step_) + "; checkpoint " +
                             last_checkpoint_ + " written: resume with --checkpoint.resume=auto",
-                        0, guard::exit_preempted);
+                        0, base::exit_preempted);
 }
 
 // What a checkpoint written now holds besides the tensors (rank 0).

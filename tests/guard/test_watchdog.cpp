@@ -51,7 +51,7 @@ TEST_F(WatchdogDeathTest, PhaseLongerThanTheLimitEndsTheProcessNamingRankPhaseAn
                         watchdog.enter(base::StepPhase::allreduce_wait, 17);
                         std::this_thread::sleep_for(5s);  // the watchdog must end the process long before
                       }),
-              ::testing::ExitedWithCode(exit_watchdog), "watchdog: rank 3 stuck in gradient allreduce at step 17");
+              ::testing::ExitedWithCode(base::exit_watchdog), "watchdog: rank 3 stuck in gradient allreduce at step 17");
 }
 
 TEST_F(WatchdogDeathTest, IdleAndShortPhasesNeverFire) {
@@ -90,7 +90,7 @@ TEST_F(WatchdogDeathTest, AHangAfterAStopIsStillCaught) {
                         stop_process_for(2);
                         std::this_thread::sleep_for(5s);
                       }),
-              ::testing::ExitedWithCode(exit_watchdog), "watchdog: rank 1 stuck in data gathering at step 9");
+              ::testing::ExitedWithCode(base::exit_watchdog), "watchdog: rank 1 stuck in data gathering at step 9");
 }
 
 }  // namespace

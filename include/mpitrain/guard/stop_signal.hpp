@@ -2,18 +2,15 @@
 /// @file stop_signal.hpp
 /// Preemption: SIGTERM, SIGINT and SIGUSR1 set a flag (async-signal-safe) that the training loop reads at
 /// each step boundary; the ranks then agree (allreduce max), rank 0 writes a checkpoint, and every rank
-/// exits with exit_preempted. The train command installs the handlers first thing, so a signal during
-/// the config checks or the data loading is not fatal either: agree_on_stop_signal before the first step
-/// finds it, and every rank exits with exit_preempted without a checkpoint (nothing was trained).
+/// exits with base::exit_preempted (base/exit_codes.hpp). The train command installs the handlers first
+/// thing, so a signal during the config checks or the data loading is not fatal either:
+/// agree_on_stop_signal before the first step finds it, and every rank exits with base::exit_preempted
+/// without a checkpoint (nothing was trained).
 /// A signal is process-wide state, so this is the one global of the project.
 
 #include "mpitrain/dist/communicator.hpp"
 
 namespace mpitrain::guard {
-
-/// Exit code of a run stopped by a signal after its checkpoint was written (EX_TEMPFAIL, sysexits.h:
-/// "try again later"): resume with `--checkpoint.resume=auto`.
-inline constexpr int exit_preempted = 75;
 
 /// Installs the handlers for SIGTERM, SIGINT and SIGUSR1 (sigaction, SA_RESTART). Idempotent.
 void install_stop_handlers();

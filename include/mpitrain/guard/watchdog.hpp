@@ -1,9 +1,9 @@
 #pragma once
 /// @file watchdog.hpp
 /// A per-rank watchdog thread: when one phase of a step (or a collective) has not finished after the
-/// limit, it logs the rank, the phase and the step, and ends the process with exit_watchdog. mpirun then
-/// takes the whole job down, so a lost rank or a stuck collective never hangs the job. The thread makes
-/// no MPI call (the library is initialised MPI_THREAD_FUNNELED).
+/// limit, it logs the rank, the phase and the step, and ends the process with base::exit_watchdog. mpirun
+/// then takes the whole job down, so a lost rank or a stuck collective never hangs the job. The thread
+/// makes no MPI call (the library is initialised MPI_THREAD_FUNNELED).
 ///
 /// Only time during which the process runs counts. A job stopped as a whole (SIGSTOP/SIGCONT, as
 /// `scontrol suspend`, gang scheduling or Ctrl-Z do) is not hung: CLOCK_MONOTONIC (steady_clock) goes on
@@ -21,12 +21,10 @@
 #include <mutex>
 #include <thread>
 
+#include "mpitrain/base/exit_codes.hpp"
 #include "mpitrain/base/step_phase.hpp"
 
 namespace mpitrain::guard {
-
-/// Exit code of a process ended by the watchdog.
-inline constexpr int exit_watchdog = 70;
 
 /// Watches the time spent in the current phase.
 class Watchdog {

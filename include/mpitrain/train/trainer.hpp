@@ -22,7 +22,7 @@
 namespace mpitrain::train {
 
 /// Training ended early on every rank alike (agreed): a non-finite loss or gradient with
-/// train.nonfinite = stop, diverged replicas, or a stop signal (exit_code guard::exit_preempted, after rank 0
+/// train.nonfinite = stop, diverged replicas, or a stop signal (exit_code base::exit_preempted, after rank 0
 /// wrote a checkpoint). what() says why, with the step and the rank.
 class TrainingStopped : public dist::AgreedError {
  public:
