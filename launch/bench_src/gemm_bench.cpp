@@ -9,6 +9,7 @@
 // --seconds and the median of 7 such rounds is kept, which rejects the noise of a shared machine.
 #include <Eigen/Core>
 #include <algorithm>
+#include <boost/algorithm/string.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -56,13 +57,10 @@ double time_shape(const Shape& s, double min_seconds) {
 }
 
 std::vector<long> parse_list(const std::string& text) {
+  std::vector<std::string> items;
+  if (!text.empty()) boost::algorithm::split(items, text, boost::algorithm::is_any_of(","));
   std::vector<long> out;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    const std::size_t comma = text.find(',', pos);
-    out.push_back(std::stol(text.substr(pos, comma - pos)));
-    pos = comma == std::string::npos ? text.size() : comma + 1;
-  }
+  for (const std::string& item : items) out.push_back(std::stol(item));
   return out;
 }
 

@@ -12,7 +12,7 @@ namespace po = boost::program_options;
 std::optional<int> parse_command_line(const std::string& command, const std::vector<std::string>& args,
                                       const po::options_description& desc,
                                       std::initializer_list<const char*> required, po::variables_map& vm,
-                                      const dist::Communicator& comm) {
+                                      const dist::Communicator& comm, std::vector<std::string>* unrecognized) {
   const int code = agreed(comm, base::exit_usage, [&] {
     for (const auto& a : args) {
       // Only option names reach program_options' error messages; values (file names) may hold any text.
@@ -20,11 +20,18 @@ std::optional<int> parse_command_line(const std::string& command, const std::vec
         config::check_no_option_placeholders(a.substr(0, a.find('=')), command + ": option '" + a + "'");
       }
     }
-    const po::parsed_options parsed = po::command_line_parser(args).options(desc).style(config::command_line_style()).run();
-    for (const auto& option : parsed.options) {
-      if (option.position_key >= 0) {  // a token that is no option: program_options would drop it
-        const std::string token = option.original_tokens.empty() ? std::string() : option.original_tokens.front();
-        throw std::invalid_argument(command + ": unexpected argument '" + token + "'");
+    po::command_line_parser parser(args);
+    parser.options(desc).style(config::command_line_style());  // no abbreviations (--conf for --config)
+    if (unrecognized != nullptr) parser.allow_unregistered();
+    const po::parsed_options parsed = parser.run();
+    if (unrecognized != nullptr) {
+      *unrecognized = po::collect_unrecognized(parsed.options, po::include_positional);
+    } else {
+      for (const auto& option : parsed.options) {
+        if (option.position_key >= 0) {  // a token that is no option: program_options would drop it
+          const std::string token = option.original_tokens.empty() ? std::string() : option.original_tokens.front();
+          throw std::invalid_argument(command + ": unexpected argument '" + token + "'");
+        }
       }
     }
     po::store(parsed, vm);

@@ -21,14 +21,18 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
 template <class F>
 int agreed(const dist::Communicator& comm, int code, F&& fn);
 
-/// Parses the arguments of @p command (predict, evaluate) into @p vm on every rank alike: %name% tokens
-/// that Boost.Program_options cannot report are refused, unknown options and a missing one of @p required
-/// are usage errors. @return std::nullopt to go on; otherwise the exit code every rank returns now:
-/// base::exit_usage after an error (logged once), base::exit_ok after `--help` (@p desc printed by rank 0).
+/// Parses the arguments of @p command into @p vm on every rank alike: %name% tokens that
+/// Boost.Program_options cannot report are refused, and a missing or empty one of @p required is a usage
+/// error. Without @p unrecognized, an option not in @p desc or a token that is no option is a usage error
+/// too (predict, evaluate); with it, they are not parsed here but collected into *@p unrecognized in their
+/// order, as given (po::collect_unrecognized), for a later parser (train's `--section.key=value` overrides).
+/// @return std::nullopt to go on; otherwise the exit code every rank returns now: base::exit_usage after an
+/// error (logged once), base::exit_ok after `--help` (@p desc printed by rank 0).
 std::optional<int> parse_command_line(const std::string& command, const std::vector<std::string>& args,
                                       const boost::program_options::options_description& desc,
                                       std::initializer_list<const char*> required,
-                                      boost::program_options::variables_map& vm, const dist::Communicator& comm);
+                                      boost::program_options::variables_map& vm, const dist::Communicator& comm,
+                                      std::vector<std::string>* unrecognized = nullptr);
 
 /// Refuses (base::exit_usage on every rank, the reason logged once) when the file that option @p output names
 /// is the same file, by device and inode, as the file of any option in @p inputs that is set: an output

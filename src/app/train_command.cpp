@@ -2,8 +2,6 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
-#include <cstdio>
-#include <iostream>
 #include <optional>
 
 #include "app/commands.hpp"
@@ -30,29 +28,16 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
       "metrics.jsonl, checkpoint-*.h5, summary.json.\n\n"
       "options");
   desc.add_options()("help,h", "this help")("config", po::value<std::string>(), "INI config file");
-  std::vector<std::string> overrides;
-  config::Config config;
-  std::filesystem::path run_dir;
+  po::variables_map vm;
+  std::vector<std::string> overrides;  // every token but --config and --help, for load_config
+  if (const auto done =
+          parse_command_line("train", config::split_empty_values(args), desc, {"config"}, vm, comm, &overrides)) {
+    return *done;
+  }
+  const std::string config_path = vm["config"].as<std::string>();
 
-  bool help = false;
-  std::string config_path;
+  config::Config config;
   int code = agreed(comm, base::exit_usage, [&] {
-    // --config and --help here; every other token is a `--section.key=value` override for load_config.
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      if (a == "--help" || a == "-h") {
-        help = true;
-      } else if (a == "--config") {
-        if (i + 1 >= args.size()) throw std::invalid_argument("train: --config needs a file");
-        config_path = args[++i];
-      } else if (a.starts_with("--config=")) {
-        config_path = a.substr(9);
-      } else {
-        overrides.push_back(a);
-      }
-    }
-    if (help) return;
-    if (config_path.empty()) throw std::invalid_argument("train: --config FILE is required");
     config = config::load_config(config_path, overrides);
     const std::int64_t global_batch = config.train.global_batch_size > 0
                                           ? config.train.global_batch_size
@@ -64,14 +49,11 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
     }
   });
   if (code != base::exit_ok) return code;
-  if (help) {
-    if (comm.rank() == 0) std::cout << desc << '\n';
-    return base::exit_ok;
-  }
   base::setup_logging(comm.rank(), config.log.level);
 
-  run_dir = config.checkpoint.dir.empty() ? std::filesystem::path("runs") / config.name
-                                          : std::filesystem::path(config.checkpoint.dir);
+  const std::filesystem::path run_dir = config.checkpoint.dir.empty()
+                                            ? std::filesystem::path("runs") / config.name
+                                            : std::filesystem::path(config.checkpoint.dir);
   code = agreed(comm, base::exit_usage, [&] {
     std::error_code ec;
     if (comm.rank() == 0 && std::filesystem::exists(run_dir, ec) && !std::filesystem::is_directory(run_dir, ec)) {

@@ -1,6 +1,5 @@
 #include "mpitrain/checkpoint/checkpoint.hpp"
 
-
 #include <algorithm>
 #include <array>
 #include <bit>

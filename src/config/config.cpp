@@ -1,7 +1,9 @@
 #include "mpitrain/config/config.hpp"
 
 #include <spdlog/fmt/fmt.h>
+#include <spdlog/fmt/ranges.h>
 
+#include <boost/algorithm/string.hpp>
 #include <boost/program_options.hpp>
 #include <algorithm>
 #include <cctype>
@@ -111,7 +113,7 @@ class Schema {
     bind("log.level", c.log.level, "trace, debug, info, warn or error");
     bind("log.progress", c.log.progress, "progress bar: auto, true or false");
     bind("log.timeline", c.log.timeline, "write a Chrome trace per rank");
-    hidden_ = join(c.model.hidden);
+    hidden_ = fmt::format("{}", fmt::join(c.model.hidden, ","));
     spec_ = &c.model.spec;
   }
 
@@ -166,15 +168,6 @@ class Schema {
     printers_.emplace_back(key, [&field] { return format_value(field); });
     if constexpr (std::is_same_v<T, std::string>) strings_.emplace_back(key, &field);
   }
-  static std::string join(const std::vector<int>& values) {
-    std::string out;
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      if (i > 0) out.push_back(',');
-      out.append(std::to_string(values[i]));
-    }
-    return out;
-  }
-
   po::options_description desc_;
   std::vector<std::pair<std::string, std::function<std::string()>>> printers_;
   std::vector<std::pair<std::string, std::string*>> strings_;  // the string-valued keys
@@ -233,13 +226,11 @@ void validate_schedule(const OptimConfig& o) {
 
 std::vector<int> parse_int_list(const std::string& text, const std::string& key) {
   std::vector<int> values;
-  if (text.find_first_not_of(" \t") == std::string::npos) return values;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    const auto b = item.find_first_not_of(" \t");
-    const auto e = item.find_last_not_of(" \t");
-    const std::string trimmed = b == std::string::npos ? "" : item.substr(b, e - b + 1);
+  if (boost::algorithm::all(text, boost::algorithm::is_any_of(" \t"))) return values;
+  std::vector<std::string> items;
+  boost::algorithm::split(items, text, boost::algorithm::is_any_of(","));
+  for (const auto& item : items) {
+    const std::string trimmed = boost::algorithm::trim_copy_if(item, boost::algorithm::is_any_of(" \t"));
     int value = 0;
     auto [ptr, ec] = std::from_chars(trimmed.data(), trimmed.data() + trimmed.size(), value);
     if (trimmed.empty() || ec != std::errc() || ptr != trimmed.data() + trimmed.size() || value < 1) {
@@ -300,16 +291,7 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
   try {
     // Command-line overrides win: stored first, because program_options keeps the first value it sees.
     po::variables_map cli;
-    // `--section.key=` sets an empty value, which program_options would refuse in that form.
-    std::vector<std::string> tokens;
-    for (const auto& t : overrides) {
-      if (t.size() > 3 && t.starts_with("--") && t.back() == '=' && t.find('=') == t.size() - 1) {
-        tokens.push_back(t.substr(0, t.size() - 1));
-        tokens.emplace_back();
-      } else {
-        tokens.push_back(t);
-      }
-    }
+    const std::vector<std::string> tokens = split_empty_values(overrides);
     // A key given twice: the later value wins (program_options would refuse the repetition).
     // No prefix guessing: `--train.e=1` is an unknown key, as it is in the INI file.
     auto parsed = po::command_line_parser(tokens).options(schema.description()).style(command_line_style()).run();
@@ -346,6 +328,19 @@ Config parse(std::istream* in, const std::string& origin, const std::vector<std:
 
 int command_line_style() {
   return po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+}
+
+std::vector<std::string> split_empty_values(const std::vector<std::string>& tokens) {
+  std::vector<std::string> out;
+  for (const auto& t : tokens) {
+    if (t.size() > 3 && t.starts_with("--") && t.back() == '=' && t.find('=') == t.size() - 1) {
+      out.push_back(t.substr(0, t.size() - 1));
+      out.emplace_back();
+    } else {
+      out.push_back(t);
+    }
+  }
+  return out;
 }
 
 void check_no_option_placeholders(const std::string& text, const std::string& where) {

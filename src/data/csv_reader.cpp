@@ -8,6 +8,8 @@
 #include "data/reader_internals.hpp"
 
 #include <algorithm>
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -32,10 +34,7 @@ enum class NumberParse { ok, invalid, out_of_range, underflow };
 
 // libcsv already trims spaces and tabs around unquoted fields; quoted ones keep theirs.
 std::string_view trim(std::string_view text) {
-  constexpr std::string_view space = " \t\r\n\v\f";
-  const auto first = text.find_first_not_of(space);
-  if (first == std::string_view::npos) return {};
-  return text.substr(first, text.find_last_not_of(space) - first + 1);
+  return boost::algorithm::trim_copy_if(text, boost::algorithm::is_any_of(" \t\r\n\v\f"));
 }
 
 bool is_missing(std::string_view text) {

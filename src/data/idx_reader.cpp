@@ -1,11 +1,12 @@
 #include "mpitrain/data/idx_reader.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include "data/input_file.hpp"
 #include "data/reader_internals.hpp"
 
 #include <algorithm>
 #include <array>
-#include <cstdio>
 #include <string>
 #include <utility>
 
@@ -17,12 +18,6 @@ constexpr std::uint32_t images_magic = 0x00000803;
 constexpr std::uint32_t labels_magic = 0x00000801;
 // Guard against a corrupt header asking for an absurd amount of memory (1 TiB).
 constexpr std::uint64_t max_data_bytes = std::uint64_t{1} << 40;
-
-std::string hex32(std::uint32_t value) {
-  char text[16];
-  std::snprintf(text, sizeof text, "0x%08x", value);
-  return text;
-}
 
 // A gzipped or plain IDX file read sequentially (detail::InputFile); every error names the file.
 class IdxFile {
@@ -106,8 +101,8 @@ class IdxFile {
 
 void check_magic(const IdxFile& file, std::uint32_t magic, std::uint32_t expected, const char* kind) {
   if (magic != expected) {
-    throw DataError(file.name() + ": bad magic number " + hex32(magic) + " (expected " + hex32(expected) +
-                    " for " + kind + ")");
+    throw DataError(fmt::format("{}: bad magic number {:#010x} (expected {:#010x} for {})", file.name(), magic,
+                                expected, kind));
   }
 }
 

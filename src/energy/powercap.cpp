@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <charconv>
 #include <map>
 #include <stdexcept>
@@ -65,11 +67,8 @@ bool parse_zone_file(const std::string& file, Entry& entry) {
   return depth == 1 || depth == 2;
 }
 
-std::string trimmed(std::string text) {
-  const auto end = text.find_last_not_of(" \t\r\n");
-  text.erase(end == std::string::npos ? 0 : end + 1);
-  const auto begin = text.find_first_not_of(" \t\r\n");
-  return begin == std::string::npos ? std::string() : text.substr(begin);
+std::string trimmed(const std::string& text) {
+  return boost::algorithm::trim_copy_if(text, boost::algorithm::is_any_of(" \t\r\n"));
 }
 
 // The intel-rapl (MSR) copy of a mirrored counter is preferred, then the lowest file name.

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/algorithm/string.hpp>
 #include <charconv>
 #include <chrono>
 #include <cstdlib>
@@ -51,11 +52,9 @@ FaultKind FaultPlan::lookup(int rank, std::int64_t step, bool checkpoint) const 
 
 std::vector<Fault> parse_faults(const std::string& text) {
   std::vector<Fault> faults;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t end = std::min(text.find(',', start), text.size());
-    const std::string item = text.substr(start, end - start);
-    start = end + 1;
+  std::vector<std::string> items;
+  boost::algorithm::split(items, text, boost::algorithm::is_any_of(","));
+  for (const std::string& item : items) {
     if (item.empty()) continue;
     const auto at = item.find('@');
     const auto colon = item.find(':', at == std::string::npos ? 0 : at);

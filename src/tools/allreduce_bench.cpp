@@ -10,13 +10,14 @@
 #include <mpi.h>
 
 #include <algorithm>
-#include <cstdint>
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/split.hpp>
 #include <boost/program_options.hpp>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,9 +31,10 @@ using mpitrain::dist::ReduceOp;
 namespace {
 
 std::vector<double> parse_sizes(const std::string& text) {
+  std::vector<std::string> items;
+  if (!text.empty()) boost::algorithm::split(items, text, boost::algorithm::is_any_of(","));
   std::vector<double> sizes;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
+  for (const std::string& item : items) {
     std::size_t used = 0;
     double bytes = -1;
     try {

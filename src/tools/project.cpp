@@ -10,6 +10,9 @@
 //    --watts-per-rank (default 12 W: Green Algorithms' default power per core).
 //  - --bench: JSON of mpitrain_allreduce_bench (any world sizes >= 2), fitted into the network "measured".
 // Prints, per network, a markdown table (or JSON with --format json) over --ranks.
+#include <spdlog/fmt/fmt.h>
+
+#include <boost/algorithm/string.hpp>
 #include <boost/program_options.hpp>
 #include <cmath>
 #include <cstdio>
@@ -17,7 +20,6 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -46,9 +48,10 @@ double number(const json& j, const std::string& key, const std::string& file) {
 }
 
 std::vector<int> parse_ranks(const std::string& text) {
+  std::vector<std::string> items;
+  boost::algorithm::split(items, text, boost::algorithm::is_any_of(","));
   std::vector<int> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
+  for (const std::string& item : items) {
     std::size_t used = 0;
     int n = 0;
     try {
@@ -174,12 +177,6 @@ Network parse_network(const std::string& text, const std::vector<dist::Allreduce
   throw std::invalid_argument("--network: '" + text + "' is not ethernet25, infiniband200, measured or custom:US:GBPS");
 }
 
-std::string fmt(const char* format, double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, format, value);
-  return text;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -261,25 +258,24 @@ int main(int argc, char** argv) {
       std::cout << out.dump(2) << '\n';
       return 0;
     }
-    std::cout << "Inputs: c = " << fmt("%.4g", m.costs.compute_seconds_per_sample * 1e6) << " us/sample, fixed "
-              << fmt("%.4g", m.costs.fixed_seconds_per_step * 1e3) << " ms/step (" << m.how << "), gradient "
-              << fmt("%.0f", m.costs.gradient_bytes) << " bytes, " << fmt("%.3g", m.costs.watts_per_rank)
-              << " W/rank; " << scaling_text << " scaling, " << (scaling == dist::Scaling::strong ? "global" : "per-rank")
-              << " batch " << batch << (cores > 0 ? ", " + std::to_string(cores) + " cores shared" : "") << "\n";
+    fmt::print("Inputs: c = {:.4g} us/sample, fixed {:.4g} ms/step ({}), gradient {:.0f} bytes, {:.3g} W/rank; "
+               "{} scaling, {} batch {}{}\n",
+               m.costs.compute_seconds_per_sample * 1e6, m.costs.fixed_seconds_per_step * 1e3, m.how,
+               m.costs.gradient_bytes, m.costs.watts_per_rank, scaling_text,
+               scaling == dist::Scaling::strong ? "global" : "per-rank", batch,
+               cores > 0 ? ", " + std::to_string(cores) + " cores shared" : "");
     for (const json& entry : out["networks"]) {
-      std::cout << "\n" << entry["name"].get<std::string>() << ": alpha = "
-                << fmt("%.3g", entry["latency_seconds"].get<double>() * 1e6) << " us, beta = "
-                << fmt("%.3g", entry["bandwidth_bytes_per_second"].get<double>() / 1e9) << " GB/s\n\n"
-                << "| ranks | step ms | compute ms | allreduce ms | samples/s | speedup | efficiency | comm share | J/sample |\n"
-                << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+      fmt::print("\n{}: alpha = {:.3g} us, beta = {:.3g} GB/s\n\n"
+                 "| ranks | step ms | compute ms | allreduce ms | samples/s | speedup | efficiency | comm share | J/sample |\n"
+                 "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+                 entry["name"].get<std::string>(), entry["latency_seconds"].get<double>() * 1e6,
+                 entry["bandwidth_bytes_per_second"].get<double>() / 1e9);
       for (const json& p : entry["points"]) {
-        std::cout << "| " << p["world_size"].get<int>() << " | " << fmt("%.3f", p["step_seconds"].get<double>() * 1e3)
-                  << " | " << fmt("%.3f", p["compute_seconds"].get<double>() * 1e3) << " | "
-                  << fmt("%.3f", p["allreduce_seconds"].get<double>() * 1e3) << " | "
-                  << fmt("%.0f", p["samples_per_second"].get<double>()) << " | " << fmt("%.2f", p["speedup"].get<double>())
-                  << " | " << fmt("%.3f", p["efficiency"].get<double>()) << " | "
-                  << fmt("%.3f", p["communication_share"].get<double>()) << " | "
-                  << fmt("%.3g", p["joules_per_sample"].get<double>()) << " |\n";
+        fmt::print("| {} | {:.3f} | {:.3f} | {:.3f} | {:.0f} | {:.2f} | {:.3f} | {:.3f} | {:.3g} |\n",
+                   p["world_size"].get<int>(), p["step_seconds"].get<double>() * 1e3,
+                   p["compute_seconds"].get<double>() * 1e3, p["allreduce_seconds"].get<double>() * 1e3,
+                   p["samples_per_second"].get<double>(), p["speedup"].get<double>(), p["efficiency"].get<double>(),
+                   p["communication_share"].get<double>(), p["joules_per_sample"].get<double>());
       }
     }
   } catch (const std::exception& e) {

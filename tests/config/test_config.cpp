@@ -39,6 +39,14 @@ TEST(Config, ReadsValuesAndOverridesWin) {
   EXPECT_EQ(c.data.train_images, "a.gz");
 }
 
+TEST(Config, EmptyValuesAreSplitForProgramOptions) {
+  EXPECT_EQ(split_empty_values({"--data.test_csv=", "--a=b", "--x", "1", "--=", "stray", "--c==", ""}),
+            (std::vector<std::string>{"--data.test_csv", "", "--a=b", "--x", "1", "--=", "stray", "--c==", ""}));
+  // The empty value reaches the config.
+  const Config c = load_config(write_ini("empty", minimal + "test_images = t.gz\n"), {"--data.test_images="});
+  EXPECT_EQ(c.data.test_images, "");
+}
+
 TEST(Config, UnknownKeyIsNamed) {
   const auto path = write_ini("unknown", minimal + "[train]\nepocs = 3\n");
   const std::string e = error_of(path);

@@ -178,6 +178,10 @@ void check_no_option_placeholders(const std::string& text, const std::string& wh
 /// `allow_guessing`, so that an abbreviated option (`--train.e=1`) is an unknown option, not a guess.
 int command_line_style();
 
+/// Command-line tokens as Boost.Program_options can read them: `--name=` (an empty value, which it refuses
+/// in that form) becomes the two tokens `--name` and ""; every other token is kept as it is.
+std::vector<std::string> split_empty_values(const std::vector<std::string>& tokens);
+
 /// Parses a comma-separated list of positive integers such as `256,128` (empty string: empty list).
 /// @throws ConfigError naming @p key when an element is not a positive integer.
 std::vector<int> parse_int_list(const std::string& text, const std::string& key);
