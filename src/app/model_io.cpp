@@ -31,23 +31,14 @@ data::Dataset load_inputs(const LoadedModel& loaded, const std::filesystem::path
   data::Dataset ds;
   const std::string ext = input.extension().string();
   if (ext == ".csv" || ext == ".CSV") {
-    data::CsvOptions options;
-    options.header = data::parse_csv_header(loaded.config.data.csv_header);
-    options.label_column = loaded.config.data.label_column;
-    options.classes = classes;
+    data::CsvOptions options = data::csv_options(loaded.config.data, classes);
     options.label_optional = !need_labels;
     ds = data::read_csv_dataset(input, options);
   } else if (!labels.empty()) {
     ds = data::load_idx_dataset(input, labels, classes);
   } else {
     if (need_labels) throw data::DataError(input.string() + ": IDX images need --labels FILE");
-    data::IdxImages images = data::read_idx_images(input);
-    ds.source = input.string();
-    ds.features.resize(images.count, images.rows * images.cols);
-    for (std::int64_t i = 0; i < ds.features.size(); ++i) {
-      ds.features.data()[i] = static_cast<float>(images.pixels[static_cast<std::size_t>(i)]);
-    }
-    ds.labels.assign(static_cast<std::size_t>(images.count), 0);
+    ds = data::load_idx_unlabelled(input);
   }
   if (ds.feature_count() != inputs) {
     throw data::DataError(input.string() + ": " + std::to_string(ds.feature_count()) +

@@ -469,4 +469,12 @@ CsvHeader parse_csv_header(const std::string& text) {
   throw DataError("CSV header option must be auto, true or false, got '" + text + "'");
 }
 
+CsvOptions csv_options(const config::DataConfig& data, int classes) {
+  CsvOptions options;
+  options.header = parse_csv_header(data.csv_header);
+  options.label_column = data.label_column;
+  options.classes = classes;
+  return options;
+}
+
 }  // namespace mpitrain::data

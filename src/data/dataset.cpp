@@ -27,13 +27,13 @@ Dataset take_rows(const Dataset& ds, const std::vector<std::int64_t>& rows, std:
 
 }  // namespace
 
-void check_labels(const Dataset& ds, int classes) {
-  for (std::size_t i = 0; i < ds.labels.size(); ++i) {
-    const std::int32_t label = ds.labels[i];
-    if (label < 0 || label >= classes) {
-      throw DataError(ds.source + ": label " + std::to_string(label) + " of sample " + std::to_string(i) +
-                      " (0-based row) is outside [0, " + std::to_string(classes) + ")");
-    }
+void check_labels(std::span<const std::int32_t> labels, int classes, const std::string& source,
+                  std::int64_t first_index) {
+  const auto bad = std::find_if(labels.begin(), labels.end(), [&](std::int32_t l) { return l < 0 || l >= classes; });
+  if (bad != labels.end()) {
+    throw DataError(source + ": label " + std::to_string(*bad) + " at index " +
+                    std::to_string(first_index + (bad - labels.begin())) + " (0-based) is outside [0, " +
+                    std::to_string(classes) + ")");
   }
 }
 

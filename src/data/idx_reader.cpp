@@ -146,36 +146,61 @@ std::vector<std::int32_t> read_idx_labels(const std::filesystem::path& path) {
   return {bytes.begin(), bytes.end()};
 }
 
-Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
-  IdxImages raw = read_idx_images(images);
+namespace {
+
+Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem::path& labels, int classes,
+                      bool as_pixels) {
+  const IdxImages raw = read_idx_images(images);
   std::vector<std::int32_t> label_values = read_idx_labels(labels);
-  if (static_cast<std::int64_t>(label_values.size()) != raw.count) {
-    throw DataError("count mismatch: " + images.string() + " has " + std::to_string(raw.count) + " images but " +
-                    labels.string() + " has " + std::to_string(label_values.size()) + " labels");
-  }
-  for (std::size_t i = 0; i < label_values.size(); ++i) {
-    if (label_values[i] < 0 || label_values[i] >= classes) {
-      throw DataError(labels.string() + ": label " + std::to_string(label_values[i]) + " at index " +
-                      std::to_string(i) + " (0-based) is outside [0, " + std::to_string(classes) + ")");
-    }
-  }
+  detail::check_idx_counts(images, raw.count, labels, static_cast<std::int64_t>(label_values.size()));
+  check_labels(label_values, classes, labels.string());
   Dataset ds;
-  const auto features = static_cast<Eigen::Index>(raw.rows * raw.cols);
-  ds.pixels = Eigen::Map<const ByteMatrix>(raw.pixels.data(), static_cast<Eigen::Index>(raw.count), features);
-  ds.features.resize(0, features);
+  detail::set_idx_samples(ds, raw.pixels.data(), raw.count, raw.rows * raw.cols, as_pixels);
   ds.labels = std::move(label_values);
   ds.source = images.string();
   return ds;
 }
 
+}  // namespace
+
+Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
+  return load_idx_pair(images, labels, classes, true);
+}
+
 Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels, int classes) {
-  Dataset ds = load_idx_pixels(images, labels, classes);
-  ds.features = ds.pixels.cast<float>();
-  ds.pixels.resize(0, 0);
+  return load_idx_pair(images, labels, classes, false);
+}
+
+Dataset load_idx_unlabelled(const std::filesystem::path& images) {
+  const IdxImages raw = read_idx_images(images);
+  Dataset ds;
+  detail::set_idx_samples(ds, raw.pixels.data(), raw.count, raw.rows * raw.cols, false);
+  ds.labels.assign(static_cast<std::size_t>(raw.count), 0);
+  ds.source = images.string();
   return ds;
 }
 
 namespace detail {
+
+void check_idx_counts(const std::filesystem::path& images, std::int64_t image_count,
+                      const std::filesystem::path& labels, std::int64_t label_count) {
+  if (image_count != label_count) {
+    throw DataError("count mismatch: " + images.string() + " has " + std::to_string(image_count) + " images but " +
+                    labels.string() + " has " + std::to_string(label_count) + " labels");
+  }
+}
+
+void set_idx_samples(Dataset& ds, const std::uint8_t* bytes, std::int64_t count, std::int64_t features,
+                     bool as_pixels) {
+  const Eigen::Map<const ByteMatrix> samples(bytes, static_cast<Eigen::Index>(count),
+                                             static_cast<Eigen::Index>(features));
+  if (as_pixels) {
+    ds.pixels = samples;
+    ds.features.resize(0, static_cast<Eigen::Index>(features));
+  } else {
+    ds.features = samples.cast<float>();
+  }
+}
 
 IdxRecords read_idx_records(const std::filesystem::path& path, bool images,
                             const std::function<Range(std::int64_t)>& choose) {

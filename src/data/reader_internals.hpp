@@ -34,6 +34,17 @@ struct IdxRecords {
 IdxRecords read_idx_records(const std::filesystem::path& path, bool images,
                             const std::function<Range(std::int64_t)>& choose);
 
+/// @throws DataError naming both files and counts when an IDX images file and its labels file hold
+/// different numbers of records.
+void check_idx_counts(const std::filesystem::path& images, std::int64_t image_count,
+                      const std::filesystem::path& labels, std::int64_t label_count);
+
+/// The one place where IDX image bytes become samples: @p bytes (count × features, row-major) are kept as
+/// ds.pixels (ds.features then 0 × features) when @p as_pixels, else widened to unscaled float features
+/// (0..255) in ds.features. Labels and source are left to the caller.
+void set_idx_samples(Dataset& ds, const std::uint8_t* bytes, std::int64_t count, std::int64_t features,
+                     bool as_pixels);
+
 /// A byte window of a CSV file to parse.
 struct CsvWindow {
   std::uint64_t begin = 0;  ///< First byte parsed: 0 or the first byte of a record.

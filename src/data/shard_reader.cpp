@@ -105,27 +105,12 @@ Dataset load_idx_records(const std::filesystem::path& images, const std::filesys
   const auto choose = [&](std::int64_t) { return records; };
   detail::IdxRecords pixels = detail::read_idx_records(images, true, choose);
   const detail::IdxRecords label_bytes = detail::read_idx_records(labels, false, choose);
-  if (label_bytes.total != pixels.total) {
-    throw DataError("count mismatch: " + images.string() + " has " + std::to_string(pixels.total) +
-                    " images but " + labels.string() + " has " + std::to_string(label_bytes.total) + " labels");
-  }
+  detail::check_idx_counts(images, pixels.total, labels, label_bytes.total);
   Dataset ds;
   ds.labels.assign(label_bytes.bytes.begin(), label_bytes.bytes.end());
-  for (std::size_t i = 0; i < ds.labels.size(); ++i) {
-    if (ds.labels[i] >= classes) {
-      throw DataError(labels.string() + ": label " + std::to_string(ds.labels[i]) + " at index " +
-                      std::to_string(records.begin + static_cast<std::int64_t>(i)) + " (0-based) is outside [0, " +
-                      std::to_string(classes) + ")");
-    }
-  }
-  const auto features = static_cast<Eigen::Index>(pixels.rows * pixels.cols);
-  const Eigen::Map<const ByteMatrix> bytes(pixels.bytes.data(), static_cast<Eigen::Index>(records.size()), features);
-  if (as_pixels) {
-    ds.pixels = bytes;
-    ds.features.resize(0, features);
-  } else {
-    ds.features = bytes.cast<float>();
-  }
+  check_labels(ds.labels, classes, labels.string(), records.begin);
+  const std::int64_t features = pixels.rows * pixels.cols;
+  detail::set_idx_samples(ds, pixels.bytes.data(), records.size(), features, as_pixels);
   ds.source = images.string();
   if (info != nullptr) {
     const auto record_bytes = static_cast<std::uint64_t>(features);

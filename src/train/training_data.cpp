@@ -10,14 +10,6 @@ namespace mpitrain::train {
 
 namespace {
 
-data::CsvOptions csv_options(const config::Config& config) {
-  data::CsvOptions options;
-  options.header = data::parse_csv_header(config.data.csv_header);
-  options.label_column = config.data.label_column;
-  options.classes = config.model.classes;
-  return options;
-}
-
 // Feature columns sharing a header name are legal (features are positional) but often a mistake: rank 0
 // warns (every rank reads the same header).
 void warn_duplicates(const std::string& path, const data::CsvStats& stats, int rank) {
@@ -28,7 +20,7 @@ void warn_duplicates(const std::string& path, const data::CsvStats& stats, int r
 
 data::Dataset load_csv(const std::string& path, const config::Config& config, int rank) {
   data::CsvStats stats;
-  data::Dataset ds = data::read_csv_dataset(path, csv_options(config), &stats);
+  data::Dataset ds = data::read_csv_dataset(path, data::csv_options(config.data, config.model.classes), &stats);
   spdlog::info("{}: {} rows loaded, {} features, {} missing cells imputed as 0", path, stats.rows,
                ds.feature_count(), stats.imputed_cells);
   warn_duplicates(path, stats, rank);
@@ -42,7 +34,7 @@ data::Dataset load_train_shard(const config::Config& config, int rank, int world
   data::Dataset ds;
   if (d.format == "csv") {
     data::CsvStats stats;
-    ds = data::read_csv_shard(d.train_csv, csv_options(config), rank, world_size, &stats, &info);
+    ds = data::read_csv_shard(d.train_csv, data::csv_options(d, config.model.classes), rank, world_size, &stats, &info);
     spdlog::info("{}: shard {} of {}: bytes [{}, {}), {} rows loaded, {} features, {} missing cells imputed as 0",
                  d.train_csv, rank, world_size, info.byte_begin, info.byte_end, stats.rows, ds.feature_count(),
                  stats.imputed_cells);
@@ -53,7 +45,6 @@ data::Dataset load_train_shard(const config::Config& config, int rank, int world
     spdlog::info("{}: shard {} of {}: records [{}, {}) of {}, {} features", d.train_images, rank, world_size,
                  info.records.begin, info.records.end, info.total_records, ds.feature_count());
   }
-  data::check_labels(ds, config.model.classes);
   data::check_finite(ds);
   return ds;
 }
@@ -66,7 +57,6 @@ data::Dataset load_set(const config::Config& config, const std::string& images, 
   if (config.data.format != "csv") {
     spdlog::info("{}: {} samples of {} features", images, ds.size(), ds.feature_count());
   }
-  data::check_labels(ds, config.model.classes);
   data::check_finite(ds);
   return ds;
 }

@@ -365,5 +365,18 @@ TEST(CsvHeaderOption, Parses) {
   EXPECT_THROW(parse_csv_header(""), DataError);
 }
 
+TEST(CsvHeaderOption, RunOptionsComeFromTheDataSection) {
+  config::DataConfig data;
+  data.csv_header = "false";
+  data.label_column = "3";
+  const CsvOptions options = csv_options(data, 7);
+  EXPECT_EQ(options.header, CsvHeader::no);
+  EXPECT_EQ(options.label_column, "3");
+  EXPECT_EQ(options.classes, 7);
+  EXPECT_FALSE(options.label_optional);
+  data.csv_header = "maybe";
+  EXPECT_THROW(csv_options(data, 7), DataError);
+}
+
 }  // namespace
 }  // namespace mpitrain::data

@@ -98,6 +98,32 @@ TEST_F(IdxTest, LoadDatasetGivesUnscaledFloatRows) {
   EXPECT_EQ(ds.features(3, 5), 10.0f);
 }
 
+TEST_F(IdxTest, UnlabelledImagesAreUnscaledFloatRowsWithLabelZero) {
+  const fs::path images = write_plain("img", images_file(4, 3, 2));
+  const Dataset ds = load_idx_unlabelled(images);
+  ASSERT_EQ(ds.size(), 4);
+  ASSERT_EQ(ds.feature_count(), 6);
+  EXPECT_EQ(ds.pixels.size(), 0);
+  EXPECT_EQ(ds.labels, (std::vector<std::int32_t>(4, 0)));
+  EXPECT_EQ(ds.source, images.string());
+  for (std::uint32_t i = 0; i < 4; ++i)
+    for (std::uint32_t r = 0; r < 3; ++r)
+      for (std::uint32_t c = 0; c < 2; ++c)
+        EXPECT_EQ(ds.features(i, r * 2 + c), static_cast<float>(pixel_value(i, r, c)));
+}
+
+TEST_F(IdxTest, PixelsAreTheBytesOfTheFloatRows) {
+  const fs::path images = write_plain("img", images_file(3, 2, 2));
+  const fs::path labels = write_plain("lab", labels_file({1, 2, 3}));
+  const Dataset pixels = load_idx_pixels(images, labels, 10);
+  EXPECT_EQ(pixels.features.rows(), 0);
+  EXPECT_EQ(pixels.feature_count(), 4);
+  ASSERT_EQ(pixels.pixels.rows(), 3);
+  for (std::uint32_t i = 0; i < 3; ++i)
+    for (std::uint32_t p = 0; p < 4; ++p) EXPECT_EQ(pixels.pixels(i, p), pixel_value(i, p / 2, p % 2));
+  EXPECT_EQ(pixels.labels, (std::vector<std::int32_t>{1, 2, 3}));
+}
+
 TEST_F(IdxTest, BadMagicIsNamed) {
   const fs::path labels_as_images = write_plain("swapped", labels_file({1, 2}));
   expect_data_error([&] { (void)read_idx_images(labels_as_images); },

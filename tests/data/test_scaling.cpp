@@ -121,13 +121,14 @@ TEST(Scaler, RejectsUnknownMethodAndBadDivisor) {
   expect_data_error([] { Scaler("divide", -3.0); }, {"divisor"});
 }
 
-TEST(Dataset, CheckLabelsNamesSourceRowAndValue) {
-  Dataset ds = make_dataset({{1}, {2}, {3}}, "labels.idx");
-  ds.labels = {0, 9, 10};
-  EXPECT_NO_THROW(check_labels(ds, 11));
-  expect_data_error([&] { check_labels(ds, 10); }, {"labels.idx", "label 10", "sample 2"});
-  ds.labels = {0, -1, 3};
-  expect_data_error([&] { check_labels(ds, 10); }, {"labels.idx", "label -1", "sample 1"});
+TEST(Dataset, CheckLabelsNamesSourceIndexAndValue) {
+  std::vector<std::int32_t> labels{0, 9, 10};
+  EXPECT_NO_THROW(check_labels(labels, 11, "labels.idx"));
+  expect_data_error([&] { check_labels(labels, 10, "labels.idx"); }, {"labels.idx", "label 10", "index 2"});
+  // A shard's labels are named by their index in the whole file.
+  expect_data_error([&] { check_labels(labels, 10, "labels.idx", 1000); }, {"label 10", "index 1002"});
+  labels = {0, -1, 3};
+  expect_data_error([&] { check_labels(labels, 10, "labels.idx"); }, {"labels.idx", "label -1", "index 1"});
 }
 
 TEST(Dataset, CheckFiniteNamesRowAndColumn) {

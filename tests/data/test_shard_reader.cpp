@@ -112,6 +112,15 @@ TEST_F(ShardReaderTest, IdxRecordsAreTheRequestedRows) {
   EXPECT_EQ(info.memory_bytes, 4 * 4 + 4 * 4);  // 16 pixels, 4 int32 labels
 }
 
+TEST_F(ShardReaderTest, IdxLabelOutOfRangeNamesItsIndexInTheFile) {
+  const fs::path images = write_plain("i", images_file(9, 1, 4));
+  const fs::path labels = write_plain("l", labels_file(9));  // label of record i: 7·i mod 10
+  // Records [3, 7) hold labels 1, 8, 5, 2: with 8 classes record 4 (label 8) is the first out of range.
+  expect_data_error([&] { (void)load_idx_records(images, labels, 8, Range{3, 7}); },
+                    {labels.string(), "label 8", "index 4", "[0, 8)"});
+  EXPECT_EQ(load_idx_records(images, labels, 9, Range{3, 7}).size(), 4);
+}
+
 TEST_F(ShardReaderTest, IdxDamageIsFoundByTheShardsTogether) {
   // Plain: every shard checks the size against the header.
   const fs::path labels = write_plain("l", labels_file(8));

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <string>
 
+#include "mpitrain/config/config.hpp"
 #include "mpitrain/data/dataset.hpp"
 
 namespace mpitrain::data {
@@ -65,5 +66,10 @@ Dataset read_csv_dataset(const std::filesystem::path& path, const CsvOptions& op
 /// Parses `auto`, `true` or `false`.
 /// @throws DataError for another value.
 CsvHeader parse_csv_header(const std::string& text);
+
+/// The CSV options of a run's [data] section: data.csv_header and data.label_column, labels in
+/// [0, @p classes) (model.classes), label column required.
+/// @throws DataError for a data.csv_header other than auto, true or false.
+CsvOptions csv_options(const config::DataConfig& data, int classes);
 
 }  // namespace mpitrain::data

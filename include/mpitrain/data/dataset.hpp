@@ -39,9 +39,13 @@ struct Dataset {
   [[nodiscard]] std::int64_t feature_count() const { return features.cols(); }
 };
 
-/// Checks that every label is in [0, classes).
-/// @throws DataError naming ds.source and the first bad sample's 0-based row and value.
-void check_labels(const Dataset& ds, int classes);
+/// Checks that every label is in [0, classes): the one label range check of the readers (IDX whole or
+/// sharded; the CSV reader checks each label cell as it parses it, naming its line and column).
+/// @param labels samples' labels. @param source the labels file, for the message.
+/// @param first_index the 0-based index in that file of labels[0] (a shard's first record).
+/// @throws DataError "<source>: label L at index I (0-based) is outside [0, classes)" for the first bad one.
+void check_labels(std::span<const std::int32_t> labels, int classes, const std::string& source,
+                  std::int64_t first_index = 0);
 
 /// Checks that every feature is finite.
 /// @throws DataError naming ds.source, the 0-based row and column of the first non-finite value.

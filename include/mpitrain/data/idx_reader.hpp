@@ -43,4 +43,9 @@ Dataset load_idx_pixels(const std::filesystem::path& images, const std::filesyst
 Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesystem::path& labels,
                          int classes);
 
+/// Reads an IDX images file without a labels file (predict): count × (rows·cols) unscaled float features
+/// (0..255), every label 0, source = @p images.
+/// @throws DataError as read_idx_images.
+Dataset load_idx_unlabelled(const std::filesystem::path& images);
+
 }  // namespace mpitrain::data
