@@ -47,6 +47,33 @@ std::vector<std::string> gather_strings(const dist::Communicator& comm, std::str
   return out;
 }
 
+// What one rank adds to the job's totals; EnergyMonitor::totals() sums it over the ranks in one allreduce.
+struct RankSums {
+  double measured_cpu_j = 0, measured_ram_j = 0;  // its node's RAPL counters (the node's reader rank only)
+  // The part without a counter, for the estimate: CPU time (s), cores (this rank's share of its node's),
+  // peak memory (GB).
+  double unmeasured_cpu_seconds = 0, unmeasured_cores = 0, unmeasured_memory_gb = 0;
+  double cpu_seconds = 0, memory_gb = 0;  // all of its CPU time (s) and peak memory (GB)
+  // 1 on a node's reader rank (else 0): nodes, those with CPU and with RAM counters, those read through psys.
+  double nodes = 0, nodes_cpu_measured = 0, nodes_ram_measured = 0, nodes_psys = 0;
+  double cpus = 0, ram_gb = 0;  // its node's logical CPUs and memory (GB), on the node's reader rank
+};
+constexpr std::array<double RankSums::*, 13> rank_sum_fields = {
+    &RankSums::measured_cpu_j, &RankSums::measured_ram_j, &RankSums::unmeasured_cpu_seconds,
+    &RankSums::unmeasured_cores, &RankSums::unmeasured_memory_gb, &RankSums::cpu_seconds, &RankSums::memory_gb,
+    &RankSums::nodes, &RankSums::nodes_cpu_measured, &RankSums::nodes_ram_measured, &RankSums::nodes_psys,
+    &RankSums::cpus, &RankSums::ram_gb};
+static_assert(sizeof(RankSums) == rank_sum_fields.size() * sizeof(double), "every field of RankSums is summed");
+
+RankSums sum_over_ranks(const dist::Communicator& comm, const RankSums& mine) {
+  std::array<double, rank_sum_fields.size()> wire{};
+  for (std::size_t i = 0; i < wire.size(); ++i) wire[i] = mine.*rank_sum_fields[i];
+  comm.allreduce(std::span<double>(wire), dist::ReduceOp::sum);
+  RankSums all;
+  for (std::size_t i = 0; i < wire.size(); ++i) all.*rank_sum_fields[i] = wire[i];
+  return all;
+}
+
 }  // namespace
 
 // Cumulative figures of the whole job since start(), the same on every rank.
@@ -167,35 +194,37 @@ EnergyMonitor::Totals EnergyMonitor::totals() {
     for (const auto& p : counter_->take_problems()) spdlog::warn("energy: {}", p);
   }
   const bool reader = layout_.reader;
-  std::array<double, 13> sums = {measured_cpu,
-                                 measured_ram,
-                                 node_cpu_measured_ ? 0.0 : cpu_seconds,
-                                 node_cpu_measured_ ? 0.0 : cores_share_,
-                                 node_ram_measured_ ? 0.0 : memory_gb,
-                                 cpu_seconds,
-                                 memory_gb,
-                                 reader ? 1.0 : 0.0,
-                                 reader && node_cpu_measured_ ? 1.0 : 0.0,
-                                 reader && node_ram_measured_ ? 1.0 : 0.0,
-                                 reader && node_psys_ ? 1.0 : 0.0,
-                                 reader ? static_cast<double>(host_.cpus_online) : 0.0,
-                                 reader ? host_.ram_total_bytes / bytes_per_gb : 0.0};
-  comm_->allreduce(std::span<double>(sums), dist::ReduceOp::sum);
+  RankSums mine;
+  mine.measured_cpu_j = measured_cpu;
+  mine.measured_ram_j = measured_ram;
+  mine.unmeasured_cpu_seconds = node_cpu_measured_ ? 0.0 : cpu_seconds;
+  mine.unmeasured_cores = node_cpu_measured_ ? 0.0 : cores_share_;
+  mine.unmeasured_memory_gb = node_ram_measured_ ? 0.0 : memory_gb;
+  mine.cpu_seconds = cpu_seconds;
+  mine.memory_gb = memory_gb;
+  mine.nodes = reader ? 1.0 : 0.0;
+  mine.nodes_cpu_measured = reader && node_cpu_measured_ ? 1.0 : 0.0;
+  mine.nodes_ram_measured = reader && node_ram_measured_ ? 1.0 : 0.0;
+  mine.nodes_psys = reader && node_psys_ ? 1.0 : 0.0;
+  mine.cpus = reader ? static_cast<double>(host_.cpus_online) : 0.0;
+  mine.ram_gb = reader ? host_.ram_total_bytes / bytes_per_gb : 0.0;
+  const RankSums all = sum_over_ranks(*comm_, mine);
   Totals t;
   t.seconds = comm_->allreduce(seconds, dist::ReduceOp::max);
-  t.measured_cpu = sums[0];
-  t.measured_ram = sums[1];
-  t.estimate_input = {t.seconds, sums[3], core_usage(sums[2], t.seconds, sums[3]), config_.cpu_watts_per_core,
-                      sums[4]};
+  t.measured_cpu = all.measured_cpu_j;
+  t.measured_ram = all.measured_ram_j;
+  t.estimate_input = {t.seconds, all.unmeasured_cores,
+                      core_usage(all.unmeasured_cpu_seconds, t.seconds, all.unmeasured_cores),
+                      config_.cpu_watts_per_core, all.unmeasured_memory_gb};
   t.estimated = green_algorithms_energy(t.estimate_input);
-  t.cpu_seconds = sums[5];
-  t.memory_gb = sums[6];
-  t.nodes = sums[7];
-  t.nodes_cpu = sums[8];
-  t.nodes_ram = sums[9];
-  t.nodes_psys = sums[10];
-  t.cpus = sums[11];
-  t.ram_gb = sums[12];
+  t.cpu_seconds = all.cpu_seconds;
+  t.memory_gb = all.memory_gb;
+  t.nodes = all.nodes;
+  t.nodes_cpu = all.nodes_cpu_measured;
+  t.nodes_ram = all.nodes_ram_measured;
+  t.nodes_psys = all.nodes_psys;
+  t.cpus = all.cpus;
+  t.ram_gb = all.ram_gb;
   return t;
 }
 

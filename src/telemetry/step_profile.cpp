@@ -58,28 +58,31 @@ void StepProfile::record(StepPhase phase, Clock::time_point start, Clock::time_p
 }
 
 nlohmann::json StepProfile::summary(const dist::Communicator& comm) const {
-  // Sums over ranks of: step, each phase, comm span, then the slowest rank's step time apart.
+  // Sums over ranks (one allreduce) of the step time, each phase's time and the comm span, at named
+  // positions; the slowest rank's step time apart.
+  constexpr std::size_t step_at = 0, comm_span_at = phase_count + 1;
+  const auto phase_at = [](StepPhase p) { return static_cast<std::size_t>(index(p)) + 1; };
   std::array<double, phase_count + 2> sums{};
-  sums[0] = step_seconds_;
-  for (int p = 0; p < phase_count; ++p) sums[static_cast<std::size_t>(p) + 1] = seconds_[p];
-  sums[phase_count + 1] = comm_span_seconds_;
+  sums[step_at] = step_seconds_;
+  for (int p = 0; p < phase_count; ++p) sums[phase_at(static_cast<StepPhase>(p))] = seconds_[p];
+  sums[comm_span_at] = comm_span_seconds_;
   comm.allreduce(std::span<double>(sums), dist::ReduceOp::sum);
   const double slowest = comm.allreduce(step_seconds_, dist::ReduceOp::max);
   const double ranks = comm.size();
   const double steps = static_cast<double>(std::max<std::int64_t>(timed_steps_, 1));
-  auto per_step = [&](std::size_t i) { return sums[i] / ranks / steps; };
-  auto phase = [&](StepPhase p) { return per_step(static_cast<std::size_t>(index(p)) + 1); };
+  auto per_step = [&](std::size_t at) { return sums[at] / ranks / steps; };
+  auto phase = [&](StepPhase p) { return per_step(phase_at(p)); };
 
-  const double step = per_step(0);
+  const double step = per_step(step_at);
   double phases = 0.0;
   for (StepPhase p : {StepPhase::data, StepPhase::forward, StepPhase::backward, StepPhase::allreduce_wait,
                       StepPhase::agreement, StepPhase::optimizer}) {
     phases += phase(p);
   }
-  const double span = per_step(phase_count + 1);
+  const double span = per_step(comm_span_at);
   const double wait = phase(StepPhase::allreduce_wait);
   const double hidden = span > 0.0 ? std::clamp(1.0 - wait / span, 0.0, 1.0) : 0.0;
-  const double total = sums[0] / ranks;
+  const double total = sums[step_at] / ranks;
   return {{"warmup_steps", warmup_steps_},
           {"steps", timed_steps_},
           {"samples", samples_},
