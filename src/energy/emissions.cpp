@@ -3,11 +3,13 @@
 #include <csv.h>
 #include <spdlog/fmt/fmt.h>
 
+#include <boost/uuid/uuid.hpp>
+#include <boost/uuid/uuid_generators.hpp>
+#include <boost/uuid/uuid_io.hpp>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <fstream>
-#include <random>
 
 #include "mpitrain/base/files.hpp"
 
@@ -125,17 +127,7 @@ void append_emissions_row(const std::filesystem::path& path, const EmissionsRow&
   }
 }
 
-std::string random_uuid() {
-  std::random_device device;
-  std::uniform_int_distribution<int> byte(0, 255);
-  unsigned char b[16];
-  for (auto& x : b) x = static_cast<unsigned char>(byte(device));
-  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);  // version 4 (RFC 4122 section 4.4)
-  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);  // variant 10
-  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}",
-                     b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-                     b[15]);
-}
+std::string random_uuid() { return boost::uuids::to_string(boost::uuids::random_generator()()); }
 
 std::string local_timestamp() {
   const std::time_t now = std::time(nullptr);

@@ -79,7 +79,8 @@ void append_emissions_row(const std::filesystem::path& path, const EmissionsRow&
 /// @throws EmissionsError naming @p origin if the text is not valid CSV.
 std::vector<std::string> parse_csv_record(const std::string& line, const std::string& origin);
 
-/// A random (version 4) UUID, e.g. `3f1c2a9e-7b0d-4c1e-9a55-0d2f6b8e4a11`.
+/// A random (version 4, RFC 4122 section 4.4) UUID from Boost.Uuid's random_generator (the operating
+/// system's entropy), lower-case, e.g. `3f1c2a9e-7b0d-4c1e-9a55-0d2f6b8e4a11`.
 std::string random_uuid();
 
 /// The current local time as `YYYY-MM-DDTHH:MM:SS` (CodeCarbon's timestamp format).
