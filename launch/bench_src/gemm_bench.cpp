@@ -10,18 +10,17 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <boost/algorithm/string.hpp>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "median_time.hpp"
+
 namespace {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Clock = std::chrono::steady_clock;
-
 struct Shape {
   std::string name;
   long m, n, k;   // the product is (m × k)·(k × n)
@@ -39,21 +38,9 @@ double time_shape(const Shape& s, double min_seconds) {
     if (s.kind == 2) c.noalias() = a * b.transpose();
   };
   run();
-  std::vector<double> rounds;
-  for (int r = 0; r < 7; ++r) {
-    long reps = 0;
-    const auto start = Clock::now();
-    double elapsed = 0.0;
-    do {
-      run();
-      ++reps;
-      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    } while (elapsed < min_seconds);
-    rounds.push_back(elapsed / static_cast<double>(reps));
-  }
-  std::nth_element(rounds.begin(), rounds.begin() + 3, rounds.end());
+  const double seconds = bench::median_seconds(run, min_seconds);
   if (c(0, 0) == 12345.678f) std::puts("");  // keeps the products observable
-  return rounds[3];
+  return seconds;
 }
 
 std::vector<long> parse_list(const std::string& text) {

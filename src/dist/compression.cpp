@@ -27,6 +27,9 @@ std::string to_string(Compression c) {
   return "?";
 }
 
+// Why not Eigen::half / Eigen::bfloat16 (same rounding, same bits for every non-NaN float, but NaN payloads
+// differ): launch/bench_src/half_bench measured Eigen 1.2 to 20 times slower on a 235k-value gradient
+// (fp16 encode 63 vs 1252 us, bf16 sum operator 112 vs 1048 us; GCC 12, AVX-512 machine).
 std::uint16_t float_to_bf16(float value) {
   std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
   if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x0040u);
