@@ -17,6 +17,7 @@
 #include "mpitrain/checkpoint/resume.hpp"
 #include "mpitrain/nn/model.hpp"
 #include "checkpoint/hdf5.hpp"
+#include "common/hdf5_edit.hpp"
 
 namespace mpitrain::checkpoint {
 namespace {
@@ -144,12 +145,7 @@ std::vector<hsize_t> raw_shape(hid_t dataset) {
 void rewrite_string_attr(const fs::path& path, const char* object, const char* name, const std::string& value) {
   FileHandle f = open_raw(path, H5F_ACC_RDWR);
   detail::Group g(H5Gopen2(f.get(), object, H5P_DEFAULT));
-  ASSERT_GE(H5Adelete(g.get(), name), 0);
-  Datatype type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type.get(), value.size());
-  Dataspace space(H5Screate(H5S_SCALAR));
-  Attribute attr(H5Acreate2(g.get(), name, type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
-  ASSERT_GE(H5Awrite(attr.get(), type.get(), value.data()), 0);
+  ASSERT_TRUE(test::replace_string_attribute(g.get(), name, value)) << object << " " << name;
 }
 
 class CheckpointTest : public ::testing::Test {
@@ -478,9 +474,7 @@ TEST_F(CheckpointTest, OtherFormatVersionIsNamed) {
   {
     FileHandle f = open_raw(path, H5F_ACC_RDWR);
     detail::Group own(H5Gopen2(f.get(), "mpitrain", H5P_DEFAULT));
-    Attribute attr(H5Aopen(own.get(), "format_version", H5P_DEFAULT));
-    const int version = 99;
-    ASSERT_GE(H5Awrite(attr.get(), H5T_NATIVE_INT, &version), 0);
+    ASSERT_TRUE(test::replace_int_attribute(own.get(), "format_version", H5T_STD_I32LE, 99));
   }
   const std::string message = read_error(path);
   EXPECT_NE(message.find("format_version is 99, this build reads versions 1 and 2"), std::string::npos) << message;

@@ -16,6 +16,7 @@
 #include "mpitrain/nn/parameters.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
 #include "checkpoint/hdf5.hpp"
+#include "common/hdf5_edit.hpp"
 
 namespace mpitrain {
 namespace {
@@ -142,13 +143,7 @@ class FuzzRegressionCheckpoint : public ::testing::Test {
                              R"(], "layers": [{"type": "dense", "units": 2}]})";
     const checkpoint::detail::FileHandle file(H5Fopen(path_.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
     const checkpoint::detail::Group own(H5Gopen2(file.get(), "mpitrain", H5P_DEFAULT));
-    ASSERT_GE(H5Adelete(own.get(), "model_spec"), 0);
-    const checkpoint::detail::Datatype type(H5Tcopy(H5T_C_S1));
-    H5Tset_size(type.get(), spec.size());
-    const checkpoint::detail::Dataspace scalar(H5Screate(H5S_SCALAR));
-    const checkpoint::detail::Attribute attr(
-        H5Acreate2(own.get(), "model_spec", type.get(), scalar.get(), H5P_DEFAULT, H5P_DEFAULT));
-    ASSERT_GE(H5Awrite(attr.get(), type.get(), spec.data()), 0);
+    ASSERT_TRUE(test::replace_string_attribute(own.get(), "model_spec", spec));
   }
 
   // Replaces /dense/dense/kernel:0 by a float32 dataset of @p dims, written with @p values unless empty,

@@ -11,11 +11,11 @@
 #include <vector>
 
 #include "checkpoint/hdf5.hpp"
+#include "common/hdf5_edit.hpp"
 
 namespace mpitrain::fuzz {
 namespace {
 
-using checkpoint::detail::Attribute;
 using checkpoint::detail::Dataset;
 using checkpoint::detail::Dataspace;
 using checkpoint::detail::Datatype;
@@ -91,12 +91,6 @@ std::size_t element_count(hid_t space) {
   return points > 0 ? static_cast<std::size_t>(points) : 0;
 }
 
-void replace_attribute(hid_t object, const std::string& name, hid_t type, hid_t space, const void* data) {
-  if (H5Aexists(object, name.c_str()) > 0) H5Adelete(object, name.c_str());
-  Attribute attr(H5Acreate2(object, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT));
-  if (attr.get() >= 0) H5Awrite(attr.get(), type == H5T_IEEE_F64LE ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64, data);
-}
-
 void delete_attribute(hid_t file, FuzzedDataProvider& in) {
   std::string name;
   const Object object = open_object(file, name, in);
@@ -113,8 +107,10 @@ void set_number_attribute(hid_t file, FuzzedDataProvider& in) {
   for (auto& v : values) v = in.ConsumeBool() ? in.PickValueInArray(interesting_ints) : in.ConsumeIntegral<std::int64_t>();
   std::vector<double> doubles(values.begin(), values.end());
   if (object.get() < 0 || space.get() < 0) return;
-  replace_attribute(object.get(), name, type, space.get(),
-                    type == H5T_IEEE_F64LE ? static_cast<const void*>(doubles.data()) : values.data());
+  const bool floating = type == H5T_IEEE_F64LE;
+  (void)test::replace_attribute(object.get(), name.c_str(), type, space.get(),
+                                floating ? H5T_NATIVE_DOUBLE : H5T_NATIVE_INT64,
+                                floating ? static_cast<const void*>(doubles.data()) : values.data());
 }
 
 void set_string_attribute(hid_t file, FuzzedDataProvider& in) {
@@ -133,9 +129,7 @@ void set_string_attribute(hid_t file, FuzzedDataProvider& in) {
     H5Tset_size(type.get(), H5T_VARIABLE);
     std::vector<const char*> pointers;
     for (const auto& v : values) pointers.push_back(v.c_str());
-    if (H5Aexists(object.get(), name.c_str()) > 0) H5Adelete(object.get(), name.c_str());
-    Attribute attr(H5Acreate2(object.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
-    if (attr.get() >= 0) H5Awrite(attr.get(), type.get(), pointers.data());
+    (void)test::replace_attribute(object.get(), name.c_str(), type.get(), space.get(), type.get(), pointers.data());
     return;
   }
   std::size_t size = 1;
@@ -144,9 +138,7 @@ void set_string_attribute(hid_t file, FuzzedDataProvider& in) {
   for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(buffer.data() + i * size, values[i].data(), values[i].size());
   H5Tset_size(type.get(), size);
   H5Tset_strpad(type.get(), pad);
-  if (H5Aexists(object.get(), name.c_str()) > 0) H5Adelete(object.get(), name.c_str());
-  Attribute attr(H5Acreate2(object.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT));
-  if (attr.get() >= 0) H5Awrite(attr.get(), type.get(), buffer.data());
+  (void)test::replace_attribute(object.get(), name.c_str(), type.get(), space.get(), type.get(), buffer.data());
 }
 
 PropertyList intermediate_groups() {

@@ -87,16 +87,12 @@ done
 grep -h "now connected to" "$WORK/tcp.log" | sed 's/^/  /'
 
 "$PYTHON" - "$WORK" <<'PY' || fail "parameters differ between one host and three hosts over TCP"
-import json, sys, h5py, numpy as np
+import sys, numpy as np, ckpt
 work = sys.argv[1]
 def params(run):
-    s = json.load(open(f"{work}/{run}/summary.json"))
+    s = ckpt.summary(f"{work}/{run}")
     assert s["steps"] == 20 and s["world_size"] == 3 and s["global_batch_size"] == 96, s
-    with h5py.File(f"{work}/{run}/{s['checkpoint']}", "r") as f:
-        names = [n.decode() for n in f.attrs["layer_names"]]
-        flat = np.concatenate([np.asarray(f[n][w.decode()]).ravel()
-                               for n in names for w in f[n].attrs["weight_names"]]).astype(np.float32)
-    return flat, s["param_checksum"]
+    return ckpt.final_parameters(f"{work}/{run}"), s["param_checksum"]
 one, one_crc = params("onehost")
 tcp, tcp_crc = params("tcp")
 rel = np.abs(tcp - one).max() / np.abs(one).max()

@@ -84,13 +84,8 @@ echo "ok: kill -9 during a checkpoint write, previous checkpoint intact, resume 
 train 2 ws --train.max_steps=12 > /dev/null 2>&1 || fail "first half at 2 ranks"
 train 3 ws --checkpoint.resume=auto > /dev/null 2>&1 || fail "second half at 3 ranks"
 "$PYTHON" - "$WORK" <<'PY' || fail "resume at another world size left the trajectory"
-import json, sys, h5py, numpy as np
-def params(run):
-    s = json.load(open(f"{sys.argv[1]}/{run}/summary.json"))
-    with h5py.File(f"{sys.argv[1]}/{run}/{s['checkpoint']}") as f:
-        return np.concatenate([np.asarray(f[n][w.decode()]).ravel() for n in [x.decode() for x in f.attrs["layer_names"]]
-                               for w in f[n].attrs["weight_names"]])
-a, b = params("ref"), params("ws")
+import sys, numpy as np, ckpt
+a, b = (ckpt.final_parameters(f"{sys.argv[1]}/{run}") for run in ("ref", "ws"))
 rel = np.abs(a - b).max() / np.abs(a).max()
 print(f"2 ranks then 3 ranks vs 2 ranks: max |diff| / max |param| = {rel:.2e}")
 assert rel <= 5e-5  # 24 Adam steps, two world sizes: float rounding of the sums
