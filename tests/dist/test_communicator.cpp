@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include "common/mpi_gtest.hpp"
 #include "mpitrain/dist/communicator.hpp"
@@ -19,8 +21,22 @@ TEST(Communicator, RankAndSize) {
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   EXPECT_EQ(world->rank(), rank);
   EXPECT_EQ(world->size(), size);
-  EXPECT_EQ(world->local_size(), size);  // one node in tests
-  EXPECT_EQ(world->local_rank(), rank);
+  // The ranks on this node, counted another way: the ranks whose processor (host) name is this rank's.
+  std::vector<char> names(static_cast<std::size_t>(size) * MPI_MAX_PROCESSOR_NAME, '\0');
+  int length = 0;
+  MPI_Get_processor_name(names.data() + static_cast<std::size_t>(rank) * MPI_MAX_PROCESSOR_NAME, &length);
+  MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, names.data(), MPI_MAX_PROCESSOR_NAME, MPI_CHAR, MPI_COMM_WORLD);
+  const auto name_of = [&](int r) {
+    return std::string(names.data() + static_cast<std::size_t>(r) * MPI_MAX_PROCESSOR_NAME);
+  };
+  int same_host = 0, same_host_below = 0;
+  for (int r = 0; r < size; ++r) {
+    if (name_of(r) != name_of(rank)) continue;
+    ++same_host;
+    if (r < rank) ++same_host_below;
+  }
+  EXPECT_EQ(world->local_size(), same_host);
+  EXPECT_EQ(world->local_rank(), same_host_below);
 }
 
 TEST(Communicator, AllreduceOps) {

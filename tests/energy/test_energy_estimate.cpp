@@ -27,7 +27,12 @@ TEST(EnergyEstimate, PaperDefaults) {
   // 10 min on one core at the default 12 W, fully used, 2 GB: 600 · (12 + 0.745) = 7647 J.
   const auto e = green_algorithms_energy({600.0, 1.0, 1.0, 12.0, 2.0});
   EXPECT_DOUBLE_EQ(e.it_joules(), 7647.0);
-  EXPECT_DOUBLE_EQ(memory_watts_per_gb, 0.3725);
+  // Memory alone at the paper's P_m = 0.3725 W/GB: 64 GB draw 64 · 0.3725 = 23.84 W, so one hour is
+  // 3600 s · 23.84 W = 85 824 J (0.023 84 kWh), whatever the cores do.
+  const auto m = green_algorithms_energy({3600.0, 0.0, 0.0, 12.0, 64.0});
+  EXPECT_DOUBLE_EQ(m.cpu_joules, 0.0);
+  EXPECT_DOUBLE_EQ(m.ram_joules, 85824.0);
+  EXPECT_DOUBLE_EQ(to_kwh(m.ram_joules), 0.02384);
 }
 
 TEST(EnergyEstimate, CoreUsageFromCpuTime) {

@@ -1,10 +1,17 @@
 // RAPL zone discovery and counting on the fake powercap trees of tests/fixtures/powercap/. Expected
 // joules are the hand-chosen counter advances (µJ / 10^6), compared exactly.
 #include <gtest/gtest.h>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <string>
 
 #include "mpitrain/energy/powercap.hpp"
 #include "energy/powercap_fixture.hpp"
@@ -24,6 +31,47 @@ std::vector<std::string> labels(const RaplDiscovery& d) {
 
 bool any_contains(const std::vector<std::string>& texts, const std::string& part) {
   return std::any_of(texts.begin(), texts.end(), [&](const std::string& t) { return t.find(part) != std::string::npos; });
+}
+
+struct UnprivilegedRun {
+  std::string output;  // what the function returned in the child
+  std::string error;   // why the child could not run it (empty: it ran)
+};
+
+// Runs @p fn in a forked child without root's privileges (when this process is root: supplementary groups
+// cleared, then setgid and setuid to the user nobody) and returns the text it returned, through a pipe.
+UnprivilegedRun run_unprivileged(const std::function<std::string()>& fn) {
+  const passwd* nobody = ::getpwnam("nobody");
+  if (::geteuid() == 0 && nobody == nullptr) return {"", "no user 'nobody' to drop root privileges to"};
+  const uid_t uid = nobody != nullptr ? nobody->pw_uid : 0;
+  const gid_t gid = nobody != nullptr ? nobody->pw_gid : 0;
+  int fds[2];
+  if (::pipe(fds) != 0) return {"", std::string("pipe: ") + std::strerror(errno)};
+  const pid_t pid = ::fork();
+  if (pid < 0) return {"", std::string("fork: ") + std::strerror(errno)};
+  if (pid == 0) {
+    ::close(fds[0]);
+    if (::geteuid() == 0 && (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0)) ::_exit(3);
+    const std::string out = fn();
+    for (std::size_t done = 0; done < out.size();) {
+      const ssize_t n = ::write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) ::_exit(4);
+      done += static_cast<std::size_t>(n);
+    }
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  UnprivilegedRun run;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) run.output.append(buffer, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    run.error = WIFEXITED(status) && WEXITSTATUS(status) == 3 ? "the child could not drop root privileges"
+                                                              : "the child failed (status " + std::to_string(status) + ")";
+  }
+  return run;
 }
 
 }  // namespace
@@ -195,13 +243,24 @@ TEST(Powercap, PermissionDeniedSaysWhyAndHow) {
   EXPECT_NE(d.unavailable.find("chmod o+r"), std::string::npos);
 }
 
-TEST(Powercap, PermissionDeniedForRealWhenNotRoot) {
-  if (::geteuid() == 0) GTEST_SKIP() << "running as root: chmod 000 does not deny root";
+// The same through the real file system: a child process reads a tree whose energy_uj is mode 000, as the
+// user nobody when the tests run as root (chmod does not deny root, and setuid from root drops every
+// capability), else as the user running the tests.
+TEST(Powercap, PermissionDeniedForReal) {
   const auto root = copy_powercap_fixture("permission_denied", "perm_real");
-  ::chmod((root / "intel-rapl:0" / "energy_uj").c_str(), 0);
-  const auto d = discover_rapl_zones(root, RaplDomain::package);
-  EXPECT_FALSE(d.cpu_measured);
-  EXPECT_NE(d.unavailable.find("permission denied"), std::string::npos) << d.unavailable;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+    std::filesystem::permissions(entry.path(), entry.is_directory() ? std::filesystem::perms(0755)
+                                                                    : std::filesystem::perms(0644));
+  }
+  std::filesystem::permissions(root, std::filesystem::perms(0755));
+  ASSERT_EQ(::chmod((root / "intel-rapl:0" / "energy_uj").c_str(), 0), 0);
+  const UnprivilegedRun run = run_unprivileged([&] {
+    const auto d = discover_rapl_zones(root, RaplDomain::package);
+    return std::string(d.cpu_measured ? "measured" : "unmeasured") + "\n" + d.unavailable;
+  });
+  ASSERT_TRUE(run.error.empty()) << run.error;
+  EXPECT_TRUE(run.output.starts_with("unmeasured\n")) << run.output;
+  EXPECT_NE(run.output.find("intel-rapl:0/energy_uj: permission denied"), std::string::npos) << run.output;
 }
 
 TEST(Powercap, AbsentRootSaysWhyAndHow) {

@@ -1,6 +1,7 @@
 // Softmax cross-entropy against values computed by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "mpitrain/nn/loss.hpp"
@@ -38,10 +39,25 @@ TEST(SoftmaxCrossEntropy, StableForLargeLogits) {
 }
 
 TEST(Softmax, RowsSumToOne) {
-  std::vector<float> z = {0.5f, -1.0f, 2.0f, 3.0f, 3.0f, 3.0f};
-  std::vector<float> p(6);
-  nn::softmax(nn::ConstMatrixMap(z.data(), 2, 3), nn::MatrixMap(p.data(), 2, 3));
-  EXPECT_NEAR(p[0] + p[1] + p[2], 1.0, 1e-6);
+  // Rows: mixed signs, all equal, one large logit (shifted by the row maximum), all very negative.
+  std::vector<float> z = {0.5f, -1.0f, 2.0f, 3.0f, 3.0f, 3.0f, 100.0f, 0.0f, -5.0f, -80.0f, -81.0f, -82.0f};
+  const Eigen::Index rows = 4, cols = 3;
+  std::vector<float> p(z.size());
+  nn::softmax(nn::ConstMatrixMap(z.data(), rows, cols), nn::MatrixMap(p.data(), rows, cols));
+  for (Eigen::Index r = 0; r < rows; ++r) {
+    // Each probability against exp(z - max) / sum computed in double here.
+    const auto* row = z.data() + r * cols;
+    const double top = *std::max_element(row, row + cols);
+    double denominator = 0.0;
+    for (Eigen::Index c = 0; c < cols; ++c) denominator += std::exp(double{row[c]} - top);
+    double sum = 0.0;
+    for (Eigen::Index c = 0; c < cols; ++c) {
+      const float got = p[static_cast<std::size_t>(r * cols + c)];
+      EXPECT_NEAR(got, std::exp(double{row[c]} - top) / denominator, 1e-6) << "row " << r << ", column " << c;
+      sum += got;
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-6) << "row " << r;
+  }
   EXPECT_NEAR(p[3], 1.0 / 3.0, 1e-6);
   EXPECT_NEAR(p[2] / p[0], std::exp(1.5), 1e-4);
 }
