@@ -2,7 +2,7 @@
 set -euo pipefail
 MPITRAIN=$1
 REPO=$2
-PYTHON=${PYTHON:-/usr/bin/python3}
+source "$REPO/launch/lib.sh"  # PYTHON (unless CTest sets it)
 export PYTHONPATH="$REPO/tests/python${PYTHONPATH:+:$PYTHONPATH}"  # tests/python/ckpt.py for `import ckpt`
 MPIRUN_FLAGS=${MPIRUN_FLAGS:-"--oversubscribe --allow-run-as-root"}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mpitrain-e2e.XXXXXX")
