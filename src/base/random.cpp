@@ -33,6 +33,12 @@ std::uint64_t SplitMix64::below(std::uint64_t bound) {
   return static_cast<std::uint64_t>(m >> 64);
 }
 
+std::uint64_t keyed_seed(std::initializer_list<std::uint64_t> keys) {
+  std::uint64_t h = 0;
+  for (const std::uint64_t k : keys) h = SplitMix64(h ^ k).next();
+  return h;
+}
+
 float SplitMix64::uniform_float() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
 
 }  // namespace mpitrain::base

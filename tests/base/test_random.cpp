@@ -62,6 +62,14 @@ TEST(SplitMix64, UniformFloatUsesTheTop24Bits) {
   }
 }
 
+TEST(KeyedSeed, MatchesAnIndependentImplementationAndDependsOnTheOrder) {
+  // Golden values from a Python implementation of the documented chain (h = SplitMix64(h ^ k).next()).
+  EXPECT_EQ(keyed_seed({0}), 0xe220a8397b1dcdafULL);  // SplitMix64(0).next()
+  EXPECT_EQ(keyed_seed({7, 3}), 0x6baa78681a99f995ULL);
+  EXPECT_EQ(keyed_seed({3, 7}), 0xe880a903bcff6547ULL);
+  EXPECT_EQ(keyed_seed({42, 5, 123456789, 0xdeadbeef}), 0xcfcda6221a3c87c6ULL);
+}
+
 TEST(Shuffle, MatchesAnIndependentImplementation) {
   // Golden values from an independent Python implementation of SplitMix64, Lemire's bounded draw and
   // Durstenfeld's loop (for i = n-1 down to 1: swap v[i] with v[below(i + 1)]).

@@ -5,6 +5,7 @@
 /// stream, so that results do not depend on the world size.
 
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <utility>
 
@@ -29,6 +30,12 @@ class SplitMix64 {
  private:
   std::uint64_t state_;
 };
+
+/// The seed of the stream of one keyed draw, a pure function of @p keys in order (e.g. the run's seed, the
+/// global step, a sample's global index, a layer's key): h = 0, then for each key k, h = SplitMix64(h ^ k).next().
+/// So a value drawn from SplitMix64(keyed_seed({...})) is the same on whichever rank computes it, and in a
+/// resumed run. keyed_seed({k}) is SplitMix64(k).next().
+std::uint64_t keyed_seed(std::initializer_list<std::uint64_t> keys);
 
 /// Shuffles @p values in place with @p rng: Fisher–Yates in Durstenfeld's form (Knuth, TAOCP vol. 2,
 /// Algorithm 3.4.2 P): for i = n-1 down to 1, swap values[i] with values[rng.below(i + 1)]. Draws n - 1
