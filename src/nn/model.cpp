@@ -8,6 +8,7 @@
 #include "mpitrain/base/random.hpp"
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/dense.hpp"
+#include "mpitrain/nn/dropout.hpp"
 
 namespace mpitrain::nn {
 
@@ -19,6 +20,9 @@ std::unique_ptr<Layer> make_layer(const DenseSpec& s, std::string name, const Sh
 }
 std::unique_ptr<Layer> make_layer(const ActivationSpec& s, std::string name, const Shape& input) {
   return std::make_unique<Activation>(std::move(name), s.kind, input);
+}
+std::unique_ptr<Layer> make_layer(const DropoutSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<Dropout>(std::move(name), s.rate, input);
 }
 
 // The layers of a spec with their tensors registered, before any buffer exists.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <type_traits>
@@ -47,6 +48,17 @@ std::int64_t positive_integer(const json& value, const Where& where) {
   return value.get<std::int64_t>();
 }
 
+// A finite number in [low, high) (or (low, high) with low_open), e.g. a rate or a momentum.
+double number_in(const json& value, double low, double high, bool low_open, const Where& where) {
+  const bool number = value.is_number() && std::isfinite(value.get<double>());
+  const double v = number ? value.get<double>() : 0.0;
+  if (!number || (low_open ? v <= low : v < low) || v >= high) {
+    where.fail("must be a number in " + std::string(low_open ? "(" : "[") + json(low).dump() + ", " +
+               (std::isinf(high) ? std::string("inf") : json(high).dump()) + "), got " + value.dump());
+  }
+  return v;
+}
+
 std::string string_value(const json& value, const Where& where) {
   if (!value.is_string()) where.fail("must be a string, got " + value.dump());
   return value.get<std::string>();
@@ -55,6 +67,7 @@ std::string string_value(const json& value, const Where& where) {
 // One function pair per layer type: its fields to JSON and back (besides "type").
 void write_fields(json& out, const DenseSpec& s) { out["units"] = s.units; }
 void write_fields(json& out, const ActivationSpec& s) { out["activation"] = to_string(s.kind); }
+void write_fields(json& out, const DropoutSpec& s) { out["rate"] = s.rate; }
 
 DenseSpec read_fields(const json& in, std::type_identity<DenseSpec>, const Where& where) {
   only_keys(in, {"type", "units"}, where);
@@ -69,6 +82,11 @@ ActivationSpec read_fields(const json& in, std::type_identity<ActivationSpec>, c
   } catch (const std::invalid_argument& e) {
     where.key("activation").fail(e.what());
   }
+}
+
+DropoutSpec read_fields(const json& in, std::type_identity<DropoutSpec>, const Where& where) {
+  only_keys(in, {"type", "rate"}, where);
+  return DropoutSpec{number_in(member(in, "rate", where), 0.0, 1.0, false, where.key("rate"))};
 }
 
 // The names of every layer type, for the message about an unknown one.

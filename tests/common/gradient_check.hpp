@@ -56,6 +56,9 @@ struct LayerCheck {
   float kink_margin = 0.0f;       ///< Inputs with |x| below it become 0.5 (ReLU's kink at 0 has no derivative).
   double eps = 1e-2;              ///< Finite-difference step.
   double tol = 2e-3;              ///< Relative tolerance.
+  /// The context of every forward (the same in every objective call: a dropout mask stays fixed, a batch
+  /// norm in training recomputes its batch statistics each time, so the check covers its full Jacobian).
+  nn::Context context = nn::Context::evaluation();
 };
 
 /// Checks @p layer's backward against finite differences of sum(forward(X) ∘ R): the parameter gradient it
@@ -74,9 +77,8 @@ inline void check_layer_gradient(nn::Layer& layer, const LayerCheck& c = {}) {
     if (std::abs(x.data()[i]) < c.kink_margin) x.data()[i] = 0.5f;
   }
   const base::RowMatrix r = random_matrix(c.rows, layer.outputs(), c.seed + 2);
-  const nn::Context context = nn::Context::evaluation();
   auto objective = [&] {
-    const base::ConstMatrixMap y = layer.forward(base::ConstMatrixMap(x.data(), c.rows, layer.inputs()), context);
+    const base::ConstMatrixMap y = layer.forward(base::ConstMatrixMap(x.data(), c.rows, layer.inputs()), c.context);
     return (y.cast<double>().array() * r.cast<double>().array()).sum();
   };
   objective();

@@ -80,7 +80,7 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
        "model spec: layer 1: must be an object with a key 'type', got 7"},
       {R"({"input_shape": [4], "layers": [{"units": 3}]})", "model spec: layer 0: missing key 'type'"},
       {R"({"input_shape": [4], "layers": [{"type": "conv2d"}]})",
-       "model spec: layer 0 (conv2d): key 'type': unknown layer type 'conv2d' (expected dense, activation)"},
+       "model spec: layer 0 (conv2d): key 'type': unknown layer type 'conv2d' (expected dense, activation, dropout)"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": -2}]})",
        "model spec: layer 1 (dense): key 'units': must be an integer in [1, 2^63), got -2"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 2.5}]})",
@@ -96,5 +96,28 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
   for (const auto& [text, message] : cases) {
     const std::string error = error_of(text);
     EXPECT_NE(error.find(message), std::string::npos) << text << "\n  gave: " << error;
+  }
+}
+
+TEST(ModelSpecJson, DropoutRoundTrips) {
+  const nn::ModelSpec spec{{28, 28, 1}, {nn::DropoutSpec{0.3}, nn::DropoutSpec{0.0}}};
+  EXPECT_EQ(nn::model_spec_from_json(nn::to_json(spec)), spec);
+  EXPECT_EQ(nn::parse_model_spec(nn::to_json_text(spec)), spec);
+  EXPECT_EQ(nn::to_json(spec)["layers"][0], nlohmann::json::parse(R"({"type": "dropout", "rate": 0.3})"));
+}
+
+TEST(ModelSpecJson, DropoutErrorsNameTheLayerAndKey) {
+  const std::string head = R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, )";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"type": "dropout"}]})", "model spec: layer 1 (dropout): missing key 'rate'"},
+      {R"({"type": "dropout", "rate": 1}]})", "model spec: layer 1 (dropout): key 'rate': must be a number in [0.0, 1.0), got 1"},
+      {R"({"type": "dropout", "rate": -0.1}]})", "key 'rate': must be a number in [0.0, 1.0), got -0.1"},
+      {R"({"type": "dropout", "rate": "0.5"}]})", "key 'rate': must be a number in [0.0, 1.0), got \"0.5\""},
+      {R"({"type": "dropout", "rate": 0.5, "seed": 1}]})",
+       "model spec: layer 1 (dropout): unknown key 'seed' (expected type, rate)"},
+  };
+  for (const auto& [tail, message] : cases) {
+    const std::string error = error_of(head + tail);
+    EXPECT_NE(error.find(message), std::string::npos) << tail << "\n  gave: " << error;
   }
 }

@@ -8,7 +8,7 @@
 ///                 {"type": "dense", "units": 10}]}
 ///
 /// Layer types and their keys: `dense` (units >= 1; its input must be one-dimensional), `activation`
-/// (activation: relu, tanh or sigmoid). A key not listed is an error, so that a typo is not silently
+/// (activation: relu, tanh or sigmoid), `dropout` (rate in [0, 1)). A key not listed is an error, so that a typo is not silently
 /// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
 /// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
 
@@ -38,8 +38,15 @@ struct ActivationSpec {
   bool operator==(const ActivationSpec&) const = default;
 };
 
+/// Inverted dropout (nn::Dropout); the output shape is the input shape.
+struct DropoutSpec {
+  static constexpr std::string_view type = "dropout";  ///< JSON `type`, and the layer name's prefix.
+  double rate = 0.0;                                    ///< Probability of dropping an element, in [0, 1).
+  bool operator==(const DropoutSpec&) const = default;
+};
+
 /// One layer of a model.
-using LayerSpec = std::variant<DenseSpec, ActivationSpec>;
+using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec>;
 
 /// A sequential model: the input shape of one sample and its layers in order.
 struct ModelSpec {
