@@ -7,6 +7,7 @@
 
 #include "mpitrain/base/random.hpp"
 #include "mpitrain/nn/activation.hpp"
+#include "mpitrain/nn/batch_norm.hpp"
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/dropout.hpp"
 
@@ -23,6 +24,9 @@ std::unique_ptr<Layer> make_layer(const ActivationSpec& s, std::string name, con
 }
 std::unique_ptr<Layer> make_layer(const DropoutSpec& s, std::string name, const Shape& input) {
   return std::make_unique<Dropout>(std::move(name), s.rate, input);
+}
+std::unique_ptr<Layer> make_layer(const BatchNormSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<BatchNorm>(std::move(name), input, s.momentum, s.epsilon);
 }
 
 // The layers of a spec with their tensors registered, before any buffer exists.

@@ -68,6 +68,10 @@ std::string string_value(const json& value, const Where& where) {
 void write_fields(json& out, const DenseSpec& s) { out["units"] = s.units; }
 void write_fields(json& out, const ActivationSpec& s) { out["activation"] = to_string(s.kind); }
 void write_fields(json& out, const DropoutSpec& s) { out["rate"] = s.rate; }
+void write_fields(json& out, const BatchNormSpec& s) {
+  out["momentum"] = s.momentum;
+  out["epsilon"] = s.epsilon;
+}
 
 DenseSpec read_fields(const json& in, std::type_identity<DenseSpec>, const Where& where) {
   only_keys(in, {"type", "units"}, where);
@@ -87,6 +91,16 @@ ActivationSpec read_fields(const json& in, std::type_identity<ActivationSpec>, c
 DropoutSpec read_fields(const json& in, std::type_identity<DropoutSpec>, const Where& where) {
   only_keys(in, {"type", "rate"}, where);
   return DropoutSpec{number_in(member(in, "rate", where), 0.0, 1.0, false, where.key("rate"))};
+}
+
+BatchNormSpec read_fields(const json& in, std::type_identity<BatchNormSpec>, const Where& where) {
+  only_keys(in, {"type", "momentum", "epsilon"}, where);
+  BatchNormSpec spec;
+  if (in.contains("momentum")) spec.momentum = number_in(in.at("momentum"), 0.0, 1.0, false, where.key("momentum"));
+  if (in.contains("epsilon")) {
+    spec.epsilon = number_in(in.at("epsilon"), 0.0, std::numeric_limits<double>::infinity(), true, where.key("epsilon"));
+  }
+  return spec;
 }
 
 // The names of every layer type, for the message about an unknown one.

@@ -80,7 +80,7 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
        "model spec: layer 1: must be an object with a key 'type', got 7"},
       {R"({"input_shape": [4], "layers": [{"units": 3}]})", "model spec: layer 0: missing key 'type'"},
       {R"({"input_shape": [4], "layers": [{"type": "conv2d"}]})",
-       "model spec: layer 0 (conv2d): key 'type': unknown layer type 'conv2d' (expected dense, activation, dropout)"},
+       "model spec: layer 0 (conv2d): key 'type': unknown layer type 'conv2d' (expected dense, activation, dropout, batch_norm)"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": -2}]})",
        "model spec: layer 1 (dense): key 'units': must be an integer in [1, 2^63), got -2"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 2.5}]})",
@@ -99,14 +99,22 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
   }
 }
 
-TEST(ModelSpecJson, DropoutRoundTrips) {
-  const nn::ModelSpec spec{{28, 28, 1}, {nn::DropoutSpec{0.3}, nn::DropoutSpec{0.0}}};
+TEST(ModelSpecJson, DropoutAndBatchNormRoundTripWithKerasDefaults) {
+  const nn::ModelSpec spec{{28, 28, 1},
+                           {nn::BatchNormSpec{}, nn::DropoutSpec{0.3}, nn::BatchNormSpec{0.9, 1e-5},
+                            nn::DropoutSpec{0.0}}};
   EXPECT_EQ(nn::model_spec_from_json(nn::to_json(spec)), spec);
   EXPECT_EQ(nn::parse_model_spec(nn::to_json_text(spec)), spec);
-  EXPECT_EQ(nn::to_json(spec)["layers"][0], nlohmann::json::parse(R"({"type": "dropout", "rate": 0.3})"));
+  EXPECT_EQ(nn::to_json(spec)["layers"][0], nlohmann::json::parse(R"({"type": "batch_norm", "momentum": 0.99,
+      "epsilon": 0.001})"));
+  EXPECT_EQ(nn::to_json(spec)["layers"][1], nlohmann::json::parse(R"({"type": "dropout", "rate": 0.3})"));
+  // momentum and epsilon are optional: Keras's BatchNormalization defaults.
+  EXPECT_EQ(nn::parse_model_spec(R"({"input_shape": [4], "layers": [{"type": "batch_norm"},
+      {"type": "batch_norm", "epsilon": 0.01}, {"type": "batch_norm", "momentum": 0}]})"),
+            (nn::ModelSpec{{4}, {nn::BatchNormSpec{0.99, 1e-3}, nn::BatchNormSpec{0.99, 0.01}, nn::BatchNormSpec{0.0, 1e-3}}}));
 }
 
-TEST(ModelSpecJson, DropoutErrorsNameTheLayerAndKey) {
+TEST(ModelSpecJson, DropoutAndBatchNormErrorsNameTheLayerAndKey) {
   const std::string head = R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, )";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"type": "dropout"}]})", "model spec: layer 1 (dropout): missing key 'rate'"},
@@ -115,6 +123,14 @@ TEST(ModelSpecJson, DropoutErrorsNameTheLayerAndKey) {
       {R"({"type": "dropout", "rate": "0.5"}]})", "key 'rate': must be a number in [0.0, 1.0), got \"0.5\""},
       {R"({"type": "dropout", "rate": 0.5, "seed": 1}]})",
        "model spec: layer 1 (dropout): unknown key 'seed' (expected type, rate)"},
+      {R"({"type": "batch_norm", "momentum": 1.0}]})",
+       "model spec: layer 1 (batch_norm): key 'momentum': must be a number in [0.0, 1.0), got 1.0"},
+      {R"({"type": "batch_norm", "epsilon": 0}]})",
+       "model spec: layer 1 (batch_norm): key 'epsilon': must be a number in (0.0, inf), got 0"},
+      {R"({"type": "batch_norm", "epsilon": -1e-3}]})", "key 'epsilon': must be a number in (0.0, inf), got -0.001"},
+      {R"({"type": "batch_norm", "epsilon": null}]})", "key 'epsilon': must be a number in (0.0, inf), got null"},
+      {R"({"type": "batch_norm", "axis": -1}]})",
+       "model spec: layer 1 (batch_norm): unknown key 'axis' (expected type, momentum, epsilon)"},
   };
   for (const auto& [tail, message] : cases) {
     const std::string error = error_of(head + tail);

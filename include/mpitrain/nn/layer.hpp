@@ -10,6 +10,7 @@
 #include <Eigen/Core>
 
 #include "mpitrain/base/tensor.hpp"
+#include "mpitrain/nn/batch_statistics.hpp"
 #include "mpitrain/nn/parameters.hpp"
 
 namespace mpitrain::nn {
@@ -32,10 +33,15 @@ struct Context {
   /// The global index of each row's sample in the data set (one entry per row of the batch, from the
   /// sampler's slice), or empty when the rows have none (a layer that draws randomness then throws).
   std::span<const std::int64_t> sample_indices;
+  /// Sums a layer's batch statistics over every replica of the step (the global batch), or null: this
+  /// batch alone (one rank, unit tests). Must outlive the backward pass that follows the forward.
+  const BatchStatistics* statistics = nullptr;
 
-  /// A training pass over rows whose global sample indices are @p indices.
-  static Context training(std::uint64_t seed, std::int64_t step, std::span<const std::int64_t> indices) {
-    return {Mode::training, seed, step, indices};
+  /// A training pass over rows whose global sample indices are @p indices, with batch statistics summed
+  /// through @p statistics (null: over these rows alone).
+  static Context training(std::uint64_t seed, std::int64_t step, std::span<const std::int64_t> indices,
+                          const BatchStatistics* statistics = nullptr) {
+    return {Mode::training, seed, step, indices, statistics};
   }
   /// An evaluation pass (deterministic: no randomness, running statistics).
   static Context evaluation() { return {}; }
