@@ -17,7 +17,7 @@ Step::Step(const config::Config& config, nn::Model& model, const nn::Task& task,
            const guard::FaultPlan& faults)
     : model_(model), task_(task), seed_(config.train.seed), optimizer_(optimizer), reducer_(reducer), hook_(reducer),
       post_(model.registry(), {.l2 = optim::l2_coefficient(config.optim), .clip_grad_norm = config.train.clip_grad_norm}),
-      schedule_(config.optim), comm_(comm), faults_(faults), x_(max_rows, model.input_size()),
+      schedule_(config.optim), comm_(comm), statistics_(comm), faults_(faults), x_(max_rows, model.input_size()),
       grad_logits_(max_rows, model.output_size()),
       labels_(static_cast<std::size_t>(max_rows * task.targets_per_sample())) {
   model_.reserve(max_rows);
@@ -40,9 +40,9 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
 
   clock.enter(StepPhase::forward);
   // The slice's indices are global sample indices with data.shuffle = global; with local, rows of this
-  // rank's shard (whose results depend on the world size anyway).
+  // rank's shard (whose results depend on the world size anyway). Batch statistics are over every rank.
   auto logits = model_.forward(base::ConstMatrixMap(x_.data(), n, features),
-                               nn::Context::training(seed_, global_step, slice));
+                               nn::Context::training(seed_, global_step, slice, &statistics_));
   StepResult result;
   result.sums = task_.loss(logits, std::span<const std::int32_t>(labels_.data(), slice.size()),
                            base::MatrixMap(grad_logits_.data(), n, outputs));

@@ -418,16 +418,19 @@ void Trainer::write_checkpoint_now(std::int64_t epochs_done, std::int64_t step_i
   mark(base::StepPhase::idle);
 }
 
-// Every replica must hold the same parameters: crc32 compared with one allreduce (max of crc and ~crc).
+// Every replica must hold the same parameters and buffers (a batch norm's moving statistics): crc32 of each
+// compared with one allreduce (max of crc and ~crc).
 void Trainer::check_replicas(const char* when) {
   mark(base::StepPhase::agreement);
-  const std::uint32_t crc = base::crc32(model_.parameters());
-  std::array<std::uint64_t, 2> v{crc, ~std::uint64_t{crc}};
+  const std::uint32_t crc = base::crc32(model_.parameters()), buffers_crc = base::crc32(model_.buffers());
+  std::array<std::uint64_t, 4> v{crc, ~std::uint64_t{crc}, buffers_crc, ~std::uint64_t{buffers_crc}};
   comm_.allreduce(std::span<std::uint64_t>(v), dist::ReduceOp::max);
-  if (v[0] != ~v[1]) {
-    throw TrainingStopped("replicas diverged: parameter checksums differ across ranks " + std::string(when) +
-                              " step " + std::to_string(global_step_) + " (this rank: " +
-                              base::checksum_hex(crc) + ")",
+  const bool parameters_differ = v[0] != ~v[1];
+  if (parameters_differ || v[2] != ~v[3]) {
+    throw TrainingStopped("replicas diverged: " + std::string(parameters_differ ? "parameter" : "buffer") +
+                              " checksums differ across ranks " + std::string(when) + " step " +
+                              std::to_string(global_step_) + " (this rank: " +
+                              base::checksum_hex(parameters_differ ? crc : buffers_crc) + ")",
                           0, 1);
   }
 }

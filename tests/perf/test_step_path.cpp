@@ -98,7 +98,7 @@ struct StepPath {
   train::TrainingData data;
   config::Config config;
   data::DistributedSampler sampler;
-  nn::Model model = nn::build_model(nn::mlp_spec(784, {256, 128}, nn::ActivationKind::relu, 10));
+  nn::Model model;
   nn::ClassificationTask task{10};
   std::unique_ptr<optim::Optimizer> optimizer = optim::make_optimizer({}, model.registry());
   std::unique_ptr<dist::GradientReducer> reducer;
@@ -108,8 +108,10 @@ struct StepPath {
   train::StepClock clock{profile};
   std::optional<train::Step> step_unit;
 
-  StepPath(std::int64_t batch_size, const config::DistConfig& dist)
-      : sampler(1024, batch_size * world->size(), 3), reducer(train::make_reducer(dist, *world, model)) {
+  StepPath(std::int64_t batch_size, const config::DistConfig& dist,
+           const nn::ModelSpec& spec = nn::mlp_spec(784, {256, 128}, nn::ActivationKind::relu, 10))
+      : sampler(1024, batch_size * world->size(), 3), model(nn::build_model(spec)),
+        reducer(train::make_reducer(dist, *world, model)) {
     Eigen::setNbThreads(1);  // train.threads = 1, as the trainer sets it (train::configure_threads)
     data.train = pixel_set(1024);
     data.scaler = data::Scaler("divide", 255.0);
@@ -151,6 +153,24 @@ TEST(Allocations, NoneInSteadyStateSteps) {
         EXPECT_EQ(counter.count(), 0) << "batch " << batch << ", " << reducer << ", " << compression;
       }
     }
+  }
+}
+
+// Batch normalization (its two allreduces of statistics per step, between the bucketed reducer's) and dropout
+// allocate nothing in steady-state steps either.
+TEST(Allocations, NoneInSteadyStateStepsWithBatchNormAndDropout) {
+  const nn::ModelSpec spec{{784},
+                           {nn::DenseSpec{256}, nn::BatchNormSpec{}, nn::ActivationSpec{nn::ActivationKind::relu},
+                            nn::DropoutSpec{0.3}, nn::DenseSpec{128}, nn::BatchNormSpec{}, nn::DenseSpec{10}}};
+  for (const char* reducer : {"fused", "bucketed"}) {
+    config::DistConfig dist;
+    dist.reducer = reducer;
+    dist.bucket_mb = 0.25;
+    StepPath path(64, dist, spec);
+    for (int s = 0; s < 3; ++s) path.step(s);
+    CountAllocations counter;
+    for (int s = 3; s < 13; ++s) path.step(s);
+    EXPECT_EQ(counter.count(), 0) << reducer;
   }
 }
 

@@ -1,12 +1,14 @@
 #pragma once
 /// @file step.hpp
 /// One data-parallel training step as one unit, run by the trainer and by the allocation test alike:
-/// gather this rank's slice of the global batch, forward and loss, backward (which starts the reducer's
-/// allreduces), wait for the summed gradient, agree across ranks on stop requests and non-finite values,
-/// then average over the global batch's sample count, add the L2 gradient, clip by global norm
-/// (optim::GradientPostProcessor), set the optimizer's rate to the schedule's rate of the global step, and
-/// apply the optimizer. A step that is not applied (a non-finite loss or gradient on any rank) leaves the
-/// parameters and the optimizer state untouched on every rank; what to do then is the caller's decision.
+/// gather this rank's slice of the global batch, forward (batch statistics summed over every rank) and loss,
+/// backward (which starts the reducer's allreduces), wait for the summed gradient, agree across ranks on stop
+/// requests and non-finite values, then average over the global batch's sample count, add the L2 gradient,
+/// clip by global norm (optim::GradientPostProcessor), set the optimizer's rate to the schedule's rate of the
+/// global step, and apply the optimizer. A step that is not applied (a non-finite loss or gradient on any
+/// rank) leaves the parameters and the optimizer state untouched on every rank (the moving statistics of a
+/// batch norm, updated in the forward pass, keep that update unless they were not finite); what to do then
+/// is the caller's decision.
 
 #include <cstdint>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "mpitrain/optim/gradient_processing.hpp"
 #include "mpitrain/optim/optimizer.hpp"
 #include "mpitrain/optim/schedule.hpp"
+#include "mpitrain/train/batch_statistics.hpp"
 #include "mpitrain/train/reducer_setup.hpp"
 #include "mpitrain/train/step_clock.hpp"
 #include "mpitrain/train/training_data.hpp"
@@ -66,6 +69,7 @@ class Step {
   optim::GradientPostProcessor post_;  // average, L2 gradient, clipping (after the allreduce)
   optim::LearningRateSchedule schedule_;  // optim.schedule: the rate of each global step
   const dist::Communicator& comm_;
+  AllreduceBatchStatistics statistics_;  // a layer's batch statistics over every rank (synchronized BN)
   const guard::FaultPlan& faults_;
   data::RowMatrix x_;            // max_rows × model inputs: this rank's slice of the global batch
   data::RowMatrix grad_logits_;  // max_rows × model outputs
