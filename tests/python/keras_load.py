@@ -11,9 +11,12 @@ OUTPUT_CSV  the predictions `mpitrain predict` wrote: row,predicted_class,prob_0
 
 The weights are read exactly as Keras 2's `load_weights_from_hdf5_group` reads them: f.attrs['layer_names'],
 then for each layer g = f[name], g.attrs['weight_names'] and g[weight_name]. The forward pass follows the
-layers of /mpitrain's `model_spec` JSON (format 2: `dense` takes the next layer's kernel and bias,
-`activation` applies its function), or for a format-1 file the MLP of its attributes (Dense, the attribute
-`activation` between layers, none after the last); then softmax, in float64, on inputs scaled as
+layers of /mpitrain's `model_spec` JSON (format 2: `dense` takes the next weighted layer's kernel and bias,
+`activation` applies its function, `dropout` is the identity (inference), `batch_norm` takes the next
+weighted layer's gamma, beta, moving_mean and moving_variance, Keras's order, and computes
+(x - moving_mean) / sqrt(moving_variance + epsilon) * gamma + beta per channel, the last axis), or for a
+format-1 file the MLP of its attributes (Dense, the attribute `activation` between layers, none after the
+last); then softmax, in float64, on inputs scaled as
 /mpitrain/scaler says: x' = (x - shift) / scale. Passes when every probability is within 1e-5 of
 the C++ one and the predicted classes agree (a class may differ only at an exact tie, |p_a - p_b| <= 1e-6).
 Exit status: 0 pass, 1 mismatch, 2 bad usage or unreadable input. Needs only numpy and h5py.
@@ -38,16 +41,23 @@ def text(value):
 
 
 def load_keras_weights(f):
-    """[(kernel, bias), ...] in layer order, read like Keras 2's load_weights_from_hdf5_group."""
+    """[(layer name, [weight, ...]), ...] in layer order, read like Keras 2's load_weights_from_hdf5_group."""
     layers = []
     for name in [text(n) for n in f.attrs["layer_names"]]:
         g = f[name]
         weight_names = [text(w) for w in g.attrs["weight_names"]]
-        weights = [np.asarray(g[w]) for w in weight_names]
-        if len(weights) != 2:
-            raise ValueError(f"layer {name}: expected kernel and bias, got {weight_names}")
-        layers.append((weights[0].astype(np.float64), weights[1].astype(np.float64)))
+        layers.append((name, [np.asarray(g[w]).astype(np.float64) for w in weight_names]))
     return layers
+
+
+def take(layers, kind, count):
+    """The weights of the next weighted layer, which must hold `count` of them."""
+    if not layers:
+        raise ValueError(f"the model spec has more weighted layers than the file ({kind})")
+    name, weights = layers.pop(0)
+    if len(weights) != count:
+        raise ValueError(f"layer {name} ({kind}): expected {count} weights, got {len(weights)}")
+    return weights
 
 
 def read_idx_images(path):
@@ -88,30 +98,51 @@ def activation(name):
     }[name]
 
 
+def dense_step(kernel, bias):
+    return lambda h: h @ kernel + bias
+
+
+def batch_norm_step(shape, gamma, beta, mean, variance, epsilon):
+    """Inference batch normalization of a flat batch whose samples have `shape` (channels last)."""
+    def step(h):
+        x = h.reshape((h.shape[0],) + tuple(shape))
+        return ((x - mean) / np.sqrt(variance + epsilon) * gamma + beta).reshape(h.shape[0], -1)
+    return step
+
+
 def model_steps(own, layers):
     """The forward pass as a list of functions of the batch, from the model spec (format 2) or the format-1
-    attributes."""
-    dense = [lambda h, k=kernel, b=bias: h @ k + b for kernel, bias in layers]
+    attributes, and the input features per sample."""
+    layers = list(layers)
     if "model_spec" not in own.attrs:  # format 1: Dense, activation between, none after the last
         act = activation(text(own.attrs["activation"]))
+        inputs = layers[0][1][0].shape[0]
         steps = []
-        for i, step in enumerate(dense):
-            steps.append(step)
-            if i + 1 < len(dense):
+        while layers:
+            steps.append(dense_step(*take(layers, "dense", 2)))
+            if layers:
                 steps.append(act)
-        return steps
+        return steps, inputs
     spec = json.loads(text(own.attrs["model_spec"]))
+    shape = list(spec["input_shape"])
     steps = []
     for layer in spec["layers"]:
-        if layer["type"] == "dense":
-            steps.append(dense.pop(0))
-        elif layer["type"] == "activation":
+        kind = layer["type"]
+        if kind == "dense":
+            kernel, bias = take(layers, kind, 2)
+            steps.append(dense_step(kernel, bias))
+            shape = [kernel.shape[1]]
+        elif kind == "activation":
             steps.append(activation(layer["activation"]))
+        elif kind == "dropout":
+            pass  # the identity at inference
+        elif kind == "batch_norm":
+            steps.append(batch_norm_step(shape, *take(layers, kind, 4), layer["epsilon"]))
         else:
-            raise ValueError(f"layer type {layer['type']} is not known to keras_load.py")
-    if dense:
-        raise ValueError(f"{len(dense)} weighted layers are not in the model spec")
-    return steps
+            raise ValueError(f"layer type {kind} is not known to keras_load.py")
+    if layers:
+        raise ValueError(f"{len(layers)} weighted layers are not in the model spec")
+    return steps, int(np.prod(spec["input_shape"]))
 
 
 def forward(steps, x):
@@ -146,11 +177,10 @@ def main(argv):
         with h5py.File(checkpoint, "r") as f:
             layers = load_keras_weights(f)
             own = f["mpitrain"]
-            steps = model_steps(own, layers)
+            steps, inputs = model_steps(own, layers)
             method = text(own["scaler"].attrs["method"])
             shift = np.asarray(own["scaler/shift"], dtype=np.float64)
             scale = np.asarray(own["scaler/scale"], dtype=np.float64)
-        inputs = layers[0][0].shape[0]
         if input_path.endswith(".csv"):
             x = read_csv_features(input_path, inputs)
         else:
@@ -161,7 +191,7 @@ def main(argv):
         return 2
 
     if x.shape[1] != inputs:
-        print(f"FAIL: {input_path} has {x.shape[1]} features, the checkpoint's first kernel needs {inputs}")
+        print(f"FAIL: {input_path} has {x.shape[1]} features, the checkpoint's model needs {inputs}")
         return 1
     if method != "none" and shift.size:
         x = (x - shift) / scale
