@@ -71,3 +71,17 @@ run_np 2 predict --checkpoint "$WORK/np3/model.h5" --input "$FMNIST/t10k-images-
 "$PYTHON" "$REPO/tests/python/keras_load.py" "$WORK/np3/model.h5" "$FMNIST/t10k-images-idx3-ubyte.gz" \
   "$WORK/pred.csv" || fail "model.h5 read the Keras way predicts otherwise"
 pass "predict equals the numpy forward pass with the moving statistics"
+
+# A bad key of either layer is refused before training on 2 ranks (exit 2, no hang), naming the file, the
+# layer index and the key.
+printf '%s' '{"input_shape": [784], "layers": [{"type": "dense", "units": 10}, {"type": "dropout", "rate": 1}]}' \
+  > "$WORK/bad1.json"
+printf '%s' '{"input_shape": [784], "layers": [{"type": "batch_norm", "epsilon": 0}, {"type": "dense", "units": 10}]}' \
+  > "$WORK/bad2.json"
+for n in 1 2; do
+  RUN_TIMEOUT=60 expect_code 2 run_np 2 train "${common[@]}" --model.spec="$WORK/bad$n.json" --checkpoint.dir="$WORK/bad$n"
+  grep -qF "model.spec = '$WORK/bad$n.json'" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "the file is not named"; }
+done
+grep -qF "layer 0 (batch_norm): key 'epsilon': must be a number in (0.0, inf), got 0" "$WORK/err.txt" \
+  || { cat "$WORK/err.txt"; fail "no layer and key in the message"; }
+pass "bad dropout and batch_norm keys exit 2 naming the place"
