@@ -180,7 +180,7 @@ TEST(Allocations, NoneInTheRealTrainersSteadyStateSteps) {
                        ("mpitrain_alloc_" + std::to_string(::getpid()) + "_" + reducer + std::to_string(steps));
       std::filesystem::remove_all(dir);
       std::filesystem::create_directories(dir);
-      auto configured = train::configured_model(c, 784);
+      auto configured = train::configured_model(c, {784});
       long count = 0;
       {
         CountAllocations counter;

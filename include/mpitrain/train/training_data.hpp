@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "mpitrain/config/config.hpp"
+#include "mpitrain/data/augment.hpp"
 #include "mpitrain/data/dataset.hpp"
 #include "mpitrain/data/scaling.hpp"
 
@@ -27,5 +28,10 @@ struct TrainingData {
 /// The validation split and the test set are whole on every rank. Not collective.
 /// @throws data::DataError naming the file and location.
 TrainingData load_training_data(const config::Config& config, int rank = 0, int world_size = 1);
+
+/// The augmentation data.augment asks for, checked against samples of shape @p sample_shape.
+/// @throws config::ConfigError naming data.augment for a malformed list, or for a transform on samples that
+///         are not images (height, width, channels) or smaller than the shift.
+data::Augmentation configured_augmentation(const config::Config& config, const base::Shape& sample_shape);
 
 }  // namespace mpitrain::train
