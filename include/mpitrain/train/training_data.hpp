@@ -29,6 +29,11 @@ struct TrainingData {
 /// @throws data::DataError naming the file and location.
 TrainingData load_training_data(const config::Config& config, int rank = 0, int world_size = 1);
 
+/// Gives every set of @p data the sample shape of data.sample_shape, if set (load_training_data gives them
+/// the training file's: IDX images (rows, columns, 1), CSV one dimension).
+/// @throws config::ConfigError naming data.sample_shape when its product is not the training rows' width.
+void apply_sample_shape(const config::Config& config, TrainingData& data);
+
 /// The augmentation data.augment asks for, checked against samples of shape @p sample_shape.
 /// @throws config::ConfigError naming data.augment for a malformed list, or for a transform on samples that
 ///         are not images (height, width, channels) or smaller than the shift.
