@@ -116,8 +116,9 @@ struct StepPath {
     data.scaler.fit(data.train);
     config.optim.weight_decay = 1e-4;  // every part of the step runs: L2 and clipping too
     config.train.clip_grad_norm = 1.0;
+    config.data.augment = "flip_horizontal, shift:2";  // and augmentation
     model.init(1);
-    step_unit.emplace(config, model, task, *optimizer, *reducer, *world, batch_size, faults);
+    step_unit.emplace(config, model, task, *optimizer, *reducer, *world, batch_size, faults, base::Shape{28, 28, 1});
   }
 
   void step(std::int64_t s) {
