@@ -76,8 +76,8 @@ expect "layer 1 (dense): unknown key 'unit'" \
 expect "layer 0 (conv2d): key 'type': unknown layer type 'conv2d'" '{"input_shape": [784], "layers": [{"type": "conv2d"}]}'
 expect "input_shape (785) holds 785 features per sample, the data has 784" \
   '{"input_shape": [785], "layers": [{"type": "dense", "units": 10}]}'
-expect "layer 0: layer dense (dense): input shape (28, 28) is not one-dimensional" \
-  '{"input_shape": [28, 28], "layers": [{"type": "dense", "units": 10}]}'
+expect "layer 0: layer dense (dense): input shape (28, 28, 1) is not one-dimensional" \
+  '{"input_shape": [28, 28, 1], "layers": [{"type": "dense", "units": 10}]}'
 expect "model.classes = 10: classification into 10 classes needs model outputs (10) per sample, the model gives (7)" \
   '{"input_shape": [784], "layers": [{"type": "dense", "units": 7}]}'
 set +e
