@@ -8,7 +8,8 @@
 ///                 {"type": "dense", "units": 10}]}
 ///
 /// Layer types and their keys: `dense` (units >= 1; its input must be one-dimensional), `activation`
-/// (activation: relu, tanh or sigmoid). A key not listed is an error, so that a typo is not silently
+/// (activation: relu, tanh or sigmoid); on images (image_specs.hpp) `conv2d`, `max_pool2d`, `avg_pool2d`,
+/// `global_avg_pool2d`, `flatten`. A key not listed is an error, so that a typo is not silently
 /// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
 /// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
 
@@ -21,6 +22,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "mpitrain/nn/activation.hpp"
+#include "mpitrain/nn/image_specs.hpp"
 
 namespace mpitrain::nn {
 
@@ -39,7 +41,8 @@ struct ActivationSpec {
 };
 
 /// One layer of a model.
-using LayerSpec = std::variant<DenseSpec, ActivationSpec>;
+using LayerSpec = std::variant<DenseSpec, ActivationSpec,
+                               Conv2DSpec, MaxPool2DSpec, AvgPool2DSpec, GlobalAvgPool2DSpec, FlattenSpec>;
 
 /// A sequential model: the input shape of one sample and its layers in order.
 struct ModelSpec {
