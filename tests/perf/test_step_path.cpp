@@ -98,7 +98,7 @@ struct StepPath {
   train::TrainingData data;
   config::Config config;
   data::DistributedSampler sampler;
-  nn::Model model = nn::build_model(nn::mlp_spec(784, {256, 128}, nn::ActivationKind::relu, 10));
+  nn::Model model;
   nn::ClassificationTask task{10};
   std::unique_ptr<optim::Optimizer> optimizer = optim::make_optimizer({}, model.registry());
   std::unique_ptr<dist::GradientReducer> reducer;
@@ -108,8 +108,9 @@ struct StepPath {
   train::StepClock clock{profile};
   std::optional<train::Step> step_unit;
 
-  StepPath(std::int64_t batch_size, const config::DistConfig& dist)
-      : sampler(1024, batch_size * world->size(), 3), reducer(train::make_reducer(dist, *world, model)) {
+  StepPath(std::int64_t batch_size, const config::DistConfig& dist,
+           const nn::ModelSpec& spec = nn::mlp_spec(784, {256, 128}, nn::ActivationKind::relu, 10))
+      : sampler(1024, batch_size * world->size(), 3), model(nn::build_model(spec)), reducer(train::make_reducer(dist, *world, model)) {
     Eigen::setNbThreads(1);  // train.threads = 1, as the trainer sets it (train::configure_threads)
     data.train = pixel_set(1024);
     data.scaler = data::Scaler("divide", 255.0);
@@ -151,6 +152,31 @@ TEST(Allocations, NoneInSteadyStateSteps) {
         for (int s = 3; s < 13; ++s) path.step(s);
         EXPECT_EQ(counter.count(), 0) << "batch " << batch << ", " << reducer << ", " << compression;
       }
+    }
+  }
+}
+
+// A CNN with every layer on images (convolutions with and without padding, bias and activation; both
+// pools; global pooling and flatten on two branches of the spec list) allocates nothing after warm-up either.
+TEST(Allocations, NoneInSteadyStateStepsOfACnn) {
+  const char* specs[] = {
+      R"({"input_shape": [28, 28, 1], "layers": [
+          {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+          {"type": "max_pool2d", "pool_size": 2},
+          {"type": "conv2d", "filters": 16, "kernel_size": 3, "strides": 2, "use_bias": false},
+          {"type": "avg_pool2d", "padding": "same"}, {"type": "flatten"}, {"type": "dense", "units": 10}]})",
+      R"({"input_shape": [28, 28, 1], "layers": [
+          {"type": "conv2d", "filters": 4, "kernel_size": [2, 3], "padding": "same"},
+          {"type": "max_pool2d", "pool_size": 3, "strides": 2, "padding": "same"},
+          {"type": "conv2d", "filters": 10, "kernel_size": 3, "activation": "tanh"},
+          {"type": "global_avg_pool2d"}]})"};
+  for (const char* spec : specs) {
+    for (const std::int64_t batch : {32, 64}) {
+      StepPath path(batch, {}, nn::parse_model_spec(spec));
+      for (int s = 0; s < 3; ++s) path.step(s);
+      CountAllocations counter;
+      for (int s = 3; s < 8; ++s) path.step(s);
+      EXPECT_EQ(counter.count(), 0) << "batch " << batch << ": " << spec;
     }
   }
 }
