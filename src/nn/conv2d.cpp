@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <vector>
 
 namespace mpitrain::nn {
 
@@ -11,6 +12,11 @@ Window2D conv_window(const std::string& name, const Shape& input_shape, const Co
       window_2d(name, std::string(Conv2DSpec::type), "kernel", input_shape, spec.kernel_size, spec.strides, spec.padding);
   if (spec.filters < 1) {
     throw std::invalid_argument("layer " + name + " (conv2d): filters must be >= 1, got " + std::to_string(spec.filters));
+  }
+  try {  // the kernel's elements (and so its fans kh·kw·C_in and kh·kw·C_out) fit in int64
+    (void)base::element_count(std::vector<std::int64_t>{w.kernel_h, w.kernel_w, w.channels, spec.filters});
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument("layer " + name + " (conv2d): kernel " + e.what());
   }
   return w;
 }

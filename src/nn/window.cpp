@@ -43,10 +43,14 @@ Window2D window_2d(const std::string& layer, const std::string& type, const char
     w.out_h = (w.in_h - w.kernel_h) / w.stride_h + 1;
     w.out_w = (w.in_w - w.kernel_w) / w.stride_w + 1;
   } else {
-    w.out_h = (w.in_h + w.stride_h - 1) / w.stride_h;
-    w.out_w = (w.in_w + w.stride_w - 1) / w.stride_w;
-    w.pad_top = std::max<std::int64_t>((w.out_h - 1) * w.stride_h + w.kernel_h - w.in_h, 0) / 2;
-    w.pad_left = std::max<std::int64_t>((w.out_w - 1) * w.stride_w + w.kernel_w - w.in_w, 0) / 2;
+    // ceil(in / s), and the padding max((out - 1)·s + k - in, 0) as k - r with r = in - (out - 1)·s in
+    // [1, s]: no intermediate exceeds its operands, whatever sizes a file gives.
+    const auto same = [](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t& out, std::int64_t& before) {
+      out = in / s + (in % s != 0 ? 1 : 0);
+      before = std::max<std::int64_t>(k - (in - (out - 1) * s), 0) / 2;
+    };
+    same(w.in_h, w.kernel_h, w.stride_h, w.out_h, w.pad_top);
+    same(w.in_w, w.kernel_w, w.stride_w, w.out_w, w.pad_left);
   }
   return w;
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -72,6 +73,10 @@ TEST(Window2D, SizesAndPaddingAsKerasComputesThem) {
       }
     }
   }
+  // Under `same` a window may be larger than the input; huge sizes do not overflow.
+  const std::int64_t huge = std::numeric_limits<std::int64_t>::max() - 1;
+  const nn::Window2D w = nn::window_2d("l", "t", "pool", {huge, 3, 1}, {huge, 7}, {huge, 1}, Padding::same);
+  EXPECT_EQ(w, (nn::Window2D{huge, 3, 1, huge, 7, huge, 1, 0, 3, 1, 3}));  // columns: 2 + 7 - 3 = 6 padding, 3 before
 }
 
 // y[n, oh, ow, o] = f(b[o] + Σ_{i, j, c} x[n, oh·sh - pt + i, ow·sw - pl + j, c]·K[i, j, c, o]) by six loops
@@ -282,6 +287,10 @@ TEST(ImageLayers, ShapeErrorsNameTheLayerAndBothShapes) {
        "layer conv2d (conv2d): kernel size (0, 3) must be >= 1 in each dimension"},
       {[] { nn::Pool2D("max_pooling2d", nn::PoolKind::max, {4, 4, 1}, {{2, 2}, {2, 0}, Padding::same}); },
        "layer max_pooling2d (max_pool2d): strides (2, 0) must be >= 1 in each dimension"},
+      // Sizes a file may give: no overflow, an error.
+      {[] { nn::Conv2D("conv2d", {4, 4, 1}, {.filters = 2, .kernel_size = {std::int64_t{1} << 40, std::int64_t{1} << 40},
+                                             .padding = Padding::same, .activation = std::nullopt}); },
+       "layer conv2d (conv2d): kernel shape (1099511627776, 1099511627776, 1, 2): its element count overflows int64"},
   };
   for (const auto& [f, message] : direct) {
     const std::string error = error_of(f);
