@@ -67,11 +67,11 @@ ConstMatrixMap Pool2D::forward(ConstMatrixMap x, const Context&) {
           for (std::int64_t i = cl.i0; i < cl.i1; ++i) {
             for (std::int64_t j = cl.j0; j < cl.j1; ++j) {
               const std::int64_t at = (i * w.in_w + j) * c;
-              for (std::int64_t k = 0; k < c; ++k) {
-                if (image[at + k] > out[k]) {
-                  out[k] = image[at + k];
-                  from_[static_cast<std::size_t>(o + k)] = at + k;
-                }
+              std::int64_t* from = from_.data() + o;
+              for (std::int64_t k = 0; k < c; ++k) {  // branch-free, so that it vectorises
+                const bool larger = image[at + k] > out[k];
+                out[k] = larger ? image[at + k] : out[k];
+                from[k] = larger ? at + k : from[k];
               }
             }
           }
