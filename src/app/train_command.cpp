@@ -94,7 +94,11 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
 
   // The model and its task: a bad model.spec or a mismatch with the data is a configuration error.
   std::optional<train::ConfiguredModel> model;
-  code = agreed(comm, base::exit_usage, [&] { model.emplace(train::configured_model(config, data.train.feature_count())); });
+  code = agreed(comm, base::exit_usage, [&] {
+    train::apply_sample_shape(config, data);
+    model.emplace(train::configured_model(config, data.train.sample_shape()));
+    static_cast<void>(train::configured_augmentation(config, data.train.sample_shape()));
+  });
   if (code != base::exit_ok) return code;
 
   try {

@@ -36,8 +36,12 @@ std::string trajectory_config(const config::Config& c, std::int64_t global_batch
     const auto eq = line.find(" = ");
     if (eq == std::string::npos) continue;
     const std::string key = section + "." + line.substr(0, eq);
-    if (shapes(key) && key != "data.test_images" && key != "data.test_labels" && key != "data.test_csv") {
-      keys[key] = line.substr(eq + 3);
+    const std::string value = line.substr(eq + 3);
+    // Keys added after checkpoints existed count only when set, so that older checkpoints still resume.
+    const bool unset_newer_key = (key == "data.augment" && value == "none") || (key == "data.sample_shape" && value.empty());
+    if (shapes(key) && !unset_newer_key && key != "data.test_images" && key != "data.test_labels" &&
+        key != "data.test_csv") {
+      keys[key] = value;
     }
   }
   keys["train.effective_global_batch"] = std::to_string(global_batch);

@@ -60,6 +60,8 @@ class Schema {
     bind("data.scale_divisor", c.data.scale_divisor, "divisor for scaling = divide");
     bind("data.validation_fraction", c.data.validation_fraction, "share held out for validation");
     bind("data.shuffle", c.data.shuffle, "global or local");
+    bind("data.sample_shape", sample_shape_, "shape of one sample, channels last, e.g. 28,28,1 (empty: the file's)");
+    bind("data.augment", c.data.augment, "none, or flip_horizontal and/or shift:N (images)");
     bind("model.hidden", hidden_, "hidden widths, e.g. 256,128");
     bind("model.activation", c.model.activation, "relu, tanh or sigmoid");
     bind("model.classes", c.model.classes, "number of classes");
@@ -114,6 +116,7 @@ class Schema {
     bind("log.progress", c.log.progress, "progress bar: auto, true or false");
     bind("log.timeline", c.log.timeline, "write a Chrome trace per rank");
     hidden_ = fmt::format("{}", fmt::join(c.model.hidden, ","));
+    sample_shape_ = fmt::format("{}", fmt::join(c.data.sample_shape, ","));
     spec_ = &c.model.spec;
   }
 
@@ -121,9 +124,10 @@ class Schema {
 
   void finish(Config& c) {
     for (const auto& [key, value] : strings_) {
-      if (key != "model.hidden") check_ini_representable(key, *value);  // hidden is re-joined from its ints
+      if (key != "model.hidden" && key != "data.sample_shape") check_ini_representable(key, *value);  // re-joined
     }
     c.model.hidden = parse_int_list(hidden_, "model.hidden");
+    c.data.sample_shape = parse_int_list(sample_shape_, "data.sample_shape");
   }
 
   std::string to_ini() const {
@@ -172,6 +176,7 @@ class Schema {
   std::vector<std::pair<std::string, std::function<std::string()>>> printers_;
   std::vector<std::pair<std::string, std::string*>> strings_;  // the string-valued keys
   std::string hidden_;
+  std::string sample_shape_;
   const std::string* spec_ = nullptr;  // model.spec
 };
 

@@ -22,6 +22,7 @@ Dataset take_rows(const Dataset& ds, const std::vector<std::int64_t>& rows, std:
     out.labels.push_back(ds.labels[static_cast<std::size_t>(rows[i])]);
   }
   out.source = std::move(source);
+  out.shape = ds.shape;
   return out;
 }
 
@@ -64,6 +65,7 @@ Dataset split_validation(Dataset& train, double fraction, std::uint64_t seed) {
     Dataset empty;
     empty.features.resize(0, train.features.cols());
     empty.source = train.source + " (validation)";
+    empty.shape = train.shape;
     return empty;
   }
   if (n_val >= n) {

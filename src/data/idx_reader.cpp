@@ -158,6 +158,7 @@ Dataset load_idx_pair(const std::filesystem::path& images, const std::filesystem
   detail::set_idx_samples(ds, raw.pixels.data(), raw.count, raw.rows * raw.cols, as_pixels);
   ds.labels = std::move(label_values);
   ds.source = images.string();
+  ds.shape = {static_cast<std::int64_t>(raw.rows), static_cast<std::int64_t>(raw.cols), 1};
   return ds;
 }
 

@@ -53,6 +53,7 @@ void epoch_permutation(std::int64_t samples, std::uint64_t seed, std::int64_t ep
 void DistributedSampler::set_epoch(std::int64_t epoch) {
   if (epoch < 0) throw std::invalid_argument("DistributedSampler::set_epoch: negative epoch " + std::to_string(epoch));
   epoch_permutation(samples_, seed_, epoch, perm_);
+  epoch_ = epoch;
 }
 
 std::int64_t DistributedSampler::steps_per_epoch() const { return (samples_ + global_batch_ - 1) / global_batch_; }
@@ -101,6 +102,7 @@ void ShardSampler::set_epoch(std::int64_t epoch) {
   // Rank 0 keeps the seed itself (constant · 0 = 0): a world of one shuffles exactly as DistributedSampler.
   const std::uint64_t rank_seed = seed_ ^ (0xd1b54a32d192ed03ULL * static_cast<std::uint64_t>(rank_));
   epoch_permutation(sizes_[static_cast<std::size_t>(rank_)], rank_seed, epoch, perm_);
+  epoch_ = epoch;
 }
 
 std::int64_t ShardSampler::steps_per_epoch() const { return steps_; }

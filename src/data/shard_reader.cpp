@@ -112,6 +112,7 @@ Dataset load_idx_records(const std::filesystem::path& images, const std::filesys
   const std::int64_t features = pixels.rows * pixels.cols;
   detail::set_idx_samples(ds, pixels.bytes.data(), records.size(), features, as_pixels);
   ds.source = images.string();
+  ds.shape = {static_cast<std::int64_t>(pixels.rows), static_cast<std::int64_t>(pixels.cols), 1};
   if (info != nullptr) {
     const auto record_bytes = static_cast<std::uint64_t>(features);
     *info = ShardInfo{pixels.total, records, 16 + record_bytes * static_cast<std::uint64_t>(records.begin),

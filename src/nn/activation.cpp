@@ -20,6 +20,22 @@ std::string to_string(ActivationKind kind) {
   return "?";
 }
 
+void activate(ActivationKind kind, ConstMatrixMap x, MatrixMap y) {
+  switch (kind) {
+    case ActivationKind::relu: y = x.cwiseMax(0.0f); break;
+    case ActivationKind::tanh: y = x.array().tanh(); break;
+    case ActivationKind::sigmoid: y = (1.0f + (-x.array()).exp()).inverse(); break;
+  }
+}
+
+void activation_gradient(ActivationKind kind, ConstMatrixMap y, ConstMatrixMap dy, MatrixMap dx) {
+  switch (kind) {
+    case ActivationKind::relu: dx = (y.array() > 0.0f).select(dy, 0.0f); break;
+    case ActivationKind::tanh: dx = dy.array() * (1.0f - y.array().square()); break;
+    case ActivationKind::sigmoid: dx = dy.array() * y.array() * (1.0f - y.array()); break;
+  }
+}
+
 Activation::Activation(std::string name, ActivationKind kind, const Shape& shape)
     : Layer(std::move(name), shape, shape), kind_(kind) {}
 
@@ -30,24 +46,13 @@ void Activation::reserve(std::int64_t max_rows) {
 
 ConstMatrixMap Activation::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
-  MatrixMap y(y_.data(), rows_, outputs());
-  switch (kind_) {
-    case ActivationKind::relu: y = x.cwiseMax(0.0f); break;
-    case ActivationKind::tanh: y = x.array().tanh(); break;
-    case ActivationKind::sigmoid: y = (1.0f + (-x.array()).exp()).inverse(); break;
-  }
+  activate(kind_, x, MatrixMap(y_.data(), rows_, outputs()));
   return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap Activation::backward(ConstMatrixMap dy) {
   if (!input_gradient()) return {dx_.data(), 0, inputs()};
-  ConstMatrixMap y(y_.data(), rows_, outputs());
-  MatrixMap dx(dx_.data(), rows_, inputs());
-  switch (kind_) {
-    case ActivationKind::relu: dx = (y.array() > 0.0f).select(dy, 0.0f); break;
-    case ActivationKind::tanh: dx = dy.array() * (1.0f - y.array().square()); break;
-    case ActivationKind::sigmoid: dx = dy.array() * y.array() * (1.0f - y.array()); break;
-  }
+  activation_gradient(kind_, ConstMatrixMap(y_.data(), rows_, outputs()), dy, MatrixMap(dx_.data(), rows_, inputs()));
   return {dx_.data(), rows_, inputs()};
 }
 

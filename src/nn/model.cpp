@@ -8,8 +8,11 @@
 #include "mpitrain/base/random.hpp"
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/batch_norm.hpp"
+#include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/dropout.hpp"
+#include "mpitrain/nn/flatten.hpp"
+#include "mpitrain/nn/pooling.hpp"
 
 namespace mpitrain::nn {
 
@@ -28,6 +31,31 @@ std::unique_ptr<Layer> make_layer(const DropoutSpec& s, std::string name, const 
 std::unique_ptr<Layer> make_layer(const BatchNormSpec& s, std::string name, const Shape& input) {
   return std::make_unique<BatchNorm>(std::move(name), input, s.momentum, s.epsilon);
 }
+std::unique_ptr<Layer> make_layer(const Conv2DSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<Conv2D>(std::move(name), input, s);
+}
+std::unique_ptr<Layer> make_layer(const MaxPool2DSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<Pool2D>(std::move(name), PoolKind::max, input, s);
+}
+std::unique_ptr<Layer> make_layer(const AvgPool2DSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<Pool2D>(std::move(name), PoolKind::average, input, s);
+}
+std::unique_ptr<Layer> make_layer(const GlobalAvgPool2DSpec&, std::string name, const Shape& input) {
+  return std::make_unique<GlobalAvgPool2D>(std::move(name), input);
+}
+std::unique_ptr<Layer> make_layer(const FlattenSpec&, std::string name, const Shape& input) {
+  return std::make_unique<Flatten>(std::move(name), input);
+}
+
+// The prefix of a layer's name: Keras's class-derived name where the spec gives one, else its `type`.
+template <class Spec>
+constexpr std::string_view keras_name(const Spec&) {
+  if constexpr (requires { Spec::keras_name; }) {
+    return Spec::keras_name;
+  } else {
+    return Spec::type;
+  }
+}
 
 // The layers of a spec with their tensors registered, before any buffer exists.
 struct Layers {
@@ -45,15 +73,15 @@ Layers build_layers(const ModelSpec& spec) {
   }
   if (spec.layers.empty()) throw std::invalid_argument("model spec: no layer");
   Layers out;
-  std::map<std::string_view, int> seen;  // per type: layers so far, for Keras-style names
+  std::map<std::string_view, int> seen;  // per Keras name: layers so far, for Keras-style names
   Shape shape = spec.input_shape;
   bool earlier_parameters = false;
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     try {
       auto layer = std::visit(
           [&](const auto& s) {
-            const int n = seen[s.type]++;
-            std::string name(s.type);
+            const int n = seen[keras_name(s)]++;
+            std::string name(keras_name(s));
             if (n > 0) name.append("_").append(std::to_string(n));
             return make_layer(s, std::move(name), shape);
           },

@@ -103,6 +103,86 @@ BatchNormSpec read_fields(const json& in, std::type_identity<BatchNormSpec>, con
   return spec;
 }
 
+// The layers on images (image_specs.hpp). A size or stride is one integer n (meaning [n, n]) or [h, w].
+Size2 size2_value(const json& value, const Where& where) {
+  if (!value.is_array()) {
+    const std::int64_t n = positive_integer(value, where);
+    return {n, n};
+  }
+  if (value.size() != 2) where.fail("must be an integer >= 1 or an array of two, got " + value.dump());
+  return {positive_integer(value[0], {where.text + "[0]"}), positive_integer(value[1], {where.text + "[1]"})};
+}
+
+Padding padding_value(const json& in, const Where& where) {
+  if (!in.contains("padding")) return Padding::valid;
+  try {
+    return parse_padding(string_value(in["padding"], where.key("padding")));
+  } catch (const std::invalid_argument& e) {
+    where.key("padding").fail(e.what());
+  }
+}
+
+void write_fields(json& out, const Conv2DSpec& s) {
+  out["filters"] = s.filters;
+  out["kernel_size"] = s.kernel_size;
+  out["strides"] = s.strides;
+  out["padding"] = to_string(s.padding);
+  out["use_bias"] = s.use_bias;
+  if (s.activation) out["activation"] = to_string(*s.activation);
+}
+void write_fields(json& out, const Pool2DFields& s) {
+  out["pool_size"] = s.pool_size;
+  out["strides"] = s.strides;
+  out["padding"] = to_string(s.padding);
+}
+void write_fields(json&, const GlobalAvgPool2DSpec&) {}
+void write_fields(json&, const FlattenSpec&) {}
+
+Conv2DSpec read_fields(const json& in, std::type_identity<Conv2DSpec>, const Where& where) {
+  only_keys(in, {"type", "filters", "kernel_size", "strides", "padding", "use_bias", "activation"}, where);
+  Conv2DSpec s;
+  s.filters = positive_integer(member(in, "filters", where), where.key("filters"));
+  s.kernel_size = size2_value(member(in, "kernel_size", where), where.key("kernel_size"));
+  if (in.contains("strides")) s.strides = size2_value(in["strides"], where.key("strides"));
+  s.padding = padding_value(in, where);
+  if (in.contains("use_bias")) {
+    if (!in["use_bias"].is_boolean()) where.key("use_bias").fail("must be true or false, got " + in["use_bias"].dump());
+    s.use_bias = in["use_bias"].get<bool>();
+  }
+  if (in.contains("activation")) {
+    try {
+      s.activation = parse_activation(string_value(in["activation"], where.key("activation")));
+    } catch (const std::invalid_argument& e) {
+      where.key("activation").fail(e.what());
+    }
+  }
+  return s;
+}
+
+// strides default to pool_size, as in Keras.
+Pool2DFields read_pool_fields(const json& in, const Where& where) {
+  only_keys(in, {"type", "pool_size", "strides", "padding"}, where);
+  Pool2DFields s;
+  if (in.contains("pool_size")) s.pool_size = size2_value(in["pool_size"], where.key("pool_size"));
+  s.strides = in.contains("strides") ? size2_value(in["strides"], where.key("strides")) : s.pool_size;
+  s.padding = padding_value(in, where);
+  return s;
+}
+MaxPool2DSpec read_fields(const json& in, std::type_identity<MaxPool2DSpec>, const Where& where) {
+  return {read_pool_fields(in, where)};
+}
+AvgPool2DSpec read_fields(const json& in, std::type_identity<AvgPool2DSpec>, const Where& where) {
+  return {read_pool_fields(in, where)};
+}
+GlobalAvgPool2DSpec read_fields(const json& in, std::type_identity<GlobalAvgPool2DSpec>, const Where& where) {
+  only_keys(in, {"type"}, where);
+  return {};
+}
+FlattenSpec read_fields(const json& in, std::type_identity<FlattenSpec>, const Where& where) {
+  only_keys(in, {"type"}, where);
+  return {};
+}
+
 // The names of every layer type, for the message about an unknown one.
 template <std::size_t... I>
 std::string type_names(std::index_sequence<I...>) {

@@ -14,7 +14,8 @@ namespace {
 }
 }  // namespace
 
-nn::ModelSpec configured_model_spec(const config::Config& config, std::int64_t features) {
+nn::ModelSpec configured_model_spec(const config::Config& config, const base::Shape& sample_shape) {
+  const std::int64_t features = base::element_count(sample_shape);
   if (config.model.spec.empty()) {
     try {
       return nn::mlp_spec(features, config.model.hidden, nn::parse_activation(config.model.activation),
@@ -39,11 +40,17 @@ nn::ModelSpec configured_model_spec(const config::Config& config, std::int64_t f
     fail(config, "input_shape " + base::format_shape(spec.input_shape) + " holds " + std::to_string(inputs) +
                      " features per sample, the data has " + std::to_string(features));
   }
+  // A one-dimensional input_shape reads any sample as a flat vector; a shaped one must be the data's shape.
+  if (spec.input_shape.size() > 1 && sample_shape.size() > 1 && spec.input_shape != sample_shape) {
+    fail(config, "input_shape " + base::format_shape(spec.input_shape) + " differs from the data's sample shape " +
+                     base::format_shape(sample_shape) + " (IDX images are (rows, columns, 1); set data.sample_shape " +
+                     "for another layout)");
+  }
   return spec;
 }
 
-ConfiguredModel configured_model(const config::Config& config, std::int64_t features) {
-  nn::ModelSpec spec = configured_model_spec(config, features);
+ConfiguredModel configured_model(const config::Config& config, const base::Shape& sample_shape) {
+  nn::ModelSpec spec = configured_model_spec(config, sample_shape);
   const std::string key = config.model.spec.empty() ? "model.hidden" : "model.spec = '" + config.model.spec + "'";
   std::optional<nn::Model> model;
   try {

@@ -14,10 +14,11 @@ using base::StepPhase;
 
 Step::Step(const config::Config& config, nn::Model& model, const nn::Task& task, optim::Optimizer& optimizer,
            dist::GradientReducer& reducer, const dist::Communicator& comm, std::int64_t max_rows,
-           const guard::FaultPlan& faults)
+           const guard::FaultPlan& faults, const base::Shape& sample_shape)
     : model_(model), task_(task), seed_(config.train.seed), optimizer_(optimizer), reducer_(reducer), hook_(reducer),
       post_(model.registry(), {.l2 = optim::l2_coefficient(config.optim), .clip_grad_norm = config.train.clip_grad_norm}),
-      schedule_(config.optim), comm_(comm), statistics_(comm), faults_(faults), x_(max_rows, model.input_size()),
+      schedule_(config.optim), comm_(comm), statistics_(comm), faults_(faults),
+      augmenter_(configured_augmentation(config, sample_shape), sample_shape, config.train.seed), x_(max_rows, model.input_size()),
       grad_logits_(max_rows, model.output_size()),
       labels_(static_cast<std::size_t>(max_rows * task.targets_per_sample())) {
   model_.reserve(max_rows);
@@ -33,6 +34,9 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   const auto n = static_cast<std::int64_t>(slice.size());
   const std::int64_t features = x_.cols(), outputs = grad_logits_.cols();
   data::gather_batch(data.train, data.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
+  // Augmented after scaling (a shift fills with 0, the scaled value of a black pixel under data.scaling =
+  // divide); keyed by the slice's global sample indices, as the dropout masks.
+  augmenter_.apply(base::MatrixMap(x_.data(), n, features), slice, sampler.epoch());
   if (step_in_epoch + 1 < sampler.steps_per_epoch()) {  // the next rows load into cache while this step computes
     data::prefetch_rows(data.train, sampler.slice(step_in_epoch + 1, rank, world));
   }

@@ -118,7 +118,7 @@ class Trainer {
         task_(task),
         optimizer_(optim::make_optimizer(config.optim, model_.registry())),
         reducer_(make_reducer(config.dist, comm, model_)),
-        step_(config, model_, task_, *optimizer_, *reducer_, comm, max_rows_, faults),
+        step_(config, model_, task_, *optimizer_, *reducer_, comm, max_rows_, faults, data.train.sample_shape()),
         trajectory_(checkpoint::trajectory_config(config, global_batch_, world_)) {
     total_steps_ = sampler_->steps_per_epoch() * config.train.epochs;
     if (config.train.max_steps > 0) total_steps_ = std::min(total_steps_, config.train.max_steps);

@@ -88,12 +88,36 @@ TrainingData load_training_data(const config::Config& config, int rank, int worl
     spdlog::info("validation split: {} samples held out, {} left for training", out.validation.size(),
                  out.train.size());
   }
+  out.validation.shape = out.test.shape = out.train.shape;
   out.scaler = data::Scaler(d.scaling, d.scale_divisor);
   out.scaler.fit(out.train);
   out.scaler.apply(out.train);
   if (out.validation.size() > 0) out.scaler.apply(out.validation);
   if (out.test.size() > 0) out.scaler.apply(out.test);
   return out;
+}
+
+void apply_sample_shape(const config::Config& config, TrainingData& out) {
+  const std::vector<int>& dims = config.data.sample_shape;
+  if (dims.empty()) return;
+  const base::Shape shape(dims.begin(), dims.end());
+  const std::int64_t values = base::element_count(shape);
+  if (values != out.train.feature_count()) {
+    throw config::ConfigError("config key data.sample_shape = " + base::format_shape(shape) + ": " +
+                              std::to_string(values) + " values per sample, but " + out.train.source + " has " +
+                              std::to_string(out.train.feature_count()) + " features per row");
+  }
+  out.train.shape = out.validation.shape = out.test.shape = shape;
+}
+
+data::Augmentation configured_augmentation(const config::Config& config, const base::Shape& sample_shape) {
+  try {
+    const data::Augmentation a = data::parse_augmentation(config.data.augment);
+    static_cast<void>(data::Augmenter(a, sample_shape, 0));  // checks the shape
+    return a;
+  } catch (const std::invalid_argument& e) {
+    throw config::ConfigError("config key data.augment = '" + config.data.augment + "': " + e.what());
+  }
 }
 
 }  // namespace mpitrain::train

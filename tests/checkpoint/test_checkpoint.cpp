@@ -522,6 +522,62 @@ TEST_F(CheckpointTest, RoundTripsASpecFormatOneCouldNotStore) {
   EXPECT_NE(back.model, spec_);
 }
 
+// A CNN (issue 14): its spec and every tensor round-trip; the convolution kernels are stored in Keras's
+// layout (kh, kw, C_in, C_out), element (i, j, c, o) at the registry offset + ((i·kw + j)·C_in + c)·C_out + o,
+// read back with the raw HDF5 API; only the layers with tensors are in layer_names, a bias-free convolution
+// has its kernel alone.
+TEST_F(CheckpointTest, RoundTripsACnnInKerasLayout) {
+  const nn::ModelSpec spec = nn::parse_model_spec(R"({"input_shape": [8, 8, 1], "layers": [
+      {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "relu"},
+      {"type": "max_pool2d", "pool_size": 2},
+      {"type": "conv2d", "filters": 3, "kernel_size": [2, 3], "strides": 2, "use_bias": false},
+      {"type": "avg_pool2d", "pool_size": 1}, {"type": "flatten"}, {"type": "dense", "units": 5}]})");
+  const Checkpoint c = make_checkpoint(spec, 31);
+  const fs::path path = dir_ / "cnn.h5";
+  write_checkpoint(path, c);
+  expect_equal(read_checkpoint(path), c);
+
+  FileHandle f = open_raw(path);
+  EXPECT_EQ(raw_fixed_strings(f.get(), "layer_names"), (std::vector<std::string>{"conv2d", "conv2d_1", "dense"}));
+  detail::Group g(H5Gopen2(f.get(), "conv2d_1", H5P_DEFAULT));
+  EXPECT_EQ(raw_fixed_strings(g.get(), "weight_names"), std::vector<std::string>{"conv2d_1/kernel:0"});
+  Dataset kernel(H5Dopen2(g.get(), "conv2d_1/kernel:0", H5P_DEFAULT));
+  ASSERT_GE(kernel.get(), 0);
+  EXPECT_EQ(raw_shape(kernel.get()), (std::vector<hsize_t>{2, 3, 4, 3}));
+  std::vector<float> k(2 * 3 * 4 * 3);
+  ASSERT_GE(H5Dread(kernel.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, k.data()), 0);
+  const std::size_t offset = 3 * 3 * 1 * 4 + 4;  // after conv2d's kernel and bias
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (std::size_t j = 0; j < 3; ++j) {
+      for (std::size_t ci = 0; ci < 4; ++ci) {
+        for (std::size_t o = 0; o < 3; ++o) {
+          ASSERT_EQ(k[((i * 3 + j) * 4 + ci) * 3 + o], c.parameters[offset + ((i * 3 + j) * 4 + ci) * 3 + o]);
+        }
+      }
+    }
+  }
+  Dataset first(H5Dopen2(f.get(), "/conv2d/conv2d/kernel:0", H5P_DEFAULT));
+  EXPECT_EQ(raw_shape(first.get()), (std::vector<hsize_t>{3, 3, 1, 4}));
+  Dataset dense(H5Dopen2(f.get(), "/dense/dense/kernel:0", H5P_DEFAULT));
+  EXPECT_EQ(raw_shape(dense.get()), (std::vector<hsize_t>{2 * 1 * 3, 5}));  // (4 - 2) / 2 + 1 rows, (4 - 3) / 2 + 1 column
+}
+
+// A file whose convolution kernel does not have the model's shape is refused, naming the tensor and both
+// shapes: the stored spec now says kernel 5 × 5 (with `same` padding nothing else changes shape).
+TEST_F(CheckpointTest, WrongConvKernelShapeNamesTheTensorAndBothShapes) {
+  const auto cnn = [](int kernel) {
+    return nn::parse_model_spec(R"({"input_shape": [6, 6, 2], "layers": [{"type": "conv2d", "filters": 4, "kernel_size": )" +
+                                std::to_string(kernel) + R"(, "padding": "same"}, {"type": "global_avg_pool2d"}]})");
+  };
+  const fs::path path = dir_ / "conv.h5";
+  write_checkpoint(path, make_checkpoint(cnn(3), 4));
+  rewrite_string_attr(path, "mpitrain", "model_spec", nn::to_json_text(cnn(5)));
+  const std::string message = read_error(path);
+  EXPECT_NE(message.find("checkpoint " + path.string() + ": conv2d/kernel:0 has shape (3, 3, 2, 4), the model needs (5, 5, 2, 4)"),
+            std::string::npos)
+      << message;
+}
+
 // A resume needs the same model, the same optimizer and its states by name; a weights file cannot resume.
 class ResumableTest : public ::testing::Test {
  protected:

@@ -54,6 +54,9 @@ struct LayerCheck {
   std::uint64_t seed = 11;        ///< Parameters, input and R derive from it.
   float input_scale = 1.0f;       ///< Inputs uniform in [-input_scale, input_scale).
   float kink_margin = 0.0f;       ///< Inputs with |x| below it become 0.5 (ReLU's kink at 0 has no derivative).
+  /// When > 0, each row's inputs are replaced, keeping their order, by -1 + spacing·rank: every two values of
+  /// a row differ by at least it (a max pool's arg-max then stays put under a step below spacing / 2).
+  float spacing = 0.0f;
   double eps = 1e-2;              ///< Finite-difference step.
   double tol = 2e-3;              ///< Relative tolerance.
   /// The context of every forward (the same in every objective call: a dropout mask stays fixed, a batch
@@ -75,6 +78,14 @@ inline void check_layer_gradient(nn::Layer& layer, const LayerCheck& c = {}) {
   base::RowMatrix x = random_matrix(c.rows, layer.inputs(), c.seed + 1, c.input_scale);
   for (std::int64_t i = 0; i < x.size(); ++i) {
     if (std::abs(x.data()[i]) < c.kink_margin) x.data()[i] = 0.5f;
+  }
+  if (c.spacing > 0.0f) {
+    std::vector<std::int64_t> order(static_cast<std::size_t>(x.cols()));
+    for (std::int64_t row = 0; row < x.rows(); ++row) {
+      for (std::size_t k = 0; k < order.size(); ++k) order[k] = static_cast<std::int64_t>(k);
+      std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return x(row, a) < x(row, b); });
+      for (std::size_t rank = 0; rank < order.size(); ++rank) x(row, order[rank]) = -1.0f + c.spacing * static_cast<float>(rank);
+    }
   }
   const base::RowMatrix r = random_matrix(c.rows, layer.outputs(), c.seed + 2);
   auto objective = [&] {

@@ -88,6 +88,7 @@ TEST_F(IdxTest, LoadDatasetGivesUnscaledFloatRows) {
   const Dataset ds = load_idx_dataset(images, labels, 10);
   ASSERT_EQ(ds.size(), 4);
   ASSERT_EQ(ds.feature_count(), 6);
+  EXPECT_EQ(ds.sample_shape(), (base::Shape{3, 2, 1}));  // rows, columns, one channel
   EXPECT_EQ(ds.labels, (std::vector<std::int32_t>{1, 2, 3, 4}));
   EXPECT_EQ(ds.source, images.string());
   for (std::uint32_t i = 0; i < 4; ++i)

@@ -75,6 +75,7 @@ TEST_F(ShardReaderTest, IdxShardsOfOneToFourRanksMakeTheWholeFile) {
       for (int s = 0; s < n; ++s) {
         ShardInfo info;
         parts.push_back(load_idx_shard(images, labels, 10, s, n, &info));
+        EXPECT_EQ(parts.back().sample_shape(), (base::Shape{2, 3, 1}));
         // 11 records over n shards: the first 11 % n get one more.
         const std::int64_t expected = 11 / n + (s < 11 % n ? 1 : 0);
         EXPECT_EQ(info.records.size(), expected);

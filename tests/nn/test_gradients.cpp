@@ -5,15 +5,19 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "common/gradient_check.hpp"
 #include "mpitrain/nn/activation.hpp"
+#include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/dense.hpp"
+#include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/loss.hpp"
 #include "mpitrain/nn/model.hpp"
 #include "mpitrain/nn/parameters.hpp"
+#include "mpitrain/nn/pooling.hpp"
 
 using namespace mpitrain;
 using base::ConstMatrixMap;
@@ -54,6 +58,57 @@ TEST_P(ActivationGradient, MatchesFiniteDifferences) {
 INSTANTIATE_TEST_SUITE_P(All, ActivationGradient,
                          ::testing::Values(nn::ActivationKind::relu, nn::ActivationKind::tanh,
                                            nn::ActivationKind::sigmoid));
+
+// Conv2D: valid and same padding (same with an even kernel pads asymmetrically), stride 2, odd and even
+// kernels, several input and output channels, with and without bias and activation.
+TEST(Conv2DGradient, MatchesFiniteDifferences) {
+  using nn::Padding;
+  const std::vector<std::pair<nn::Shape, nn::Conv2DSpec>> cases = {
+      {{5, 5, 2}, {.filters = 3, .kernel_size = {3, 3}, .padding = Padding::valid, .activation = std::nullopt}},
+      {{5, 5, 2}, {.filters = 3, .kernel_size = {3, 3}, .padding = Padding::same, .activation = std::nullopt}},
+      {{6, 5, 3}, {.filters = 2, .kernel_size = {2, 2}, .padding = Padding::same, .activation = std::nullopt}},
+      {{7, 6, 2}, {.filters = 4, .kernel_size = {3, 2}, .strides = {2, 2}, .padding = Padding::valid, .activation = std::nullopt}},
+      {{7, 6, 2}, {.filters = 4, .kernel_size = {4, 3}, .strides = {2, 2}, .padding = Padding::same, .activation = std::nullopt}},
+      {{6, 7, 1}, {.filters = 2, .kernel_size = {2, 3}, .strides = {2, 1}, .padding = Padding::same,
+                   .use_bias = false, .activation = nn::ActivationKind::tanh}},
+      {{5, 4, 3}, {.filters = 2, .kernel_size = {3, 3}, .strides = {1, 2}, .padding = Padding::same,
+                   .activation = nn::ActivationKind::sigmoid}},
+  };
+  for (const auto& [shape, spec] : cases) {
+    for (const bool input_gradient : {true, false}) {
+      nn::Conv2D conv("conv2d", shape, spec);
+      conv.set_input_gradient(input_gradient);
+      SCOPED_TRACE(base::format_shape(shape) + " -> " + base::format_shape(conv.output_shape()) +
+                   (input_gradient ? "" : ", no input gradient"));
+      test::check_layer_gradient(conv, {.rows = 3});
+    }
+  }
+}
+
+// Max and average pooling with both paddings, strides equal to and different from the pool; max pooling on
+// inputs spaced 0.05 apart, so that the ±0.01 steps never move an arg-max.
+TEST(Pool2DGradient, MatchesFiniteDifferences) {
+  using nn::Padding;
+  const std::vector<std::pair<nn::Shape, nn::Pool2DFields>> cases = {
+      {{4, 4, 2}, {{2, 2}, {2, 2}, Padding::valid}}, {{5, 5, 2}, {{2, 2}, {2, 2}, Padding::same}},
+      {{5, 6, 3}, {{3, 3}, {2, 2}, Padding::valid}}, {{5, 6, 3}, {{3, 3}, {2, 2}, Padding::same}},
+      {{6, 5, 1}, {{2, 3}, {1, 2}, Padding::same}},  {{7, 7, 2}, {{2, 2}, {3, 3}, Padding::valid}},
+  };
+  for (const auto& [shape, fields] : cases) {
+    for (const auto kind : {nn::PoolKind::max, nn::PoolKind::average}) {
+      nn::Pool2D pool("pool", kind, shape, fields);
+      SCOPED_TRACE(base::format_shape(shape) + " -> " + base::format_shape(pool.output_shape()) +
+                   (kind == nn::PoolKind::max ? " max" : " average"));
+      test::check_layer_gradient(pool, {.rows = 3, .spacing = kind == nn::PoolKind::max ? 0.05f : 0.0f});
+    }
+  }
+}
+
+TEST(GlobalAvgPool2DGradient, MatchesFiniteDifferences) {
+  test::check_layer_gradient(nn::GlobalAvgPool2D("global_average_pooling2d", {3, 4, 5}));
+}
+
+TEST(FlattenGradient, MatchesFiniteDifferences) { test::check_layer_gradient(nn::Flatten("flatten", {3, 2, 4})); }
 
 TEST(LossGradient, MatchesFiniteDifferences) {
   const std::int64_t rows = 4, k = 5;
@@ -97,6 +152,52 @@ TEST(ModelGradient, WholeMlpWithTheLossMatchesFiniteDifferences) {
     // ReLU: a small step, so that no pre-activation crosses the kink (checked with these seeds).
     const double eps = kind == nn::ActivationKind::relu ? 1e-3 : 1e-2;
     test::expect_gradient(model.parameters(), analytic, objective, eps, 5e-3);
+  }
+}
+
+// Small CNNs with the loss: every layer type on images, each one's dX feeding the layer before it, the first
+// convolution without input gradient. Smooth activations (tanh) and a small step keep the loss smooth and
+// the max pools' arg-max in place.
+TEST(ModelGradient, WholeCnnWithTheLossMatchesFiniteDifferences) {
+  const char* specs[] = {
+      R"({"input_shape": [8, 7, 2], "layers": [
+          {"type": "conv2d", "filters": 3, "kernel_size": 3, "padding": "same", "activation": "tanh"},
+          {"type": "max_pool2d", "pool_size": 2, "padding": "same"},
+          {"type": "conv2d", "filters": 4, "kernel_size": [2, 3], "activation": "tanh"},
+          {"type": "avg_pool2d", "pool_size": 2, "strides": 1},
+          {"type": "flatten"}, {"type": "dense", "units": 3}]})",
+      R"({"input_shape": [6, 6, 1], "layers": [
+          {"type": "conv2d", "filters": 2, "kernel_size": 2, "strides": 2, "padding": "same", "use_bias": false},
+          {"type": "activation", "activation": "tanh"},
+          {"type": "conv2d", "filters": 3, "kernel_size": 2, "padding": "same"},
+          {"type": "global_avg_pool2d"}]})",
+  };
+  for (const char* text : specs) {
+    nn::Model model = nn::build_model(nn::parse_model_spec(text));
+    SCOPED_TRACE(text);
+    model.init(43);
+    for (const auto& p : model.registry().entries()) {  // non-zero biases
+      if (!p.decay) {
+        for (std::int64_t i = 0; i < p.size(); ++i) model.parameters()[p.offset + i] = 0.05f * (i % 3);
+      }
+    }
+    const std::int64_t rows = 4, inputs = model.input_size();
+    model.reserve(rows);
+    RowMatrix x = random_matrix(rows, inputs, 44);
+    const std::vector<std::int32_t> labels = {0, 2, 1, 2};
+    const nn::Context context = nn::Context::evaluation();
+    auto objective = [&] {
+      return nn::softmax_cross_entropy(model.forward(ConstMatrixMap(x.data(), rows, inputs), context), labels).loss;
+    };
+    const auto logits = model.forward(ConstMatrixMap(x.data(), rows, inputs), context);
+    ASSERT_EQ(logits.cols(), 3);
+    RowMatrix g(rows, 3);
+    nn::softmax_cross_entropy(logits, labels, MatrixMap(g.data(), rows, 3));
+    model.zero_gradients();
+    model.backward(ConstMatrixMap(g.data(), rows, 3));
+    EXPECT_FALSE(model.layers().front()->input_gradient());
+    std::vector<float> analytic(model.gradients().begin(), model.gradients().end());
+    test::expect_gradient(model.parameters(), analytic, objective, 1e-3, 5e-3);
   }
 }
 

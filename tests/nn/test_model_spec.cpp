@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -79,8 +80,9 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, 7]})",
        "model spec: layer 1: must be an object with a key 'type', got 7"},
       {R"({"input_shape": [4], "layers": [{"units": 3}]})", "model spec: layer 0: missing key 'type'"},
-      {R"({"input_shape": [4], "layers": [{"type": "conv2d"}]})",
-       "model spec: layer 0 (conv2d): key 'type': unknown layer type 'conv2d' (expected dense, activation, dropout, batch_norm)"},
+      {R"({"input_shape": [4], "layers": [{"type": "conv3d"}]})",
+       "model spec: layer 0 (conv3d): key 'type': unknown layer type 'conv3d' (expected dense, activation, dropout, "
+       "batch_norm, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, flatten)"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": -2}]})",
        "model spec: layer 1 (dense): key 'units': must be an integer in [1, 2^63), got -2"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 2.5}]})",
@@ -135,5 +137,72 @@ TEST(ModelSpecJson, DropoutAndBatchNormErrorsNameTheLayerAndKey) {
   for (const auto& [tail, message] : cases) {
     const std::string error = error_of(head + tail);
     EXPECT_NE(error.find(message), std::string::npos) << tail << "\n  gave: " << error;
+  }
+}
+
+// The layers on images: defaults as Keras's (strides 1, padding valid, bias on, no activation; a pool's strides
+// its pool size, pool size 2), one integer meaning a square, and the written form with every key.
+TEST(ModelSpecJson, ReadsImageLayersWithKerasDefaults) {
+  const nn::ModelSpec spec = nn::parse_model_spec(R"({"input_shape": [28, 28, 1], "layers": [
+      {"type": "conv2d", "filters": 8, "kernel_size": 3},
+      {"type": "conv2d", "filters": 4, "kernel_size": [5, 3], "strides": [2, 1], "padding": "same",
+       "use_bias": false, "activation": "relu"},
+      {"type": "max_pool2d", "pool_size": 3}, {"type": "avg_pool2d"},
+      {"type": "avg_pool2d", "pool_size": [2, 3], "strides": 1, "padding": "same"},
+      {"type": "global_avg_pool2d"}, {"type": "flatten"}]})");
+  using nn::Padding;
+  const nn::ModelSpec expected{
+      {28, 28, 1},
+      {nn::Conv2DSpec{8, {3, 3}, {1, 1}, Padding::valid, true, std::nullopt},
+       nn::Conv2DSpec{4, {5, 3}, {2, 1}, Padding::same, false, nn::ActivationKind::relu},
+       nn::MaxPool2DSpec{{{3, 3}, {3, 3}, Padding::valid}}, nn::AvgPool2DSpec{{{2, 2}, {2, 2}, Padding::valid}},
+       nn::AvgPool2DSpec{{{2, 3}, {1, 1}, Padding::same}}, nn::GlobalAvgPool2DSpec{}, nn::FlattenSpec{}}};
+  EXPECT_EQ(spec, expected);
+  EXPECT_EQ(nn::model_spec_from_json(nn::to_json(spec)), spec);
+  EXPECT_EQ(nn::parse_model_spec(nn::to_json_text(spec)), spec);
+  EXPECT_EQ(nn::to_json(spec)["layers"], nlohmann::json::parse(R"([
+      {"type": "conv2d", "filters": 8, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "use_bias": true},
+      {"type": "conv2d", "filters": 4, "kernel_size": [5, 3], "strides": [2, 1], "padding": "same", "use_bias": false,
+       "activation": "relu"},
+      {"type": "max_pool2d", "pool_size": [3, 3], "strides": [3, 3], "padding": "valid"},
+      {"type": "avg_pool2d", "pool_size": [2, 2], "strides": [2, 2], "padding": "valid"},
+      {"type": "avg_pool2d", "pool_size": [2, 3], "strides": [1, 1], "padding": "same"},
+      {"type": "global_avg_pool2d"}, {"type": "flatten"}])"));
+}
+
+TEST(ModelSpecJson, ImageLayerErrorsNameTheLayerIndexAndKey) {
+  const std::string head = R"({"input_shape": [8, 8, 1], "layers": [{"type": "flatten"}, )";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"type": "conv2d", "kernel_size": 3})", "model spec: layer 1 (conv2d): missing key 'filters'"},
+      {R"({"type": "conv2d", "filters": 2})", "model spec: layer 1 (conv2d): missing key 'kernel_size'"},
+      {R"({"type": "conv2d", "filters": 0, "kernel_size": 3})",
+       "layer 1 (conv2d): key 'filters': must be an integer in [1, 2^63), got 0"},
+      {R"({"type": "conv2d", "filters": 2, "kernel_size": [3, 3, 1]})",
+       "layer 1 (conv2d): key 'kernel_size': must be an integer >= 1 or an array of two, got [3,3,1]"},
+      {R"({"type": "conv2d", "filters": 2, "kernel_size": [3, -1]})",
+       "layer 1 (conv2d): key 'kernel_size'[1]: must be an integer in [1, 2^63), got -1"},
+      {R"({"type": "conv2d", "filters": 2, "kernel_size": 3, "strides": 0})",
+       "layer 1 (conv2d): key 'strides': must be an integer in [1, 2^63), got 0"},
+      {R"({"type": "conv2d", "filters": 2, "kernel_size": 3, "padding": "full"})",
+       "layer 1 (conv2d): key 'padding': unknown padding 'full' (expected valid or same)"},
+      {R"({"type": "conv2d", "filters": 2, "kernel_size": 3, "use_bias": 1})",
+       "layer 1 (conv2d): key 'use_bias': must be true or false, got 1"},
+      {R"({"type": "conv2d", "filters": 2, "kernel_size": 3, "activation": "softmax"})",
+       "layer 1 (conv2d): key 'activation': unknown activation 'softmax'"},
+      {R"({"type": "conv2d", "filters": 2, "kernel_size": 3, "kernel": 3})",
+       "layer 1 (conv2d): unknown key 'kernel' (expected type, filters, kernel_size, strides, padding, use_bias, activation)"},
+      {R"({"type": "max_pool2d", "pool": 2})",
+       "layer 1 (max_pool2d): unknown key 'pool' (expected type, pool_size, strides, padding)"},
+      {R"({"type": "avg_pool2d", "pool_size": "2"})",
+       "layer 1 (avg_pool2d): key 'pool_size': must be an integer in [1, 2^63), got \"2\""},
+      {R"({"type": "avg_pool2d", "padding": 1})", "layer 1 (avg_pool2d): key 'padding': must be a string, got 1"},
+      {R"({"type": "global_avg_pool2d", "keepdims": true})",
+       "layer 1 (global_avg_pool2d): unknown key 'keepdims' (expected type)"},
+      {R"({"type": "flatten", "data_format": "channels_last"})",
+       "layer 1 (flatten): unknown key 'data_format' (expected type)"},
+  };
+  for (const auto& [layer, message] : cases) {
+    const std::string error = error_of(head + layer + "]}");
+    EXPECT_NE(error.find(message), std::string::npos) << layer << "\n  gave: " << error;
   }
 }

@@ -118,8 +118,9 @@ struct StepPath {
     data.scaler.fit(data.train);
     config.optim.weight_decay = 1e-4;  // every part of the step runs: L2 and clipping too
     config.train.clip_grad_norm = 1.0;
+    config.data.augment = "flip_horizontal, shift:2";  // and augmentation
     model.init(1);
-    step_unit.emplace(config, model, task, *optimizer, *reducer, *world, batch_size, faults);
+    step_unit.emplace(config, model, task, *optimizer, *reducer, *world, batch_size, faults, base::Shape{28, 28, 1});
   }
 
   void step(std::int64_t s) {
@@ -174,6 +175,31 @@ TEST(Allocations, NoneInSteadyStateStepsWithBatchNormAndDropout) {
   }
 }
 
+// A CNN with every layer on images (convolutions with and without padding, bias and activation; both
+// pools; global pooling and flatten on two branches of the spec list) allocates nothing after warm-up either.
+TEST(Allocations, NoneInSteadyStateStepsOfACnn) {
+  const char* specs[] = {
+      R"({"input_shape": [28, 28, 1], "layers": [
+          {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+          {"type": "max_pool2d", "pool_size": 2},
+          {"type": "conv2d", "filters": 16, "kernel_size": 3, "strides": 2, "use_bias": false},
+          {"type": "avg_pool2d", "padding": "same"}, {"type": "flatten"}, {"type": "dense", "units": 10}]})",
+      R"({"input_shape": [28, 28, 1], "layers": [
+          {"type": "conv2d", "filters": 4, "kernel_size": [2, 3], "padding": "same"},
+          {"type": "max_pool2d", "pool_size": 3, "strides": 2, "padding": "same"},
+          {"type": "conv2d", "filters": 10, "kernel_size": 3, "activation": "tanh"},
+          {"type": "global_avg_pool2d"}]})"};
+  for (const char* spec : specs) {
+    for (const std::int64_t batch : {32, 64}) {
+      StepPath path(batch, {}, nn::parse_model_spec(spec));
+      for (int s = 0; s < 3; ++s) path.step(s);
+      CountAllocations counter;
+      for (int s = 3; s < 8; ++s) path.step(s);
+      EXPECT_EQ(counter.count(), 0) << "batch " << batch << ": " << spec;
+    }
+  }
+}
+
 // The real trainer (train::train), not a copy of its step: two runs that differ only in their number of
 // steps (100 and 255: numbers of the same width, so that the config text stored in the final checkpoint and
 // model.h5 has the same length and HDF5 lays both files out alike), all within one epoch, with no interval
@@ -200,7 +226,7 @@ TEST(Allocations, NoneInTheRealTrainersSteadyStateSteps) {
                        ("mpitrain_alloc_" + std::to_string(::getpid()) + "_" + reducer + std::to_string(steps));
       std::filesystem::remove_all(dir);
       std::filesystem::create_directories(dir);
-      auto configured = train::configured_model(c, 784);
+      auto configured = train::configured_model(c, {784});
       long count = 0;
       {
         CountAllocations counter;

@@ -73,11 +73,13 @@ expect() {
 expect "malformed JSON: [json.exception.parse_error.101] parse error at line 2" $'{"input_shape": [784],\n'
 expect "layer 1 (dense): unknown key 'unit'" \
   '{"input_shape": [784], "layers": [{"type": "dense", "units": 8}, {"type": "dense", "unit": 10}]}'
-expect "layer 0 (conv2d): key 'type': unknown layer type 'conv2d'" '{"input_shape": [784], "layers": [{"type": "conv2d"}]}'
+expect "layer 0 (conv3d): key 'type': unknown layer type 'conv3d'" '{"input_shape": [784], "layers": [{"type": "conv3d"}]}'
+expect "layer 0: layer conv2d (conv2d): kernel (30, 30) is larger than the input (28, 28, 1) under padding valid" \
+  '{"input_shape": [28, 28, 1], "layers": [{"type": "conv2d", "filters": 10, "kernel_size": 30}, {"type": "flatten"}]}'
 expect "input_shape (785) holds 785 features per sample, the data has 784" \
   '{"input_shape": [785], "layers": [{"type": "dense", "units": 10}]}'
-expect "layer 0: layer dense (dense): input shape (28, 28) is not one-dimensional" \
-  '{"input_shape": [28, 28], "layers": [{"type": "dense", "units": 10}]}'
+expect "layer 0: layer dense (dense): input shape (28, 28, 1) is not one-dimensional" \
+  '{"input_shape": [28, 28, 1], "layers": [{"type": "dense", "units": 10}]}'
 expect "model.classes = 10: classification into 10 classes needs model outputs (10) per sample, the model gives (7)" \
   '{"input_shape": [784], "layers": [{"type": "dense", "units": 7}]}'
 set +e

@@ -9,16 +9,7 @@ for np in 1 2 3; do
     --train.log_every=5 --checkpoint.dir="$WORK/np$np" --log.progress=false > "$WORK/train$np.log" 2>&1 \
     || { cat "$WORK/train$np.log"; fail "training with $np ranks"; }
 done
-"$PYTHON" - "$WORK" <<'PY' || fail "parameters differ across world sizes"
-import sys, ckpt
-work = sys.argv[1]
-p1, _ = ckpt.checked_final_tensors(f"{work}/np1", 20, 96, 1)
-for n in (2, 3):
-    pn, _ = ckpt.checked_final_tensors(f"{work}/np{n}", 20, 96, n)
-    rel = ckpt.relative_difference(p1, pn)
-    print(f"world size {n} vs 1: max |diff| / max |param| = {rel:.3e}")
-    assert rel <= 1e-5, rel
-PY
+"$PYTHON" "$REPO/tests/python/world_size_params.py" "$WORK" 20 96 1 2 3 || fail "parameters differ across world sizes"
 ckpt="$WORK/np1/$(json_get "$WORK/np1/summary.json" checkpoint)"
 for np in 1 2 3; do
   run_np "$np" evaluate --checkpoint "$ckpt" --data "$FMNIST/t10k-images-idx3-ubyte.gz" \

@@ -34,6 +34,12 @@ struct DataConfig {
   double validation_fraction = 0.0;      ///< Share of the training set held out for validation, [0, 1).
   std::string shuffle = "global";        ///< `global` (one permutation, world-size independent) or `local`
                                          ///< (each rank loads and shuffles only its 1/N shard).
+  /// The shape of one sample, channels last (e.g. {28, 28, 1}); empty: the file's (IDX images: rows,
+  /// columns, 1; CSV: the feature count). Its product must be the features per row.
+  std::vector<int> sample_shape;
+  /// Training-set augmentation (data::parse_augmentation): `none`, or a list of `flip_horizontal` and
+  /// `shift:N`. Needs samples of shape (height, width, channels).
+  std::string augment = "none";
 };
 
 /// [model]: the architecture, either an MLP (hidden, activation, classes) or a ModelSpec JSON file (spec).

@@ -32,11 +32,16 @@ struct Dataset {
   ByteMatrix pixels;
   std::vector<std::int32_t> labels;  ///< samples; each in [0, classes).
   std::string source;                ///< Where it was read from, for messages.
+  /// The shape of one sample, channels last, e.g. (28, 28, 1) for IDX images; empty: one-dimensional,
+  /// (feature_count()). Its product is feature_count().
+  base::Shape shape;
 
   /// Number of samples (rows).
   [[nodiscard]] std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
   /// Number of features (columns).
   [[nodiscard]] std::int64_t feature_count() const { return features.cols(); }
+  /// The shape of one sample: `shape`, or (feature_count()) when that is empty.
+  [[nodiscard]] base::Shape sample_shape() const { return shape.empty() ? base::Shape{feature_count()} : shape; }
 };
 
 /// Checks that every label is in [0, classes): the one label range check of the readers (IDX whole or

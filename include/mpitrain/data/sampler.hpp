@@ -40,6 +40,11 @@ class BatchSampler {
   /// Row indices (into the data set this rank holds) of rank @p rank's slice of step @p step; possibly
   /// empty. Valid until the next set_epoch. @throws std::invalid_argument for a bad step, rank or world size.
   [[nodiscard]] virtual std::span<const std::int64_t> slice(std::int64_t step, int rank, int world_size) const = 0;
+  /// The epoch of the last set_epoch (0 before any).
+  [[nodiscard]] std::int64_t epoch() const { return epoch_; }
+
+ protected:
+  std::int64_t epoch_ = 0;  ///< Set by set_epoch.
 };
 
 /// The permutation of epoch @p epoch of @p samples items: a Fisher–Yates shuffle driven by SplitMix64 seeded

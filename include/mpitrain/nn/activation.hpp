@@ -16,6 +16,12 @@ ActivationKind parse_activation(const std::string& name);
 /// The name of @p kind.
 std::string to_string(ActivationKind kind);
 
+/// y = f(x) element-wise (@p y may be @p x itself). @param x, y the same shape (rows are samples).
+void activate(ActivationKind kind, ConstMatrixMap x, MatrixMap y);
+/// dx = dy ∘ f'(x), with f' computed from the output y = f(x): relu' = [y > 0], tanh' = 1 - y²,
+/// sigmoid' = y(1 - y). @param y, dy, dx the same shape (@p dx may be @p dy itself).
+void activation_gradient(ActivationKind kind, ConstMatrixMap y, ConstMatrixMap dy, MatrixMap dx);
+
 /// y = f(x) element-wise on any shape, with f' from the output: relu' = [y > 0], tanh' = 1 - y²,
 /// sigmoid' = y(1 - y).
 class Activation final : public Layer {

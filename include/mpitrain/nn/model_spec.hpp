@@ -9,7 +9,8 @@
 ///
 /// Layer types and their keys: `dense` (units >= 1; its input must be one-dimensional), `activation`
 /// (activation: relu, tanh or sigmoid), `dropout` (rate in [0, 1)), `batch_norm` (momentum in [0, 1),
-/// default 0.99; epsilon > 0, default 0.001; both optional, always written). A key not listed is an error, so that a typo is not silently
+/// default 0.99; epsilon > 0, default 0.001; both optional, always written); on images (image_specs.hpp)
+/// `conv2d`, `max_pool2d`, `avg_pool2d`, `global_avg_pool2d`, `flatten`. A key not listed is an error, so that a typo is not silently
 /// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
 /// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
 
@@ -22,6 +23,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "mpitrain/nn/activation.hpp"
+#include "mpitrain/nn/image_specs.hpp"
 
 namespace mpitrain::nn {
 
@@ -48,14 +50,16 @@ struct DropoutSpec {
 
 /// Synchronized batch normalization over every axis but the last (nn::BatchNorm); Keras's defaults.
 struct BatchNormSpec {
-  static constexpr std::string_view type = "batch_norm";  ///< JSON `type`, and the layer name's prefix.
+  static constexpr std::string_view type = "batch_norm";  ///< JSON `type`.
+  static constexpr std::string_view keras_name = "batch_normalization";  ///< The layer name's prefix (Keras's).
   double momentum = 0.99;                                  ///< Of the moving statistics, in [0, 1).
   double epsilon = 1e-3;                                   ///< Added to the variance, > 0.
   bool operator==(const BatchNormSpec&) const = default;
 };
 
 /// One layer of a model.
-using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec, BatchNormSpec>;
+using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec, BatchNormSpec,
+                               Conv2DSpec, MaxPool2DSpec, AvgPool2DSpec, GlobalAvgPool2DSpec, FlattenSpec>;
 
 /// A sequential model: the input shape of one sample and its layers in order.
 struct ModelSpec {

@@ -12,12 +12,14 @@
 
 namespace mpitrain::train {
 
-/// The architecture @p config asks for on samples of @p features features: the JSON file of model.spec
-/// (README, "Model specification"), or else the MLP of model.hidden, model.activation and model.classes.
+/// The architecture @p config asks for on samples of shape @p sample_shape (channels last; data::Dataset::
+/// sample_shape()): the JSON file of model.spec (README, "Model specification"), or else the MLP of
+/// model.hidden, model.activation and model.classes on the flattened samples.
 /// @throws config::ConfigError naming model.spec and the file when it cannot be read, holds malformed JSON
 ///         (with the parser's line and column) or an invalid spec (with the layer index and key), or when
-///         its input_shape does not hold @p features features.
-nn::ModelSpec configured_model_spec(const config::Config& config, std::int64_t features);
+///         its input_shape does not hold as many values as a sample, or is shaped (more than one
+///         dimension) otherwise than a shaped sample.
+nn::ModelSpec configured_model_spec(const config::Config& config, const base::Shape& sample_shape);
 
 /// A model built from @p spec and the task of @p config (classification into model.classes classes),
 /// checked against each other. The model is not initialised (nn::Model::init) nor reserved.
@@ -26,10 +28,9 @@ struct ConfiguredModel {
   std::unique_ptr<nn::Task> task;   ///< Loss and metrics.
 };
 
-/// Builds the model of configured_model_spec(@p config, @p features) and its task.
+/// Builds the model of configured_model_spec(@p config, @p sample_shape) and its task.
 /// @throws config::ConfigError naming model.spec (or model.hidden for the MLP) for a spec that does not
-///         build or that checkpoints cannot store, and model.classes when the model's outputs do not fit the
-///         task; as configured_model_spec.
-ConfiguredModel configured_model(const config::Config& config, std::int64_t features);
+///         build, and model.classes when the model's outputs do not fit the task; as configured_model_spec.
+ConfiguredModel configured_model(const config::Config& config, const base::Shape& sample_shape);
 
 }  // namespace mpitrain::train

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mpitrain/config/config.hpp"
+#include "mpitrain/data/augment.hpp"
 #include "mpitrain/data/sampler.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/dist/gradient_reducer.hpp"
@@ -46,12 +47,14 @@ struct StepResult {
 class Step {
  public:
   /// @param config train.clip_grad_norm, optim.weight_decay (an L2 coefficient unless optim.name = adamw),
-  /// the optim.schedule keys and train.seed (the forward pass's Context). @param task the loss and metrics
-  /// of the model's outputs. @param max_rows the largest slice of a global batch on one rank. The
-  /// references must outlive the step.
+  /// the optim.schedule keys, train.seed (the forward pass's Context and the augmentation's draws) and
+  /// data.augment. @param task the loss and metrics of the model's outputs. @param max_rows the largest
+  /// slice of a global batch on one rank. @param sample_shape the training samples' shape (augmentation
+  /// transforms images). The references must outlive the step.
+  /// @throws config::ConfigError as configured_augmentation.
   Step(const config::Config& config, nn::Model& model, const nn::Task& task, optim::Optimizer& optimizer,
        dist::GradientReducer& reducer, const dist::Communicator& comm, std::int64_t max_rows,
-       const guard::FaultPlan& faults);
+       const guard::FaultPlan& faults, const base::Shape& sample_shape);
 
   /// Runs step @p step_in_epoch of the sampler's current epoch as global step @p global_step.
   /// Collective (every rank calls it with the same arguments). @throws dist::MpiError; a planned fault's
@@ -71,6 +74,7 @@ class Step {
   const dist::Communicator& comm_;
   AllreduceBatchStatistics statistics_;  // a layer's batch statistics over every rank (synchronized BN)
   const guard::FaultPlan& faults_;
+  data::Augmenter augmenter_;    // data.augment, drawn from (train.seed, epoch, global sample index)
   data::RowMatrix x_;            // max_rows × model inputs: this rank's slice of the global batch
   data::RowMatrix grad_logits_;  // max_rows × model outputs
   std::vector<std::int32_t> labels_;  // max_rows × the task's targets per sample

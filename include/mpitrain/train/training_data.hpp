@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "mpitrain/config/config.hpp"
+#include "mpitrain/data/augment.hpp"
 #include "mpitrain/data/dataset.hpp"
 #include "mpitrain/data/scaling.hpp"
 
@@ -27,5 +28,15 @@ struct TrainingData {
 /// The validation split and the test set are whole on every rank. Not collective.
 /// @throws data::DataError naming the file and location.
 TrainingData load_training_data(const config::Config& config, int rank = 0, int world_size = 1);
+
+/// Gives every set of @p data the sample shape of data.sample_shape, if set (load_training_data gives them
+/// the training file's: IDX images (rows, columns, 1), CSV one dimension).
+/// @throws config::ConfigError naming data.sample_shape when its product is not the training rows' width.
+void apply_sample_shape(const config::Config& config, TrainingData& data);
+
+/// The augmentation data.augment asks for, checked against samples of shape @p sample_shape.
+/// @throws config::ConfigError naming data.augment for a malformed list, or for a transform on samples that
+///         are not images (height, width, channels) or smaller than the shift.
+data::Augmentation configured_augmentation(const config::Config& config, const base::Shape& sample_shape);
 
 }  // namespace mpitrain::train

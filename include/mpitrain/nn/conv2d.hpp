@@ -1,0 +1,66 @@
+#pragma once
+/// @file conv2d.hpp
+/// 2-D convolution on channels-last images (Keras `Conv2D`), computed as one matrix product over image
+/// patches (im2col; Chellapilla, Puri and Simard, "High Performance Convolutional Neural Networks for
+/// Document Processing", 2006).
+
+#include <optional>
+
+#include "mpitrain/nn/image_specs.hpp"
+#include "mpitrain/nn/layer.hpp"
+#include "mpitrain/nn/window.hpp"
+
+namespace mpitrain::nn {
+
+/// Conv2D from H × W × C_in to Ho × Wo × C_out per sample (both channels last: a row of the activation
+/// matrix is one sample, h·W·C + w·C + c). Kernel K of shape (kh, kw, C_in, C_out), Keras's layout,
+/// Glorot-uniform with Keras's fans (fan_in = kh·kw·C_in, fan_out = kh·kw·C_out), weight decay applies;
+/// bias b (C_out,), zeros, when use_bias. Output sizes and padding as Keras computes them (window.hpp).
+///
+/// y[oh, ow, o] = f(b[o] + Σ_{i, j, c} x[oh·sh - pad_top + i, ow·sw - pad_left + j, c] · K[i, j, c, o]), x
+/// zero outside the input, f the optional activation. Forward: the patches P, (rows·Ho·Wo) × (kh·kw·C_in),
+/// then Y = P·K (K seen as (kh·kw·C_in) × C_out) + 1 bᵀ. Backward, with dZ = dY ∘ f'(y): adds dK += Pᵀ·dZ
+/// and db += 1ᵀ dZ (row by row), and returns dx from dP = dZ·Kᵀ added back to the pixels each patch came
+/// from (col2im).
+class Conv2D final : public Layer {
+ public:
+  /// @param name layer name (`conv2d`, `conv2d_1`, ...), prefix of its tensors (`conv2d/kernel:0`).
+  /// @param input_shape (H, W, C_in). @param spec filters, kernel size, strides, padding, bias, activation.
+  /// @throws std::invalid_argument naming the layer and the shapes for an input that is not (H, W, C), a
+  ///         size below 1, or a kernel larger than the input under padding valid.
+  Conv2D(std::string name, const Shape& input_shape, const Conv2DSpec& spec);
+  void register_tensors(ParameterRegistry& parameters, ParameterRegistry& buffers) override;
+  void bind(std::span<float> parameters, std::span<float> gradients, std::span<float> buffers) override;
+  void reserve(std::int64_t max_rows) override;
+  ConstMatrixMap forward(ConstMatrixMap x, const Context& context) override;
+  ConstMatrixMap backward(ConstMatrixMap dy) override;
+  /// 2·(Ho·Wo)·(kh·kw·C_in)·C_out each for Y = P·K and dK = Pᵀ·dZ, and for dP = dZ·Kᵀ when input_gradient()
+  /// is on (as Dense counts its products).
+  [[nodiscard]] std::int64_t flops_per_sample() const override;
+  /// Where the kernel slides.
+  [[nodiscard]] const Window2D& window() const { return window_; }
+
+ private:
+  std::int64_t patch_size() const { return window_.kernel_h * window_.kernel_w * window_.channels; }
+  void im2col(const float* x);
+  void col2im(float* dx) const;
+
+  Window2D window_;
+  std::int64_t filters_;
+  bool use_bias_;
+  std::optional<ActivationKind> activation_;
+  std::int64_t kernel_offset_ = 0;  // within the buffers given to bind
+  std::int64_t bias_offset_ = 0;
+  float* kernel_ = nullptr;         // (kh·kw·C_in) × C_out
+  float* bias_ = nullptr;           // C_out, or null without bias
+  float* kernel_grad_ = nullptr;    // (kh·kw·C_in) × C_out
+  float* bias_grad_ = nullptr;      // C_out, or null without bias
+  std::int64_t rows_ = 0;           // samples in the last forward
+  RowMatrix patches_;               // (max_rows·Ho·Wo) × (kh·kw·C_in), the last forward's P
+  RowMatrix y_;                     // max_rows × (Ho·Wo·C_out)
+  RowMatrix dz_;                    // max_rows × (Ho·Wo·C_out), dY ∘ f'(y) (0 rows without activation)
+  RowMatrix dpatches_;              // like patches_ (0 rows without input gradient)
+  RowMatrix dx_;                    // max_rows × (H·W·C_in) (0 rows without input gradient)
+};
+
+}  // namespace mpitrain::nn

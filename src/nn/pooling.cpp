@@ -1,0 +1,160 @@
+#include "mpitrain/nn/pooling.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace mpitrain::nn {
+
+namespace {
+const char* type_of(PoolKind kind) { return kind == PoolKind::max ? "max_pool2d" : "avg_pool2d"; }
+
+Window2D pool_window(const std::string& name, PoolKind kind, const Shape& input_shape, const Pool2DFields& f) {
+  return window_2d(name, type_of(kind), "pool", input_shape, f.pool_size, f.strides, f.padding);
+}
+
+Shape pool_output(const std::string& name, PoolKind kind, const Shape& input_shape, const Pool2DFields& f) {
+  const Window2D w = pool_window(name, kind, input_shape, f);
+  return {w.out_h, w.out_w, w.channels};
+}
+
+Shape global_output(const std::string& name, const Shape& input_shape) {
+  if (input_shape.size() != 3) {
+    throw std::invalid_argument("layer " + name + " (global_avg_pool2d): input shape " +
+                                base::format_shape(input_shape) + " is not three-dimensional (height, width, channels)");
+  }
+  return {input_shape[2]};
+}
+}  // namespace
+
+Pool2D::Pool2D(std::string name, PoolKind kind, const Shape& input_shape, const Pool2DFields& fields)
+    : Layer(name, input_shape, pool_output(name, kind, input_shape, fields)),
+      kind_(kind),
+      window_(pool_window(this->name(), kind, input_shape, fields)) {}
+
+void Pool2D::reserve(std::int64_t max_rows) {
+  if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
+  const auto elements = static_cast<std::size_t>(max_rows * outputs());
+  if (kind_ == PoolKind::max && from_.size() < elements) from_.resize(elements);
+  if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
+}
+
+Pool2D::Cells Pool2D::cells(std::int64_t oh, std::int64_t ow) const {
+  const Window2D& w = window_;
+  const std::int64_t top = w.row_start(oh), left = w.col_start(ow);
+  // Never empty: under `same` the padding before is less than a window (window.hpp), under `valid` zero.
+  return {std::max<std::int64_t>(top, 0), std::min(top + w.kernel_h, w.in_h), std::max<std::int64_t>(left, 0),
+          std::min(left + w.kernel_w, w.in_w)};
+}
+
+ConstMatrixMap Pool2D::forward(ConstMatrixMap x, const Context&) {
+  rows_ = x.rows();
+  const Window2D& w = window_;
+  const std::int64_t c = w.channels;
+  for (std::int64_t n = 0; n < rows_; ++n) {
+    const float* image = x.data() + n * inputs();
+    for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+      for (std::int64_t ow = 0; ow < w.out_w; ++ow) {
+        const std::int64_t o = n * outputs() + (oh * w.out_w + ow) * c;  // the pixel's first element in y_
+        float* out = y_.data() + o;
+        const Cells cl = cells(oh, ow);
+        if (kind_ == PoolKind::max) {
+          // The first cell, then a later one only where it is strictly larger: ties keep the first.
+          const std::int64_t first = (cl.i0 * w.in_w + cl.j0) * c;
+          for (std::int64_t k = 0; k < c; ++k) {
+            out[k] = image[first + k];
+            from_[static_cast<std::size_t>(o + k)] = first + k;
+          }
+          for (std::int64_t i = cl.i0; i < cl.i1; ++i) {
+            for (std::int64_t j = cl.j0; j < cl.j1; ++j) {
+              const std::int64_t at = (i * w.in_w + j) * c;
+              std::int64_t* from = from_.data() + o;
+              for (std::int64_t k = 0; k < c; ++k) {  // branch-free, so that it vectorises
+                const bool larger = image[at + k] > out[k];
+                out[k] = larger ? image[at + k] : out[k];
+                from[k] = larger ? at + k : from[k];
+              }
+            }
+          }
+        } else {
+          std::fill_n(out, c, 0.0f);
+          for (std::int64_t i = cl.i0; i < cl.i1; ++i) {
+            for (std::int64_t j = cl.j0; j < cl.j1; ++j) {
+              const float* pixel = image + (i * w.in_w + j) * c;
+              for (std::int64_t k = 0; k < c; ++k) out[k] += pixel[k];
+            }
+          }
+          const auto count = static_cast<float>((cl.i1 - cl.i0) * (cl.j1 - cl.j0));
+          for (std::int64_t k = 0; k < c; ++k) out[k] /= count;
+        }
+      }
+    }
+  }
+  return {y_.data(), rows_, outputs()};
+}
+
+ConstMatrixMap Pool2D::backward(ConstMatrixMap dy) {
+  if (!input_gradient()) return {dx_.data(), 0, inputs()};
+  const Window2D& w = window_;
+  const std::int64_t c = w.channels;
+  std::fill_n(dx_.data(), rows_ * inputs(), 0.0f);
+  for (std::int64_t n = 0; n < rows_; ++n) {
+    float* image = dx_.data() + n * inputs();
+    const float* g = dy.data() + n * outputs();
+    if (kind_ == PoolKind::max) {
+      const std::int64_t* from = from_.data() + n * outputs();  // features within sample n
+      for (std::int64_t e = 0; e < outputs(); ++e) image[from[e]] += g[e];
+      continue;
+    }
+    for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+      for (std::int64_t ow = 0; ow < w.out_w; ++ow, g += c) {
+        const Cells cl = cells(oh, ow);
+        const auto count = static_cast<float>((cl.i1 - cl.i0) * (cl.j1 - cl.j0));
+        for (std::int64_t i = cl.i0; i < cl.i1; ++i) {
+          for (std::int64_t j = cl.j0; j < cl.j1; ++j) {
+            float* pixel = image + (i * w.in_w + j) * c;
+            for (std::int64_t k = 0; k < c; ++k) pixel[k] += g[k] / count;
+          }
+        }
+      }
+    }
+  }
+  return {dx_.data(), rows_, inputs()};
+}
+
+GlobalAvgPool2D::GlobalAvgPool2D(std::string name, const Shape& input_shape)
+    : Layer(name, input_shape, global_output(name, input_shape)) {}
+
+void GlobalAvgPool2D::reserve(std::int64_t max_rows) {
+  if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
+  if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
+}
+
+ConstMatrixMap GlobalAvgPool2D::forward(ConstMatrixMap x, const Context&) {
+  rows_ = x.rows();
+  const std::int64_t c = outputs(), pixels = inputs() / c;
+  for (std::int64_t n = 0; n < rows_; ++n) {
+    const float* image = x.data() + n * inputs();
+    float* out = y_.data() + n * c;
+    std::fill_n(out, c, 0.0f);
+    for (std::int64_t p = 0; p < pixels; ++p) {
+      for (std::int64_t k = 0; k < c; ++k) out[k] += image[p * c + k];
+    }
+    for (std::int64_t k = 0; k < c; ++k) out[k] /= static_cast<float>(pixels);
+  }
+  return {y_.data(), rows_, outputs()};
+}
+
+ConstMatrixMap GlobalAvgPool2D::backward(ConstMatrixMap dy) {
+  if (!input_gradient()) return {dx_.data(), 0, inputs()};
+  const std::int64_t c = outputs(), pixels = inputs() / c;
+  for (std::int64_t n = 0; n < rows_; ++n) {
+    float* image = dx_.data() + n * inputs();
+    const float* g = dy.data() + n * c;
+    for (std::int64_t p = 0; p < pixels; ++p) {
+      for (std::int64_t k = 0; k < c; ++k) image[p * c + k] = g[k] / static_cast<float>(pixels);
+    }
+  }
+  return {dx_.data(), rows_, inputs()};
+}
+
+}  // namespace mpitrain::nn
