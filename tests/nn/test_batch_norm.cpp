@@ -234,10 +234,10 @@ TEST(BatchNorm, KerasTensorsInKerasOrderWithoutWeightDecay) {
   model.init(3);
   const auto& p = model.registry().entries();
   ASSERT_EQ(p.size(), 6u);
-  EXPECT_EQ(p[2].name, "batch_norm/gamma:0");
-  EXPECT_EQ(p[3].name, "batch_norm/beta:0");
+  EXPECT_EQ(p[2].name, "batch_normalization/gamma:0");
+  EXPECT_EQ(p[3].name, "batch_normalization/beta:0");
   for (const auto& e : {p[2], p[3]}) {
-    EXPECT_EQ(e.layer, "batch_norm");
+    EXPECT_EQ(e.layer, "batch_normalization");
     EXPECT_EQ(e.shape, std::vector<std::int64_t>{4});
     EXPECT_FALSE(e.decay) << e.name;
   }
@@ -245,8 +245,8 @@ TEST(BatchNorm, KerasTensorsInKerasOrderWithoutWeightDecay) {
   EXPECT_EQ(p[3].init, nn::InitRule::zeros());
   const auto& b = model.buffer_registry().entries();
   ASSERT_EQ(b.size(), 2u);
-  EXPECT_EQ(b[0].name, "batch_norm/moving_mean:0");
-  EXPECT_EQ(b[1].name, "batch_norm/moving_variance:0");
+  EXPECT_EQ(b[0].name, "batch_normalization/moving_mean:0");
+  EXPECT_EQ(b[1].name, "batch_normalization/moving_variance:0");
   EXPECT_EQ(b[0].offset, 0);
   EXPECT_EQ(b[1].offset, 4);
   EXPECT_EQ(std::vector<float>(model.buffers().begin(), model.buffers().end()),
@@ -258,7 +258,7 @@ TEST(BatchNorm, KerasTensorsInKerasOrderWithoutWeightDecay) {
   // Per channel of an image input: C entries, names with the layer index.
   const nn::ParameterRegistry images = nn::buffer_registry_of(spec);
   ASSERT_EQ(images.entries().size(), 4u);
-  EXPECT_EQ(images.entries()[3].name, "batch_norm_1/moving_variance:0");
+  EXPECT_EQ(images.entries()[3].name, "batch_normalization_1/moving_variance:0");
   EXPECT_EQ(images.entries()[3].shape, std::vector<std::int64_t>{2});
 }
 

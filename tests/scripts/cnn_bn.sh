@@ -42,11 +42,11 @@ PY
 # The moving statistics moved from their initial values (zeros and ones).
 "$PYTHON" - "$WORK/np2/model.h5" <<'PY' || fail "the moving statistics did not move"
 import sys, h5py, numpy as np
-g = h5py.File(sys.argv[1], "r")["batch_norm"]
+g = h5py.File(sys.argv[1], "r")["batch_normalization"]
 assert [w.decode() for w in g.attrs["weight_names"]] == [
-    "batch_norm/gamma:0", "batch_norm/beta:0", "batch_norm/moving_mean:0", "batch_norm/moving_variance:0"]
-assert np.abs(np.asarray(g["batch_norm/moving_mean:0"])).max() > 1e-3
-assert np.abs(np.asarray(g["batch_norm/moving_variance:0"]) - 1).max() > 1e-3
+    "batch_normalization/gamma:0", "batch_normalization/beta:0", "batch_normalization/moving_mean:0", "batch_normalization/moving_variance:0"]
+assert np.abs(np.asarray(g["batch_normalization/moving_mean:0"])).max() > 1e-3
+assert np.abs(np.asarray(g["batch_normalization/moving_variance:0"]) - 1).max() > 1e-3
 PY
 pass "world-size invariance of parameters and moving statistics"
 
