@@ -39,7 +39,7 @@ namespace mpitrain::nn {
 /// Without input_gradient() the second sum is skipped (on every replica alike: the model's structure).
 class BatchNorm final : public Layer {
  public:
-  /// @param name layer name (`batch_norm`, `batch_norm_1`, ...). @param shape input and output shape, channels
+  /// @param name layer name (`batch_normalization`, `batch_normalization_1`, ...: Keras's). @param shape input and output shape, channels
   /// last. @param momentum of the moving statistics, in [0, 1). @param epsilon added to the variance, > 0.
   /// @throws std::invalid_argument naming the layer for a momentum or epsilon out of range or a dimension
   ///         below 1.
