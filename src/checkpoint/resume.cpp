@@ -36,12 +36,8 @@ std::string trajectory_config(const config::Config& c, std::int64_t global_batch
     const auto eq = line.find(" = ");
     if (eq == std::string::npos) continue;
     const std::string key = section + "." + line.substr(0, eq);
-    const std::string value = line.substr(eq + 3);
-    // Keys added after checkpoints existed count only when set, so that older checkpoints still resume.
-    const bool unset_newer_key = (key == "data.augment" && value == "none") || (key == "data.sample_shape" && value.empty());
-    if (shapes(key) && !unset_newer_key && key != "data.test_images" && key != "data.test_labels" &&
-        key != "data.test_csv") {
-      keys[key] = value;
+    if (shapes(key) && key != "data.test_images" && key != "data.test_labels" && key != "data.test_csv") {
+      keys[key] = line.substr(eq + 3);
     }
   }
   keys["train.effective_global_batch"] = std::to_string(global_batch);
@@ -141,15 +137,21 @@ void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path,
   if (ckpt.info.trajectory == ours) return;
   const auto theirs = parse_lines(ckpt.info.trajectory);
   const auto mine = parse_lines(ours);
+  // A key added to the config after the checkpoint was written is absent from its trajectory: the run that
+  // wrote it behaved as the key's default, so the default matches it.
+  const auto defaults = parse_lines(trajectory_config(config::Config{}, 0, 1));
   std::string diffs;
   for (const auto& [k, v] : mine) {
     const auto it = theirs.find(k);
+    const auto default_value = defaults.find(k);
+    if (it == theirs.end() && default_value != defaults.end() && default_value->second == v) continue;
     const std::string there = it == theirs.end() ? "(unset)" : it->second;
     if (there != v) diffs += "\n  " + k + " = " + there + " in the checkpoint, " + v + " now";
   }
   for (const auto& [k, v] : theirs) {
     if (!mine.contains(k)) diffs += "\n  " + k + " = " + v + " in the checkpoint, unset now";
   }
+  if (diffs.empty()) return;  // the texts differ only by newer keys at their defaults
   std::string hint;
   if (theirs.contains("world_size") && mine.contains("world_size") &&
       theirs.at("world_size") != mine.at("world_size")) {

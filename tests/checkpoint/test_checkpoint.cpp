@@ -625,6 +625,21 @@ TEST_F(ResumableTest, AWeightsFileIsRefused) {
   EXPECT_NE(error(adam()).find("is a weights file"), std::string::npos) << error(adam());
 }
 
+// A checkpoint written before a config key existed lacks it in its trajectory: the key's default matches,
+// another value is a difference named as such.
+TEST_F(ResumableTest, AKeyNewerThanTheCheckpointMatchesItsDefault) {
+  config::Config now;
+  const std::string ours = trajectory_config(now, 128, 2);
+  const std::string line = "data.augment = none\n";
+  const auto at = ours.find(line);
+  ASSERT_NE(at, std::string::npos) << ours;
+  ckpt_.info.trajectory = std::string(ours).erase(at, line.size());  // as an older build wrote it
+  EXPECT_EQ(error({spec_, "adam", {"m", "v"}, ours}), "no error");
+  now.data.augment = "flip_horizontal";
+  const std::string e = error({spec_, "adam", {"m", "v"}, trajectory_config(now, 128, 2)});
+  EXPECT_NE(e.find("data.augment = (unset) in the checkpoint, flip_horizontal now"), std::string::npos) << e;
+}
+
 TEST_F(ResumableTest, AnotherTrajectoryNamesTheKey) {
   ResumeTarget other = adam();
   other.trajectory = "optim.name = adam\ntrain.seed = 9\n";

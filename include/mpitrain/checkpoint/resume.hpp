@@ -30,7 +30,9 @@ std::string trajectory_config(const config::Config& config, std::int64_t global_
 std::optional<std::filesystem::path> resolve_resume(const config::CheckpointConfig& c,
                                                     const std::filesystem::path& run_dir);
 
-/// Throws std::runtime_error naming every differing key when @p ckpt's trajectory differs from @p ours.
+/// Throws std::runtime_error naming every differing key when @p ckpt's trajectory differs from @p ours. A
+/// key absent from the checkpoint's trajectory (added to the config after it was written) matches when its
+/// value in @p ours is the key's default, the behaviour of the build that wrote the checkpoint.
 void check_trajectory(const Checkpoint& ckpt, const std::filesystem::path& path, const std::string& ours);
 
 /// What a run that resumes from a checkpoint needs from it.
