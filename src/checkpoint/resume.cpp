@@ -20,13 +20,13 @@ std::string trajectory_config(const config::Config& c, std::int64_t global_batch
   std::map<std::string, std::string> keys;
   std::istringstream ini(config::to_ini(c));
   std::string line, section;
-  // Everything of [data], [model], [optim]; the seeds and numerics of [train]; gradient compression. Not the
+  // Everything of [data], [model], [optim]; the seeds and numerics of [train] (precision included); gradient compression. Not the
   // path of model.spec: the trainer compares the spec itself with the checkpoint's, and the file may move.
   const auto shapes = [](const std::string& key) {
     if (key == "model.spec") return false;
     return key.starts_with("data.") || key.starts_with("model.") || key.starts_with("optim.") ||
            key == "train.seed" || key == "train.clip_grad_norm" || key == "train.nonfinite" ||
-           key == "dist.compression";
+           key == "train.precision" || key == "dist.compression";
   };
   while (std::getline(ini, line)) {
     if (line.starts_with("[")) {

@@ -87,7 +87,8 @@ class Schema {
     bind("train.max_steps", c.train.max_steps, "stop after this many steps (0: no limit)");
     bind("train.seed", c.train.seed, "sampler seed");
     bind("train.log_every", c.train.log_every, "steps between metric lines");
-    bind("train.threads", c.train.threads, "Eigen threads per rank");
+    bind("train.threads", c.train.threads, "compute threads per rank");
+    bind("train.precision", c.train.precision, "fp32 or bf16 (inputs of the matrix products)");
     bind("train.watchdog_seconds", c.train.watchdog_seconds, "abort when a step takes longer (s)");
     bind("train.nonfinite", c.train.nonfinite, "stop or skip on a non-finite loss or gradient");
     bind("train.max_skipped_steps", c.train.max_skipped_steps, "stop after this many consecutive skipped steps");
@@ -400,6 +401,7 @@ void validate(const Config& c) {
   require(c.train.max_steps >= 0, "train.max_steps", c.train.max_steps, ">= 0");
   require(c.train.log_every >= 1, "train.log_every", c.train.log_every, ">= 1");
   require(c.train.threads >= 1, "train.threads", c.train.threads, ">= 1");
+  require_one_of("train.precision", c.train.precision, {"fp32", "bf16"});
   require(c.checkpoint.every_epochs >= 0, "checkpoint.every_epochs", c.checkpoint.every_epochs, ">= 0");
   require_one_of("data.shuffle", c.data.shuffle, {"global", "local"});
   if (c.data.shuffle == "local") {

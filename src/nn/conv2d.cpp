@@ -81,6 +81,7 @@ void Conv2D::reserve(std::int64_t max_rows) {
   if (activation_ && dz_.rows() < max_rows) dz_.resize(max_rows, outputs());
   if (input_gradient() && dpatches_.rows() < patch_rows) dpatches_.resize(patch_rows, patch_size());
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
+  products_.reserve(patch_rows, patch_size(), filters_, precision());
 }
 
 void Conv2D::im2col(const float* x) {
@@ -115,9 +116,8 @@ ConstMatrixMap Conv2D::forward(ConstMatrixMap x, const Context&) {
   im2col(x.data());
   const std::int64_t m = rows_ * window_.positions();
   ConstMatrixMap p(patches_.data(), m, patch_size());
-  ConstMatrixMap k(kernel_, patch_size(), filters_);
   MatrixMap y(y_.data(), m, filters_);
-  y.noalias() = p * k;
+  products_.forward(p, kernel_, y);
   if (use_bias_) y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_, filters_);
   if (activation_) activate(*activation_, ConstMatrixMap(y_.data(), m, filters_), y);
   return {y_.data(), rows_, outputs()};
@@ -133,16 +133,13 @@ ConstMatrixMap Conv2D::backward(ConstMatrixMap dy) {
   }
   ConstMatrixMap dz(dz_data, m, filters_);
   ConstMatrixMap p(patches_.data(), m, patch_size());
-  MatrixMap dk(kernel_grad_, patch_size(), filters_);
-  dk.noalias() += p.transpose() * dz;
+  products_.backward(p, dz, kernel_, kernel_grad_, input_gradient() ? dpatches_.data() : nullptr);
   if (use_bias_) {
     // Row by row, as Dense does: Eigen's vectorised column sums depend on the address alignment.
     Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, filters_);
     for (std::int64_t r = 0; r < m; ++r) db += dz.row(r);
   }
   if (!input_gradient()) return {dx_.data(), 0, inputs()};
-  MatrixMap dp(dpatches_.data(), m, patch_size());
-  dp.noalias() = dz * ConstMatrixMap(kernel_, patch_size(), filters_).transpose();
   col2im(dx_.data());
   return {dx_.data(), rows_, inputs()};
 }

@@ -37,34 +37,27 @@ void Dense::bind(std::span<float> parameters, std::span<float> gradients, std::s
 void Dense::reserve(std::int64_t max_rows) {
   if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
+  products_.reserve(max_rows, inputs(), outputs(), precision());
 }
 
 ConstMatrixMap Dense::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
   input_ = x.data();
-  ConstMatrixMap w(kernel_, inputs(), outputs());
   Eigen::Map<const Eigen::RowVectorXf> b(bias_, outputs());
   MatrixMap y(y_.data(), rows_, outputs());
-  y.noalias() = x * w;
+  products_.forward(x, kernel_, y);
   y.rowwise() += b;
   return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap Dense::backward(ConstMatrixMap dy) {
   ConstMatrixMap x(input_, rows_, inputs());
-  ConstMatrixMap w(kernel_, inputs(), outputs());
-  MatrixMap dw(kernel_grad_, inputs(), outputs());
   Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, outputs());
-  // Eigen evaluates `dw = xᵀ·dy` as setZero and then a += of the product, so on gradients the model zeroed
-  // this gives the bits the former `=` gave.
-  dw.noalias() += x.transpose() * dy;
+  products_.backward(x, dy, kernel_, kernel_grad_, input_gradient() ? dx_.data() : nullptr);
   // Row by row, not dy.colwise().sum(): Eigen's vectorised reduction peels a head whose length depends
   // on the run-time address alignment, which changed the last bit from run to run and between ranks.
   for (std::int64_t i = 0; i < rows_; ++i) db += dy.row(i);
-  if (!input_gradient()) return {dx_.data(), 0, inputs()};
-  MatrixMap dx(dx_.data(), rows_, inputs());
-  dx.noalias() = dy * w.transpose();
-  return {dx_.data(), rows_, inputs()};
+  return {dx_.data(), input_gradient() ? rows_ : 0, inputs()};
 }
 
 std::int64_t Dense::flops_per_sample() const {

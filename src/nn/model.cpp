@@ -148,6 +148,13 @@ void Model::init(std::uint64_t seed) {
 
 void Model::zero_gradients() { std::fill(grads_.begin(), grads_.end(), 0.0f); }
 
+void Model::set_precision(Precision precision) {
+  for (auto& layer : layers_) layer->set_precision(precision);
+  if (reserved_rows_ > 0) {
+    for (auto& layer : layers_) layer->reserve(reserved_rows_);  // the bf16 copies, sized again
+  }
+}
+
 void Model::reserve(std::int64_t max_rows) {
   for (auto& layer : layers_) layer->reserve(max_rows);
   reserved_rows_ = std::max(reserved_rows_, max_rows);

@@ -65,6 +65,7 @@ ConfiguredModel configured_model(const config::Config& config, const base::Shape
     throw config::ConfigError("config key model.classes = " + std::to_string(config.model.classes) + ": " + e.what() +
                               (config.model.spec.empty() ? "" : " (the model of " + key + ")"));
   }
+  model->set_precision(nn::parse_precision(config.train.precision));  // checked by config::validate
   return {std::move(*model), std::move(task)};
 }
 

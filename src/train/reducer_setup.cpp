@@ -1,5 +1,7 @@
 #include "mpitrain/train/reducer_setup.hpp"
 
+#include "mpitrain/nn/matmul.hpp"
+
 #include <sched.h>
 #include <spdlog/spdlog.h>
 
@@ -32,7 +34,7 @@ std::unique_ptr<dist::GradientReducer> make_reducer(const config::DistConfig& di
 }
 
 int configure_threads(int threads, const dist::Communicator& comm) {
-  Eigen::setNbThreads(threads);
+  nn::set_compute_threads(threads);
   const int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (comm.local_rank() == 0 && static_cast<long>(comm.local_size()) * threads > cpus) {
     spdlog::warn("{} ranks on this node × train.threads = {} exceeds its {} logical CPUs: threads will "

@@ -82,7 +82,10 @@ struct TrainConfig {
   std::int64_t max_steps = 0;            ///< If > 0, stop after this many optimizer steps in total.
   std::uint64_t seed = 1;                ///< Seed of the sampler's per-epoch permutation.
   int log_every = 100;                   ///< Steps between metric lines (>= 1).
-  int threads = 1;                       ///< Eigen threads per rank (>= 1).
+  int threads = 1;                       ///< Compute threads per rank (>= 1): oneDNN's and Eigen's.
+  std::string precision = "fp32";        ///< Inputs of the matrix products and convolutions: `fp32`, or `bf16`
+                                         ///< (rounded to bfloat16, accumulated in fp32; parameters, reduced
+                                         ///< gradients, optimizer state and loss stay fp32).
   double watchdog_seconds = 600;         ///< Abort the job when a step or collective takes longer (s, > 0).
   std::string nonfinite = "stop";        ///< On a non-finite loss or gradient: `stop` or `skip` the step.
   std::int64_t max_skipped_steps = 100;  ///< With nonfinite = skip: stop (as with `stop`, exit 1) after this

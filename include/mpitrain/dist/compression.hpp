@@ -10,7 +10,7 @@
 /// the relative error of one rounding is at most 2^-8 for bf16 (8 significant bits) and 2^-11 for fp16
 /// (11 bits). bf16 keeps fp32's range; fp16 overflows to ±inf beyond 65504 and loses precision below
 /// 6.1e-5 (subnormals), which the summed (not yet averaged) gradients of a batch rarely reach.
-/// Formats: bf16 is the upper half of an IEEE-754 binary32 (Kalamkar et al., "A Study of BFLOAT16 for
+/// Formats (base/float16.hpp): bf16 is the upper half of an IEEE-754 binary32 (Kalamkar et al., "A Study of BFLOAT16 for
 /// Deep Learning Training", arXiv:1905.12322, 2019); fp16 is IEEE-754-2008 binary16. Both round to
 /// nearest, ties to even; NaN stays NaN.
 
@@ -29,15 +29,6 @@ enum class Compression { none, bf16, fp16 };
 Compression parse_compression(const std::string& name);
 /// The name of @p c.
 std::string to_string(Compression c);
-
-/// fp32 → bf16, round to nearest even; NaN → a quiet NaN.
-std::uint16_t float_to_bf16(float value);
-/// bf16 → fp32 (exact).
-float bf16_to_float(std::uint16_t bits);
-/// fp32 → fp16, round to nearest even; overflow → ±inf; subnormal results kept; NaN → a quiet NaN.
-std::uint16_t float_to_fp16(float value);
-/// fp16 → fp32 (exact).
-float fp16_to_float(std::uint16_t bits);
 
 /// Rounds @p in to @p out (same length) in format @p c (bf16 or fp16).
 /// @throws std::invalid_argument for Compression::none or different lengths.

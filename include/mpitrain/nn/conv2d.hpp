@@ -8,6 +8,7 @@
 
 #include "mpitrain/nn/image_specs.hpp"
 #include "mpitrain/nn/layer.hpp"
+#include "mpitrain/nn/linear_products.hpp"
 #include "mpitrain/nn/window.hpp"
 
 namespace mpitrain::nn {
@@ -56,6 +57,7 @@ class Conv2D final : public Layer {
   float* kernel_grad_ = nullptr;    // (kh·kw·C_in) × C_out
   float* bias_grad_ = nullptr;      // C_out, or null without bias
   std::int64_t rows_ = 0;           // samples in the last forward
+  LinearProducts products_;         // P·K, Pᵀ·dZ, dZ·Kᵀ
   RowMatrix patches_;               // (max_rows·Ho·Wo) × (kh·kw·C_in), the last forward's P
   RowMatrix y_;                     // max_rows × (Ho·Wo·C_out)
   RowMatrix dz_;                    // max_rows × (Ho·Wo·C_out), dY ∘ f'(y) (0 rows without activation)

@@ -5,13 +5,15 @@
 #include <memory>
 
 #include "mpitrain/nn/layer.hpp"
+#include "mpitrain/nn/linear_products.hpp"
 
 namespace mpitrain::nn {
 
 /// Dense layer on a one-dimensional input of `inputs` features. Kernel W is inputs × units (row-major,
 /// the Keras kernel layout; Glorot-uniform with fan_in = inputs, fan_out = units; weight decay applies),
 /// bias b has units entries (zeros). Forward: Y = X W + 1 bᵀ. Backward adds dW += Xᵀ dY and
-/// db += 1ᵀ dY (column sums, row by row), and returns dX = dY Wᵀ.
+/// db += 1ᵀ dY (column sums, row by row), and returns dX = dY Wᵀ. The products run through LinearProducts at
+/// the layer's precision().
 class Dense final : public Layer {
  public:
   /// @param name layer name (`dense`, `dense_1`, ...), prefix of its tensors' names (`dense/kernel:0`).
@@ -35,6 +37,7 @@ class Dense final : public Layer {
   float* bias_grad_ = nullptr;      // units
   const float* input_ = nullptr;    // rows_ × inputs, the last forward's x
   std::int64_t rows_ = 0;
+  LinearProducts products_;         // XW, XᵀdY, dY Wᵀ
   RowMatrix y_;                     // max_rows × units
   RowMatrix dx_;                    // max_rows × inputs (0 × inputs without input gradient)
 };

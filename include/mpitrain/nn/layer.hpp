@@ -11,6 +11,7 @@
 
 #include "mpitrain/base/tensor.hpp"
 #include "mpitrain/nn/batch_statistics.hpp"
+#include "mpitrain/nn/matmul.hpp"
 #include "mpitrain/nn/parameters.hpp"
 
 namespace mpitrain::nn {
@@ -96,6 +97,11 @@ class Layer {
   void set_input_gradient(bool needed) { input_gradient_ = needed; }
   /// See set_input_gradient.
   [[nodiscard]] bool input_gradient() const { return input_gradient_; }
+  /// The element type of the inputs of this layer's matrix products (default fp32; layers without products
+  /// ignore it). Call before reserve().
+  void set_precision(Precision precision) { precision_ = precision; }
+  /// See set_precision.
+  [[nodiscard]] Precision precision() const { return precision_; }
 
  protected:
   /// @throws std::invalid_argument naming the layer for an empty name or a shape with a dimension below 1.
@@ -108,6 +114,7 @@ class Layer {
   std::int64_t inputs_;
   std::int64_t outputs_;
   bool input_gradient_ = true;
+  Precision precision_ = Precision::fp32;
 };
 
 }  // namespace mpitrain::nn

@@ -47,6 +47,9 @@ class Model {
   void zero_gradients();
   /// Allocates every layer's work memory for batches of up to @p max_rows samples.
   void reserve(std::int64_t max_rows);
+  /// Sets the element type of the inputs of every layer's matrix products (default fp32; matmul.hpp).
+  /// Parameters, gradients and buffers stay fp32. Resizes the work memory if reserve() came first.
+  void set_precision(Precision precision);
 
   /// The outputs (logits) of a batch.
   /// @param x rows × input_size(). @param context mode, seed, sample indices.

@@ -1,0 +1,73 @@
+#pragma once
+/// @file matmul.hpp
+/// The kernel seam: every matrix product of a training step (a dense layer's and, through im2col, a
+/// convolution's) goes through MatrixProduct, backed by oneDNN's `matmul` primitive (Debian's libdnnl,
+/// the CPU library under PyTorch and TensorFlow). Eigen stays for element-wise work and views.
+///
+/// Primitives are created once per shape and element type and cached in the MatrixProduct (a layer owns
+/// one per product, so a training run creates one for the full per-rank slice and one for a last partial
+/// slice); their scratchpads are owned by the MatrixProduct, so a steady-state call allocates nothing of
+/// ours. oneDNN's execute itself builds its argument map on the heap (libdnnl 2.6 converts the argument
+/// array into a std::unordered_map per call: a fixed handful of small allocations per product, counted and
+/// bounded in tests/perf/test_step_path.cpp).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace mpitrain::nn {
+
+/// Element type of the inputs of the matrix products (`train.precision`). bf16: each input is rounded to
+/// bfloat16 (nearest, ties to even: base::float_to_bf16) and the products accumulate in fp32 into fp32
+/// outputs, as PyTorch's CPU autocast does; parameters, gradients, optimizer state and loss stay fp32.
+enum class Precision { fp32, bf16 };
+
+/// Parses `fp32` or `bf16`. @throws std::invalid_argument naming the value otherwise.
+Precision parse_precision(const std::string& name);
+/// The name of @p precision.
+std::string to_string(Precision precision);
+
+/// Which operand of C = op(A)·op(B) is read transposed.
+enum class Transpose {
+  none,  ///< C = A·B: A stored m × k, B stored k × n.
+  a,     ///< C = Aᵀ·B: A stored k × m (e.g. a weight gradient Xᵀ·dY, X rows × inputs), B stored k × n.
+  b,     ///< C = A·Bᵀ: A stored m × k, B stored n × k (e.g. an input gradient dY·Wᵀ, W inputs × outputs).
+};
+
+/// One matrix product C (m × n) = op(A)·op(B), or C += op(A)·op(B), all row-major and dense (leading
+/// dimension = columns), C in fp32. Not thread-safe: one caller at a time (a layer's forward or backward).
+/// Summation order inside the product is oneDNN's: the same for the same shape on the same CPU and thread
+/// count (so runs repeat bit for bit), not the same as a naive loop (results agree to rounding).
+class MatrixProduct {
+ public:
+  /// @param transpose which operand is stored transposed. @param accumulate add to C instead of writing it.
+  MatrixProduct(Transpose transpose, bool accumulate);
+  ~MatrixProduct();
+  MatrixProduct(MatrixProduct&&) noexcept;
+  MatrixProduct& operator=(MatrixProduct&&) noexcept;
+  MatrixProduct(const MatrixProduct&) = delete;
+  MatrixProduct& operator=(const MatrixProduct&) = delete;
+
+  /// fp32 inputs. @p a, @p b stored as Transpose says; @p c m × n. A product with m, n or k = 0 writes
+  /// zeros (or adds nothing). A shape not seen before creates and caches its primitive (this allocates).
+  /// @throws std::invalid_argument for a negative dimension; std::runtime_error naming the shape when
+  ///         oneDNN has no implementation for it on this CPU.
+  void run(const float* a, const float* b, float* c, std::int64_t m, std::int64_t n, std::int64_t k);
+  /// bf16 inputs (bits as base::float_to_bf16), fp32 accumulation and output; otherwise as the fp32 run.
+  void run(const std::uint16_t* a, const std::uint16_t* b, float* c, std::int64_t m, std::int64_t n,
+           std::int64_t k);
+
+  /// Primitives created so far (a new shape or element type each): for tests and benchmarks.
+  [[nodiscard]] std::int64_t primitives_created() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Sets the compute threads of this process: oneDNN's (OpenMP) and Eigen's. Call before the first product
+/// (a primitive sizes its scratchpad for the threads of its creation). @throws std::invalid_argument for
+/// @p threads < 1.
+void set_compute_threads(int threads);
+
+}  // namespace mpitrain::nn

@@ -1,0 +1,202 @@
+// The kernel seam (nn/matmul.hpp, nn/linear_products.hpp) against plain double-precision loops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "mpitrain/base/float16.hpp"
+#include "mpitrain/base/random.hpp"
+#include "mpitrain/nn/dense.hpp"
+#include "mpitrain/nn/linear_products.hpp"
+#include "mpitrain/nn/matmul.hpp"
+
+namespace mpitrain::nn {
+namespace {
+
+std::vector<float> random_values(std::int64_t n, std::uint64_t seed) {
+  base::SplitMix64 rng(seed);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& x : v) x = 2.0f * rng.uniform_float() - 1.0f;
+  return v;
+}
+
+// A row-major element of a matrix stored rows × cols.
+double at(const std::vector<float>& m, std::int64_t cols, std::int64_t r, std::int64_t c) {
+  return m[static_cast<std::size_t>(r * cols + c)];
+}
+
+struct Reference {
+  std::vector<double> c;    // m × n, the exact product of the given inputs (in double)
+  std::vector<double> abs;  // m × n, Σ|a||b|: the scale of each element's rounding error
+};
+
+// op(A)·op(B) in double, with A and B stored as Transpose says.
+Reference product(const std::vector<float>& a, const std::vector<float>& b, std::int64_t m, std::int64_t n,
+                  std::int64_t k, Transpose t) {
+  Reference r{std::vector<double>(static_cast<std::size_t>(m * n)), std::vector<double>(static_cast<std::size_t>(m * n))};
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      double sum = 0, scale = 0;
+      for (std::int64_t p = 0; p < k; ++p) {
+        const double x = t == Transpose::a ? at(a, m, p, i) : at(a, k, i, p);
+        const double y = t == Transpose::b ? at(b, k, j, p) : at(b, n, p, j);
+        sum += x * y;
+        scale += std::abs(x * y);
+      }
+      r.c[static_cast<std::size_t>(i * n + j)] = sum;
+      r.abs[static_cast<std::size_t>(i * n + j)] = scale;
+    }
+  }
+  return r;
+}
+
+std::vector<std::uint16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<std::uint16_t> out(v.size());
+  base::round_to_bf16(v, out);
+  return out;
+}
+std::vector<float> widened(const std::vector<std::uint16_t>& v) {
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = base::bf16_to_float(v[i]);
+  return out;
+}
+
+struct Case {
+  std::int64_t m, n, k;
+};
+// Odd sizes, a single row, a single column, the default MLP's first layer at a small batch, and a large k.
+const Case cases[] = {{7, 13, 29}, {1, 10, 128}, {33, 1, 17}, {24, 256, 784}, {5, 3, 1500}};
+
+// fp32: every element within 1e-5 of Σ|a||b| (a relative bound on the summation's rounding: fp32's unit
+// roundoff 2^-24 ≈ 6e-8 times a blocked sum's depth stays far below it).
+TEST(MatrixProduct, Fp32MatchesADoubleLoopForEveryTransposeAndAccumulation) {
+  for (const Transpose t : {Transpose::none, Transpose::a, Transpose::b}) {
+    for (const bool accumulate : {false, true}) {
+      for (const Case& s : cases) {
+        const auto a = random_values(s.m * s.k, 1), b = random_values(s.k * s.n, 2);
+        const auto start = random_values(s.m * s.n, 3);
+        std::vector<float> c = start;
+        MatrixProduct mp(t, accumulate);
+        mp.run(a.data(), b.data(), c.data(), s.m, s.n, s.k);
+        const Reference r = product(a, b, s.m, s.n, s.k, t);
+        for (std::size_t i = 0; i < c.size(); ++i) {
+          const double expected = r.c[i] + (accumulate ? start[i] : 0.0);
+          ASSERT_NEAR(c[i], expected, 1e-5 * (r.abs[i] + std::abs(expected)) + 1e-30)
+              << "transpose " << static_cast<int>(t) << " accumulate " << accumulate << " m " << s.m << " n " << s.n
+              << " k " << s.k << " element " << i;
+        }
+      }
+    }
+  }
+}
+
+// bf16 inputs, fp32 accumulation: against the double product of the rounded inputs, the fp32 bound above;
+// against the unrounded inputs, each product x·y of rounded values carries at most (1 + u)² - 1 = 2u + u²
+// relative error with u = 2^-8 (bf16 keeps 8 significant bits; nearest rounding errs by half an ulp, 2^-8
+// relative at most), so the sum errs by at most (2u + u²)·Σ|a||b| plus the fp32 bound.
+TEST(MatrixProduct, Bf16AccumulatesInFp32WithinTheRoundingBound) {
+  const double u = 0x1p-8;
+  for (const Transpose t : {Transpose::none, Transpose::a, Transpose::b}) {
+    for (const Case& s : cases) {
+      const auto a = random_values(s.m * s.k, 4), b = random_values(s.k * s.n, 5);
+      const auto a16 = to_bf16(a), b16 = to_bf16(b);
+      std::vector<float> c(static_cast<std::size_t>(s.m * s.n), 7.0f);
+      MatrixProduct mp(t, false);
+      mp.run(a16.data(), b16.data(), c.data(), s.m, s.n, s.k);
+      const Reference rounded = product(widened(a16), widened(b16), s.m, s.n, s.k, t);
+      const Reference exact = product(a, b, s.m, s.n, s.k, t);
+      double worst_share = 0;  // the largest error against exact, as a share of the bound
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        ASSERT_NEAR(c[i], rounded.c[i], 1e-5 * rounded.abs[i] + 1e-30) << "element " << i;
+        const double bound = (2 * u + u * u) * exact.abs[i] + 1e-5 * rounded.abs[i];
+        ASSERT_LE(std::abs(c[i] - exact.c[i]), bound) << "element " << i;
+        worst_share = std::max(worst_share, std::abs(c[i] - exact.c[i]) / bound);
+      }
+      // The rounding is real: with k ≥ 17 random inputs some element differs from the fp32 product.
+      EXPECT_GT(worst_share, 0.0) << "m " << s.m << " n " << s.n << " k " << s.k;
+    }
+  }
+}
+
+TEST(MatrixProduct, EmptySumsWriteZerosOrAddNothing) {
+  std::vector<float> a(4), b(4), c(6, 3.0f);
+  MatrixProduct write(Transpose::none, false), add(Transpose::none, true);
+  add.run(a.data(), b.data(), c.data(), 2, 3, 0);
+  EXPECT_EQ(c, std::vector<float>(6, 3.0f));
+  write.run(a.data(), b.data(), c.data(), 2, 3, 0);
+  EXPECT_EQ(c, std::vector<float>(6, 0.0f));
+  write.run(a.data(), b.data(), c.data(), 0, 3, 2);  // no rows: nothing to do
+  EXPECT_THROW(write.run(a.data(), b.data(), c.data(), -1, 3, 2), std::invalid_argument);
+}
+
+TEST(MatrixProduct, CreatesOnePrimitivePerShapeAndElementType) {
+  const auto a = random_values(64 * 32, 6), b = random_values(32 * 16, 7);
+  std::vector<float> c(64 * 16);
+  const auto a16 = to_bf16(a), b16 = to_bf16(b);
+  MatrixProduct mp(Transpose::none, false);
+  mp.run(a.data(), b.data(), c.data(), 64, 16, 32);  // the full slice
+  mp.run(a.data(), b.data(), c.data(), 10, 16, 32);  // a last partial slice
+  mp.run(a.data(), b.data(), c.data(), 64, 16, 32);
+  mp.run(a.data(), b.data(), c.data(), 10, 16, 32);
+  EXPECT_EQ(mp.primitives_created(), 2);
+  mp.run(a16.data(), b16.data(), c.data(), 64, 16, 32);
+  EXPECT_EQ(mp.primitives_created(), 3);
+  // Beyond the cache's capacity the oldest shape is dropped, and made again when it returns; results stay right.
+  for (std::int64_t rows = 1; rows <= 9; ++rows) mp.run(a.data(), b.data(), c.data(), rows, 16, 32);
+  EXPECT_EQ(mp.primitives_created(), 3 + 9);  // nine new shapes; the cache keeps the newest 8
+  mp.run(a.data(), b.data(), c.data(), 64, 16, 32);
+  EXPECT_EQ(mp.primitives_created(), 13);     // the full slice was dropped: made again
+  const Reference r = product(a, b, 64, 16, 32, Transpose::none);
+  for (std::size_t i = 0; i < c.size(); ++i) ASSERT_NEAR(c[i], r.c[i], 1e-5 * r.abs[i]);
+}
+
+// LinearProducts in bf16: forward, weight gradient and input gradient are the products of the rounded
+// operands (X and W from forward, dY from backward), accumulated in fp32.
+TEST(LinearProducts, Bf16RoundsEachOperandOnceAndKeepsFp32Outputs) {
+  const std::int64_t rows = 9, inputs = 21, outputs = 6;
+  const auto x = random_values(rows * inputs, 8), w = random_values(inputs * outputs, 9);
+  const auto dy = random_values(rows * outputs, 10);
+  LinearProducts lp;
+  lp.reserve(16, inputs, outputs, Precision::bf16);
+  std::vector<float> y(rows * outputs), dw(inputs * outputs, 0.5f), dx(rows * inputs);
+  lp.forward(base::ConstMatrixMap(x.data(), rows, inputs), w.data(), base::MatrixMap(y.data(), rows, outputs));
+  lp.backward(base::ConstMatrixMap(x.data(), rows, inputs), base::ConstMatrixMap(dy.data(), rows, outputs), w.data(),
+              dw.data(), dx.data());
+  const auto x16 = widened(to_bf16(x)), w16 = widened(to_bf16(w)), dy16 = widened(to_bf16(dy));
+  const Reference ry = product(x16, w16, rows, outputs, inputs, Transpose::none);
+  const Reference rdw = product(x16, dy16, inputs, outputs, rows, Transpose::a);
+  const Reference rdx = product(dy16, w16, rows, inputs, outputs, Transpose::b);
+  for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ry.c[i], 1e-5 * ry.abs[i]) << i;
+  for (std::size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], 0.5 + rdw.c[i], 1e-5 * (rdw.abs[i] + 0.5)) << i;
+  for (std::size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], rdx.c[i], 1e-5 * rdx.abs[i]) << i;
+  // A backward over other rows than the forward's is refused.
+  EXPECT_THROW(lp.backward(base::ConstMatrixMap(x.data(), 3, inputs), base::ConstMatrixMap(dy.data(), 3, outputs),
+                           w.data(), dw.data(), dx.data()),
+               std::invalid_argument);
+}
+
+// A Dense layer at bf16 computes Y = bf16(X)·bf16(W) + b: its outputs against a double forward pass.
+TEST(LinearProducts, DenseLayerAtBf16) {
+  const std::int64_t rows = 5, inputs = 40, units = 7;
+  Dense dense("dense", {inputs}, units);
+  ParameterRegistry params, buffers;
+  dense.register_tensors(params, buffers);
+  std::vector<float> p = random_values(params.total(), 11), g(static_cast<std::size_t>(params.total()));
+  dense.bind(p, g, {});
+  dense.set_precision(Precision::bf16);
+  dense.reserve(rows);
+  const auto x = random_values(rows * inputs, 12);
+  const ConstMatrixMap y = dense.forward(ConstMatrixMap(x.data(), rows, inputs), Context::evaluation());
+  const std::vector<float> kernel(p.begin(), p.begin() + inputs * units), bias(p.begin() + inputs * units, p.end());
+  const Reference r = product(widened(to_bf16(x)), widened(to_bf16(kernel)), rows, units, inputs, Transpose::none);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    for (std::int64_t j = 0; j < units; ++j) {
+      const auto e = static_cast<std::size_t>(i * units + j);
+      ASSERT_NEAR(y(i, j), r.c[e] + bias[static_cast<std::size_t>(j)], 1e-5 * (r.abs[e] + 1)) << i << "," << j;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mpitrain::nn
