@@ -20,6 +20,7 @@
 
 #include "mpitrain/base/random.hpp"
 #include "mpitrain/nn/loss.hpp"
+#include "mpitrain/nn/matmul.hpp"
 #include "mpitrain/nn/model.hpp"
 #include "median_time.hpp"
 
@@ -39,6 +40,7 @@ constexpr const char* kIssue14Cnn = R"({"input_shape": [28, 28, 1], "layers": [
 int main(int argc, char** argv) {
   long batch = 64;
   int threads = 1;
+  nn::Precision precision = nn::Precision::fp32;
   double seconds = 0.2;
   std::string spec_text = kIssue14Cnn;
   try {
@@ -46,6 +48,7 @@ int main(int argc, char** argv) {
       const std::string key = argv[i], value = argv[i + 1];
       if (key == "--batch") batch = std::stol(value);
       else if (key == "--threads") threads = std::stoi(value);
+      else if (key == "--precision") precision = nn::parse_precision(value);
       else if (key == "--seconds") seconds = std::stod(value);
       else if (key == "--spec") {
         std::ifstream in(value);
@@ -60,14 +63,15 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--batch, --threads and --seconds must be positive");
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cnn_bench: %s\nusage: cnn_bench [--batch 64] [--threads 1] [--seconds 0.2] [--spec FILE.json]\n",
+    std::fprintf(stderr, "cnn_bench: %s\nusage: cnn_bench [--batch 64] [--threads 1] [--precision fp32|bf16] [--seconds 0.2] [--spec FILE.json]\n",
                  e.what());
     return 2;
   }
-  Eigen::setNbThreads(threads);
+  nn::set_compute_threads(threads);
   try {
     nn::Model model = nn::build_model(nn::parse_model_spec(spec_text));
     model.init(1);
+    model.set_precision(precision);
     model.reserve(batch);
     const std::int64_t inputs = model.input_size(), classes = model.output_size();
     base::SplitMix64 rng(2);
@@ -112,9 +116,10 @@ int main(int argc, char** argv) {
       dy = dx.rows() == batch ? dx : base::RowMatrix::Constant(batch, layer.inputs(), 0.01f);
     }
     const double flops = static_cast<double>(model.flops_per_sample()) * static_cast<double>(batch);
-    std::printf("{\"batch\": %ld, \"threads\": %d, \"flops_per_sample\": %lld, \"step_seconds\": %.6g, "
+    std::printf("{\"batch\": %ld, \"threads\": %d, \"precision\": \"%s\", \"flops_per_sample\": %lld, \"step_seconds\": %.6g, "
                 "\"step_gflops\": %.2f, \"samples_per_second\": %.0f, \"layers\": [%s]}\n",
-                batch, threads, static_cast<long long>(model.flops_per_sample()), step, flops / step / 1e9,
+                batch, threads, nn::to_string(precision).c_str(), static_cast<long long>(model.flops_per_sample()), step,
+                flops / step / 1e9,
                 static_cast<double>(batch) / step, rows.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cnn_bench: %s\n", e.what());

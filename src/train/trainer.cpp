@@ -577,6 +577,7 @@ nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {
   summary["timing"]["buckets"] = reducer_->bucket_count();
   summary["timing"]["compression"] = config_.dist.compression;
   summary["timing"]["threads"] = config_.train.threads;
+  summary["timing"]["precision"] = config_.train.precision;
   summary["memory"] = telemetry::memory_summary(comm_, data::storage_bytes(data_.train), data_.train.pixels.size() > 0);
   return summary;
 }
