@@ -8,8 +8,8 @@
 /// one per product, so a training run creates one for the full per-rank slice and one for a last partial
 /// slice); their scratchpads are owned by the MatrixProduct, so a steady-state call allocates nothing of
 /// ours. oneDNN's execute itself builds its argument map on the heap (libdnnl 2.6 converts the argument
-/// array into a std::unordered_map per call: a fixed handful of small allocations per product, counted and
-/// bounded in tests/perf/test_step_path.cpp).
+/// array into a std::unordered_map per call: a fixed handful of small allocations per product, told apart by
+/// their call stack in tests/perf/test_step_path.cpp).
 
 #include <cstdint>
 #include <memory>
