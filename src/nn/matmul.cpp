@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "mpitrain/base/tensor.hpp"
+#include "onednn.hpp"
 
 namespace mpitrain::nn {
 
@@ -29,19 +30,7 @@ void set_compute_threads(int threads) {
   Eigen::setNbThreads(threads);
 }
 
-namespace {
-
-// The process's CPU engine: stateless for the CPU, shared by every product (oneDNN's own examples make one
-// per process).
-const dnnl::engine& cpu_engine() {
-  static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-// 64-byte alignment for the scratchpads, as oneDNN allocates its own.
-constexpr std::size_t scratchpad_alignment = 64;
-
-}  // namespace
+using onednn::cpu_engine;
 
 struct MatrixProduct::Impl {
   struct Entry {
@@ -56,7 +45,7 @@ struct MatrixProduct::Impl {
   bool accumulate;
   dnnl::stream stream{cpu_engine()};
   std::deque<Entry> entries;           // deque: entries keep their address; newest last
-  std::vector<std::byte> scratchpad;   // the largest entry's, plus alignment slack
+  onednn::AlignedBuffer scratchpad;    // the largest entry's
   std::int64_t created = 0;
 
   static constexpr std::size_t max_entries = 8;  // full slice, last slice, evaluation batches, ...
@@ -97,9 +86,7 @@ struct MatrixProduct::Impl {
     }
     ++created;
     Entry& e = entries.back();
-    if (scratchpad.size() < e.scratchpad_bytes + scratchpad_alignment) {
-      scratchpad.resize(e.scratchpad_bytes + scratchpad_alignment);
-    }
+    scratchpad.reserve(e.scratchpad_bytes);
     return e;
   }
 
@@ -115,20 +102,10 @@ struct MatrixProduct::Impl {
       return;
     }
     Entry& e = entry(m, n, k, type);
-    void* raw = scratchpad.data();
-    std::size_t space = scratchpad.size();
-    void* aligned = std::align(scratchpad_alignment, e.scratchpad_bytes, raw, space);
-    // set_data_handle and the C entry point with a fixed argument array: no map of ours per call.
-    e.a.set_data_handle(const_cast<void*>(a));
-    e.b.set_data_handle(const_cast<void*>(b));
-    e.c.set_data_handle(c);
-    e.scratchpad.set_data_handle(aligned);
-    const dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, e.a.get()},
-                                    {DNNL_ARG_WEIGHTS, e.b.get()},
-                                    {DNNL_ARG_DST, e.c.get()},
-                                    {DNNL_ARG_SCRATCHPAD, e.scratchpad.get()}};
-    dnnl::error::wrap_c_api(dnnl_primitive_execute(e.primitive.get(), stream.get(), 4, args),
-                            "matrix product: oneDNN execute failed");
+    onednn::execute(e.primitive, stream,
+                    {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c},
+                     {DNNL_ARG_SCRATCHPAD, e.scratchpad, scratchpad.data()}},
+                    "matrix product: oneDNN execute failed");
   }
 };
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/gradient_check.hpp"
+#include "mpitrain/base/float16.hpp"
 #include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/model.hpp"
@@ -80,8 +81,10 @@ TEST(Window2D, SizesAndPaddingAsKerasComputesThem) {
 }
 
 // y[n, oh, ow, o] = f(b[o] + Σ_{i, j, c} x[n, oh·sh - pt + i, ow·sw - pl + j, c]·K[i, j, c, o]) by six loops
-// in double, with the padding from keras_size.
+// in double, with the padding from keras_size. At precision bf16, x and K enter the loops rounded to bf16 (the
+// layer rounds them, oneDNN accumulates in fp32): the same 1e-5 bound then holds.
 TEST(Conv2DForward, EqualsADirectConvolution) {
+  for (const nn::Precision precision : {nn::Precision::fp32, nn::Precision::bf16}) {
   struct Case {
     nn::Shape input;
     nn::Conv2DSpec spec;
@@ -98,6 +101,7 @@ TEST(Conv2DForward, EqualsADirectConvolution) {
   };
   for (const auto& [shape, spec] : cases) {
     nn::Conv2D conv("conv2d", shape, spec);
+    conv.set_precision(precision);
     const std::int64_t rows = 3, H = shape[0], W = shape[1], C = shape[2], kh = spec.kernel_size[0],
                        kw = spec.kernel_size[1], F = spec.filters;
     const auto [Ho, pt] = keras_size(H, kh, spec.strides[0], spec.padding);
@@ -107,6 +111,9 @@ TEST(Conv2DForward, EqualsADirectConvolution) {
     const RowMatrix init = random_matrix(1, kh * kw * C * F + F, 6);
     std::vector<float> params(init.data(), init.data() + init.size());
     const RowMatrix y = forward(conv, params, x);
+    const auto entry = [&](float v) {  // an input as the layer's products see it
+      return precision == nn::Precision::bf16 ? double(base::bf16_to_float(base::float_to_bf16(v))) : double(v);
+    };
     const float* kernel = params.data();  // (kh, kw, C, F), then the bias
     const float* bias = spec.use_bias ? params.data() + kh * kw * C * F : nullptr;
     double worst = 0.0;
@@ -120,7 +127,7 @@ TEST(Conv2DForward, EqualsADirectConvolution) {
                 for (std::int64_t c = 0; c < C; ++c) {
                   const std::int64_t h = oh * spec.strides[0] - pt + i, w = ow * spec.strides[1] - pl + j;
                   if (h < 0 || h >= H || w < 0 || w >= W) continue;
-                  sum += double(x(n, (h * W + w) * C + c)) * double(kernel[((i * kw + j) * C + c) * F + o]);
+                  sum += entry(x(n, (h * W + w) * C + c)) * entry(kernel[((i * kw + j) * C + c) * F + o]);
                 }
               }
             }
@@ -130,7 +137,9 @@ TEST(Conv2DForward, EqualsADirectConvolution) {
         }
       }
     }
-    EXPECT_LT(worst, 1e-5) << base::format_shape(shape) << " -> " << base::format_shape(conv.output_shape());
+    EXPECT_LT(worst, 1e-5) << base::format_shape(shape) << " -> " << base::format_shape(conv.output_shape())
+                           << " at " << nn::to_string(precision);
+  }
   }
 }
 

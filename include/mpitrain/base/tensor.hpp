@@ -18,6 +18,8 @@ namespace mpitrain::base {
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 /// Row-major byte matrix of raw 8-bit values (pixels); rows are samples, columns are features.
 using ByteMatrix = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+/// Row-major matrix of bfloat16 values held as their bits (base/float16.hpp); rows are samples.
+using Bf16Matrix = Eigen::Matrix<std::uint16_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 /// Mutable view of a row-major rows × features block.
 using MatrixMap = Eigen::Map<RowMatrix>;
 /// Read-only view of a row-major rows × features block.

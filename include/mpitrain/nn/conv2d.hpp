@@ -1,14 +1,13 @@
 #pragma once
 /// @file conv2d.hpp
-/// 2-D convolution on channels-last images (Keras `Conv2D`), computed as one matrix product over image
-/// patches (im2col; Chellapilla, Puri and Simard, "High Performance Convolutional Neural Networks for
-/// Document Processing", 2006).
+/// 2-D convolution on channels-last images (Keras `Conv2D`), computed by oneDNN's convolution primitives
+/// through the kernel seam (convolution_kernel.hpp).
 
 #include <optional>
 
 #include "mpitrain/nn/image_specs.hpp"
 #include "mpitrain/nn/layer.hpp"
-#include "mpitrain/nn/linear_products.hpp"
+#include "mpitrain/nn/convolution_kernel.hpp"
 #include "mpitrain/nn/window.hpp"
 
 namespace mpitrain::nn {
@@ -19,10 +18,9 @@ namespace mpitrain::nn {
 /// bias b (C_out,), zeros, when use_bias. Output sizes and padding as Keras computes them (window.hpp).
 ///
 /// y[oh, ow, o] = f(b[o] + Σ_{i, j, c} x[oh·sh - pad_top + i, ow·sw - pad_left + j, c] · K[i, j, c, o]), x
-/// zero outside the input, f the optional activation. Forward: the patches P, (rows·Ho·Wo) × (kh·kw·C_in),
-/// then Y = P·K (K seen as (kh·kw·C_in) × C_out) + 1 bᵀ. Backward, with dZ = dY ∘ f'(y): adds dK += Pᵀ·dZ
-/// and db += 1ᵀ dZ (row by row), and returns dx from dP = dZ·Kᵀ added back to the pixels each patch came
-/// from (col2im).
+/// zero outside the input, f the optional activation. Backward, with dZ = dY ∘ f'(y): adds dK (the
+/// correlation of x with dZ) and db += Σ dZ, and returns dx (dZ convolved with the flipped kernel). At
+/// precision() bf16, x, K and dZ are rounded to bf16 once each (base::round_to_bf16) and outputs stay fp32.
 class Conv2D final : public Layer {
  public:
   /// @param name layer name (`conv2d`, `conv2d_1`, ...), prefix of its tensors (`conv2d/kernel:0`).
@@ -35,16 +33,14 @@ class Conv2D final : public Layer {
   void reserve(std::int64_t max_rows) override;
   ConstMatrixMap forward(ConstMatrixMap x, const Context& context) override;
   ConstMatrixMap backward(ConstMatrixMap dy) override;
-  /// 2·(Ho·Wo)·(kh·kw·C_in)·C_out each for Y = P·K and dK = Pᵀ·dZ, and for dP = dZ·Kᵀ when input_gradient()
-  /// is on (as Dense counts its products).
+  /// 2·(Ho·Wo)·(kh·kw·C_in)·C_out each for the forward pass and dK, and for dx when input_gradient() is on
+  /// (the products of the im2col formulation, as Dense counts its own).
   [[nodiscard]] std::int64_t flops_per_sample() const override;
   /// Where the kernel slides.
   [[nodiscard]] const Window2D& window() const { return window_; }
 
  private:
   std::int64_t patch_size() const { return window_.kernel_h * window_.kernel_w * window_.channels; }
-  void im2col(const float* x);
-  void col2im(float* dx) const;
 
   Window2D window_;
   std::int64_t filters_;
@@ -57,12 +53,14 @@ class Conv2D final : public Layer {
   float* kernel_grad_ = nullptr;    // (kh·kw·C_in) × C_out
   float* bias_grad_ = nullptr;      // C_out, or null without bias
   std::int64_t rows_ = 0;           // samples in the last forward
-  LinearProducts products_;         // P·K, Pᵀ·dZ, dZ·Kᵀ
-  RowMatrix patches_;               // (max_rows·Ho·Wo) × (kh·kw·C_in), the last forward's P
+  const float* input_ = nullptr;    // rows_ × (H·W·C_in), the last forward's x
+  ConvolutionKernel convolution_;
   RowMatrix y_;                     // max_rows × (Ho·Wo·C_out)
   RowMatrix dz_;                    // max_rows × (Ho·Wo·C_out), dY ∘ f'(y) (0 rows without activation)
-  RowMatrix dpatches_;              // like patches_ (0 rows without input gradient)
   RowMatrix dx_;                    // max_rows × (H·W·C_in) (0 rows without input gradient)
+  base::Bf16Matrix x16_;            // bf16: max_rows × (H·W·C_in), the last forward's x rounded
+  base::Bf16Matrix kernel16_;       // bf16: 1 × (kh·kw·C_in·C_out), the last forward's K rounded
+  base::Bf16Matrix dz16_;           // bf16: max_rows × (Ho·Wo·C_out), the last backward's dZ rounded
 };
 
 }  // namespace mpitrain::nn

@@ -35,7 +35,7 @@ class LinearProducts {
   [[nodiscard]] Precision precision() const { return precision_; }
 
  private:
-  using Bf16Matrix = Eigen::Matrix<std::uint16_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Bf16Matrix = base::Bf16Matrix;
 
   Precision precision_ = Precision::fp32;
   std::int64_t inputs_ = 0;
