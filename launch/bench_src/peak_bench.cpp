@@ -3,7 +3,8 @@
 // instruction per iteration, enough of them to hide the instruction's latency on two pipes (the FMA's
 // 4 cycles × 2 pipes need 8 in flight; 16 leaves room for a longer bf16 latency):
 //   fp32: vfmadd*ps on zmm (AVX-512F; GCC picks the 132 or 231 form, the same operation), 16 lanes × 2
-//         FLOPs = 32 FLOPs per instruction; on a CPU without AVX-512, vfmadd*ps on ymm (AVX2 + FMA), 12 chains (16 ymm registers), 8 × 2 = 16 FLOPs;
+//         FLOPs = 32 FLOPs per instruction; on a CPU without AVX-512, vfmadd*ps on ymm (AVX2 + FMA),
+//         12 chains (16 ymm registers), 8 × 2 = 16 FLOPs;
 //   bf16: vdpbf16ps on zmm (AVX512_BF16), 16 fp32 lanes each adding 2 bf16 products: 2 × 2 × 16 = 64
 //         FLOPs per instruction; null where the CPU lacks AVX512_BF16.
 // The kernels are compiled for their instruction sets by function attributes (the rest of the file, and of
