@@ -1,6 +1,7 @@
-// gemm_bench: the GEMM roofline of launch/bench. Times Eigen's single-precision GEMM at the shapes of one
-// training step of an MLP (the same expressions as nn::Dense: Y = X·W forward, dW = Xᵀ·dY and
-// dX = dY·Wᵀ backward, all row-major, rows are samples) and prints one JSON object:
+// gemm_bench: Eigen's GEMM at an MLP's shapes (launch/bench's roofline until the trainer's products moved to
+// oneDNN; launch/bench now measures the core's own limits with peak_bench). Times Eigen's single-precision
+// GEMM at the shapes of one training step of an MLP (the same expressions as nn::Dense: Y = X·W forward,
+// dW = Xᵀ·dY and dX = dY·Wᵀ backward, all row-major, rows are samples) and prints one JSON object:
 //   {"batch", "threads", "shapes": [{"name", "m", "n", "k", "seconds", "gflops"}...],
 //    "peak_gflops"       the best rate over the model's shapes (the target's "GEMM peak"),
 //    "step_gemm_gflops"  2·Σmnk / Σseconds over the step's GEMMs: the rate of a step made only of them,

@@ -8,12 +8,13 @@
 
 namespace bench {
 
-/// Median seconds per call of @p run over 7 rounds of at least @p min_seconds (s) each.
+/// Seconds per call of @p run in each of @p rounds rounds of at least @p min_seconds (s) each, in the order
+/// measured.
 template <class F>
-double median_seconds(F&& run, double min_seconds) {
+std::vector<double> round_seconds(F&& run, double min_seconds, int rounds = 7) {
   using Clock = std::chrono::steady_clock;
-  std::vector<double> rounds;
-  for (int round = 0; round < 7; ++round) {
+  std::vector<double> per_call;
+  for (int round = 0; round < rounds; ++round) {
     long reps = 0;
     const auto start = Clock::now();
     double elapsed = 0.0;
@@ -22,10 +23,24 @@ double median_seconds(F&& run, double min_seconds) {
       ++reps;
       elapsed = std::chrono::duration<double>(Clock::now() - start).count();
     } while (elapsed < min_seconds);
-    rounds.push_back(elapsed / static_cast<double>(reps));
+    per_call.push_back(elapsed / static_cast<double>(reps));
   }
-  std::nth_element(rounds.begin(), rounds.begin() + 3, rounds.end());
-  return rounds[3];
+  return per_call;
+}
+
+/// The median of @p values (the upper one of the two middle values for an even count); @p values is
+/// reordered. Precondition: not empty.
+inline double median(std::vector<double>& values) {
+  const auto middle = values.begin() + static_cast<long>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
+/// Median seconds per call of @p run over 7 rounds of at least @p min_seconds (s) each.
+template <class F>
+double median_seconds(F&& run, double min_seconds) {
+  std::vector<double> rounds = round_seconds(run, min_seconds);
+  return median(rounds);
 }
 
 }  // namespace bench
