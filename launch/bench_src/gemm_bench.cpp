@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "median_time.hpp"
+#include "mpitrain/base/float16.hpp"
+#include "mpitrain/nn/matmul.hpp"
 
 namespace {
 
@@ -28,15 +30,37 @@ struct Shape {
   int kind;       // 0: A·B, 1: Aᵀ·B (weight gradient), 2: A·Bᵀ (input gradient)
 };
 
+using BitsMatrix = Eigen::Matrix<std::uint16_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+BitsMatrix rounded(const RowMatrix& m) {
+  BitsMatrix out(m.rows(), m.cols());
+  mpitrain::base::round_to_bf16({m.data(), static_cast<std::size_t>(m.size())},
+                                {out.data(), static_cast<std::size_t>(out.size())});
+  return out;
+}
+
 // Median seconds of one product over 7 rounds of at least min_seconds each.
-double time_shape(const Shape& s, double min_seconds) {
+double time_shape(const Shape& s, double min_seconds, bool onednn, mpitrain::nn::Precision precision) {
+  using mpitrain::nn::Transpose;
   RowMatrix a = s.kind == 1 ? RowMatrix::Random(s.k, s.m) : RowMatrix::Random(s.m, s.k);
   RowMatrix b = s.kind == 2 ? RowMatrix::Random(s.n, s.k) : RowMatrix::Random(s.k, s.n);
-  RowMatrix c(s.m, s.n);
+  RowMatrix c = RowMatrix::Zero(s.m, s.n);
+  const BitsMatrix a16 = rounded(a), b16 = rounded(b);
+  // As the trainer runs them: the weight gradient accumulates.
+  mpitrain::nn::MatrixProduct product(s.kind == 1 ? Transpose::a : s.kind == 2 ? Transpose::b : Transpose::none,
+                                      s.kind == 1);
   auto run = [&] {
-    if (s.kind == 0) c.noalias() = a * b;
-    if (s.kind == 1) c.noalias() = a.transpose() * b;
-    if (s.kind == 2) c.noalias() = a * b.transpose();
+    if (onednn && precision == mpitrain::nn::Precision::bf16) {
+      product.run(a16.data(), b16.data(), c.data(), s.m, s.n, s.k);
+    } else if (onednn) {
+      product.run(a.data(), b.data(), c.data(), s.m, s.n, s.k);
+    } else if (s.kind == 0) {
+      c.noalias() = a * b;
+    } else if (s.kind == 1) {
+      c.noalias() += a.transpose() * b;
+    } else {
+      c.noalias() = a * b.transpose();
+    }
   };
   run();
   const double seconds = bench::median_seconds(run, min_seconds);
@@ -59,6 +83,8 @@ int main(int argc, char** argv) {
   std::vector<long> hidden = {256, 128};
   int threads = 1;
   double seconds = 0.05;
+  bool onednn = true;
+  mpitrain::nn::Precision precision = mpitrain::nn::Precision::fp32;
   try {
     for (int i = 1; i + 1 < argc; i += 2) {
       const std::string key = argv[i], value = argv[i + 1];
@@ -68,6 +94,8 @@ int main(int argc, char** argv) {
       else if (key == "--classes") classes = std::stol(value);
       else if (key == "--threads") threads = std::stoi(value);
       else if (key == "--seconds") seconds = std::stod(value);
+      else if (key == "--engine" && (value == "onednn" || value == "eigen")) onednn = value == "onednn";
+      else if (key == "--precision") precision = mpitrain::nn::parse_precision(value);
       else throw std::invalid_argument("unknown option " + key);
     }
     if (argc % 2 == 0) throw std::invalid_argument(std::string("option ") + argv[argc - 1] + " needs a value");
@@ -76,10 +104,14 @@ int main(int argc, char** argv) {
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gemm_bench: %s\nusage: gemm_bench [--batch 64] [--inputs 784] [--hidden 256,128] "
-                         "[--classes 10] [--threads 1] [--seconds 0.05]\n", e.what());
+                         "[--classes 10] [--threads 1] [--seconds 0.05] [--engine onednn|eigen] [--precision fp32|bf16]\n", e.what());
     return 2;
   }
-  Eigen::setNbThreads(threads);
+  if (!onednn && precision != mpitrain::nn::Precision::fp32) {
+    std::fprintf(stderr, "gemm_bench: --engine eigen has fp32 products only\n");
+    return 2;
+  }
+  mpitrain::nn::set_compute_threads(threads);
 
   std::vector<long> widths = {inputs};
   widths.insert(widths.end(), hidden.begin(), hidden.end());
@@ -97,7 +129,7 @@ int main(int argc, char** argv) {
   double total_flops = 0.0, total_seconds = 0.0, peak = 0.0;
   std::string rows;
   for (const auto& s : shapes) {
-    const double t = time_shape(s, seconds);
+    const double t = time_shape(s, seconds, onednn, precision);
     const double flops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.n) * static_cast<double>(s.k);
     total_flops += flops;
     total_seconds += t;
@@ -108,9 +140,10 @@ int main(int argc, char** argv) {
     rows += row;
   }
   const Shape square{"square", 512, 512, 512, 0};
-  const double square_gflops = 2.0 * 512 * 512 * 512 / time_shape(square, seconds) / 1e9;
-  std::printf("{\"batch\": %ld, \"threads\": %d, \"shapes\": [%s], \"peak_gflops\": %.2f, "
-              "\"step_gemm_gflops\": %.2f, \"step_gemm_flops\": %.0f, \"square_gflops\": %.2f}\n",
-              batch, threads, rows.c_str(), peak, total_flops / total_seconds / 1e9, total_flops, square_gflops);
+  const double square_gflops = 2.0 * 512 * 512 * 512 / time_shape(square, seconds, onednn, precision) / 1e9;
+  std::printf("{\"batch\": %ld, \"threads\": %d, \"engine\": \"%s\", \"precision\": \"%s\", \"shapes\": [%s], "
+              "\"peak_gflops\": %.2f, \"step_gemm_gflops\": %.2f, \"step_gemm_flops\": %.0f, \"square_gflops\": %.2f}\n",
+              batch, threads, onednn ? "onednn" : "eigen", mpitrain::nn::to_string(precision).c_str(), rows.c_str(), peak,
+              total_flops / total_seconds / 1e9, total_flops, square_gflops);
   return 0;
 }
