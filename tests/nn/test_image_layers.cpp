@@ -143,6 +143,85 @@ TEST(Conv2DForward, EqualsADirectConvolution) {
   }
 }
 
+// Backward at bf16: with dZ = dY (no activation), dK[i, j, c, o] = Σ_{n, oh, ow} x̃[n, h, w, c]·dỸ[n, oh, ow, o],
+// db[o] = Σ dỸ[n, oh, ow, o] (oneDNN sums the bias gradient from the same bf16 dY) and dx[n, h, w, c] = Σ_{oh, ow, o} dỸ[n, oh, ow, o]·K̃[i, j, c, o] (h = oh·sh - pt + i,
+// w = ow·sw - pl + j inside the image), where x̃, K̃ and dỸ are the operands rounded to bf16: by loops in
+// double, to the fp32 accumulation's 1e-5 of the sum of the terms' magnitudes (and dK, db added to what
+// the gradient buffer held).
+TEST(Conv2DBackward, Bf16EqualsDoubleLoopsOnRoundedOperands) {
+  struct Case {
+    nn::Shape input;
+    nn::Conv2DSpec spec;
+  };
+  const std::vector<Case> cases = {
+      {{7, 9, 2}, {.filters = 5, .kernel_size = {4, 2}, .strides = {2, 3}, .padding = Padding::same,
+                   .activation = std::nullopt}},
+      {{9, 8, 3}, {.filters = 4, .kernel_size = {3, 3}, .padding = Padding::valid, .use_bias = false,
+                   .activation = std::nullopt}},
+  };
+  const auto r16 = [](float v) { return double(base::bf16_to_float(base::float_to_bf16(v))); };
+  for (const auto& [shape, spec] : cases) {
+    nn::Conv2D conv("conv2d", shape, spec);
+    conv.set_precision(nn::Precision::bf16);
+    const std::int64_t rows = 3, H = shape[0], W = shape[1], C = shape[2], kh = spec.kernel_size[0],
+                       kw = spec.kernel_size[1], F = spec.filters;
+    const auto [Ho, pt] = keras_size(H, kh, spec.strides[0], spec.padding);
+    const auto [Wo, pl] = keras_size(W, kw, spec.strides[1], spec.padding);
+    nn::ParameterRegistry registry, buffers;
+    conv.register_tensors(registry, buffers);
+    const RowMatrix init = random_matrix(1, registry.total(), 7);
+    std::vector<float> params(init.data(), init.data() + init.size());
+    std::vector<float> grads(params.size(), 0.25f);  // backward adds to what is there
+    conv.bind(params, grads, {});
+    conv.reserve(rows);
+    const RowMatrix x = random_matrix(rows, H * W * C, 8), dy = random_matrix(rows, Ho * Wo * F, 9);
+    conv.forward(ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+    const ConstMatrixMap dx = conv.backward(ConstMatrixMap(dy.data(), rows, dy.cols()));
+    const float* kernel = params.data();
+    std::vector<double> dk(static_cast<std::size_t>(kh * kw * C * F)), dk_scale(dk.size()), db(F), db_scale(F);
+    std::vector<double> dxr(static_cast<std::size_t>(rows * H * W * C)), dx_scale(dxr.size());
+    for (std::int64_t n = 0; n < rows; ++n) {
+      for (std::int64_t oh = 0; oh < Ho; ++oh) {
+        for (std::int64_t ow = 0; ow < Wo; ++ow) {
+          for (std::int64_t o = 0; o < F; ++o) {
+            const double g = r16(dy(n, (oh * Wo + ow) * F + o));
+            db[o] += g;
+            db_scale[o] += std::abs(g);
+            for (std::int64_t i = 0; i < kh; ++i) {
+              for (std::int64_t j = 0; j < kw; ++j) {
+                const std::int64_t h = oh * spec.strides[0] - pt + i, w = ow * spec.strides[1] - pl + j;
+                if (h < 0 || h >= H || w < 0 || w >= W) continue;
+                for (std::int64_t c = 0; c < C; ++c) {
+                  const auto k = static_cast<std::size_t>(((i * kw + j) * C + c) * F + o);
+                  const auto e = static_cast<std::size_t>(n * H * W * C + (h * W + w) * C + c);
+                  dk[k] += r16(x(n, (h * W + w) * C + c)) * g;
+                  dk_scale[k] += std::abs(r16(x(n, (h * W + w) * C + c)) * g);
+                  dxr[e] += g * r16(kernel[k]);
+                  dx_scale[e] += std::abs(g * r16(kernel[k]));
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    const std::string where = base::format_shape(shape) + " -> " + base::format_shape(conv.output_shape());
+    for (std::size_t k = 0; k < dk.size(); ++k) {
+      ASSERT_NEAR(grads[k], 0.25 + dk[k], 1e-5 * (dk_scale[k] + 0.25)) << where << " dK " << k;
+    }
+    if (spec.use_bias) {
+      for (std::int64_t o = 0; o < F; ++o) {
+        ASSERT_NEAR(grads[dk.size() + static_cast<std::size_t>(o)], 0.25 + db[o], 1e-5 * (db_scale[o] + 0.25))
+            << where << " db " << o;
+      }
+    }
+    ASSERT_EQ(dx.rows(), rows);
+    for (std::size_t e = 0; e < dxr.size(); ++e) {
+      ASSERT_NEAR(dx.data()[e], dxr[e], 1e-5 * dx_scale[e] + 1e-30) << where << " dx " << e;
+    }
+  }
+}
+
 // x = [[1, 2, 3], [4, 5, 6], [7, 8, 9]], K = [[1, 2], [3, 4]], b = 0.5, padding same: the total padding of
 // 1 row and 1 column goes below and to the right (0 before, as Keras), so y[0, 0] = 1·1 + 2·2 + 4·3 + 5·4.
 TEST(Conv2DForward, AThreeByThreeExampleByHand) {

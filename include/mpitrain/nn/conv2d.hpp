@@ -20,7 +20,8 @@ namespace mpitrain::nn {
 /// y[oh, ow, o] = f(b[o] + Σ_{i, j, c} x[oh·sh - pad_top + i, ow·sw - pad_left + j, c] · K[i, j, c, o]), x
 /// zero outside the input, f the optional activation. Backward, with dZ = dY ∘ f'(y): adds dK (the
 /// correlation of x with dZ) and db += Σ dZ, and returns dx (dZ convolved with the flipped kernel). At
-/// precision() bf16, x, K and dZ are rounded to bf16 once each (base::round_to_bf16) and outputs stay fp32.
+/// precision() bf16, x, K and dZ are rounded to bf16 once each (base::round_to_bf16) and outputs stay fp32;
+/// db then sums the rounded dZ, as dK does.
 class Conv2D final : public Layer {
  public:
   /// @param name layer name (`conv2d`, `conv2d_1`, ...), prefix of its tensors (`conv2d/kernel:0`).
