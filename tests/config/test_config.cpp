@@ -28,6 +28,12 @@ std::string error_of(const std::filesystem::path& path, const std::vector<std::s
 }
 }  // namespace
 
+TEST(Config, PrecisionDefaultsToFp32AndTakesBf16) {
+  const auto path = write_ini("precision", minimal);
+  EXPECT_EQ(load_config(path, {}).train.precision, "fp32");
+  EXPECT_EQ(load_config(path, {"--train.precision=bf16"}).train.precision, "bf16");
+}
+
 TEST(Config, ReadsValuesAndOverridesWin) {
   const auto path = write_ini("ok", minimal + "[model]\nhidden = 32, 16\n[train]\nepochs = 3\nbatch_size = 8\n");
   const Config c = load_config(path, {"--train.epochs=4", "--train.epochs=5", "--optim.learning_rate", "0.5"});
@@ -71,7 +77,8 @@ TEST(Config, OutOfRangeIsNamed) {
            {"--model.activation=gelu", "model.activation"},
            {"--data.validation_fraction=1.5", "data.validation_fraction"},
            {"--model.classes=1", "model.classes"},
-           {"--train.max_skipped_steps=-1", "train.max_skipped_steps"}}) {
+           {"--train.max_skipped_steps=-1", "train.max_skipped_steps"},
+           {"--train.precision=fp64", "train.precision"}}) {
     const std::string e = error_of(path, {override});
     EXPECT_NE(e.find(key), std::string::npos) << override << ": " << e;
   }
