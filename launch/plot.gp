@@ -52,7 +52,7 @@ rate_panel = "set title 'Throughput'; set xlabel xl; set ylabel 'samples/s (all 
 
 set terminal pngcairo size 1200,860 font ",10"
 set output dir . "/curves.png"
-set multiplot layout 2,2 title "Training curves: " . name
+set multiplot layout 2,2 title "Training curves: " . name noenhanced  # a run name may hold _ (not a subscript)
 eval loss_panel
 eval acc_panel
 eval lr_panel
