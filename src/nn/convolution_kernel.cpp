@@ -56,7 +56,6 @@ struct ConvolutionKernel::Impl {
   Precision precision = Precision::fp32;
   dnnl::stream stream{cpu_engine()};
   std::deque<Entry> entries;
-  std::int64_t created = 0;
   onednn::AlignedBuffer scratchpad, forward_kernel, data_kernel, diff_kernel, diff_bias;
   static constexpr std::size_t max_entries = 8;
 
@@ -136,7 +135,6 @@ struct ConvolutionKernel::Impl {
     } catch (const dnnl::error& e) {
       fail(rows, t, e);
     }
-    ++created;
     return entries.back();
   }
 
@@ -181,15 +179,7 @@ struct ConvolutionKernel::Impl {
   }
 
   void run(Step& step, std::initializer_list<onednn::Arg> args, const char* what) {
-    dnnl_exec_arg_t c_args[8];
-    int n = 0;
-    for (const onednn::Arg& a : args) {
-      a.memory.set_data_handle(const_cast<void*>(a.data));
-      c_args[n++] = {a.kind, a.memory.get()};
-    }
-    step.scratch.set_data_handle(scratchpad.data());
-    c_args[n++] = {DNNL_ARG_SCRATCHPAD, step.scratch.get()};
-    dnnl::error::wrap_c_api(dnnl_primitive_execute(step.primitive.get(), stream.get(), n, c_args), what);
+    onednn::execute(step.primitive, stream, args, step.scratch, scratchpad.data(), what);
   }
 };
 
@@ -252,6 +242,5 @@ void ConvolutionKernel::backward_weights(const void* x, const void* dy, float* d
         "convolution: oneDNN reorder failed");
 }
 
-std::int64_t ConvolutionKernel::primitives_created() const { return impl_->created; }
 
 }  // namespace mpitrain::nn

@@ -102,10 +102,8 @@ struct MatrixProduct::Impl {
       return;
     }
     Entry& e = entry(m, n, k, type);
-    onednn::execute(e.primitive, stream,
-                    {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c},
-                     {DNNL_ARG_SCRATCHPAD, e.scratchpad, scratchpad.data()}},
-                    "matrix product: oneDNN execute failed");
+    onednn::execute(e.primitive, stream, {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c}},
+                    e.scratchpad, scratchpad.data(), "matrix product: oneDNN execute failed");
   }
 };
 

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <memory>
+#include <stdexcept>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
 #include <vector>
@@ -25,16 +26,23 @@ struct Arg {
   const void* data;
 };
 
-// Executes @p primitive with @p args through the C entry point (no argument map of ours; oneDNN 2.6 still
-// builds its own on the heap). @throws dnnl::error naming @p what when oneDNN fails.
+// Executes @p primitive with @p args and its scratchpad (every primitive here is made in user scratchpad
+// mode: @p scratch is the memory object of its scratchpad_desc, pointed at @p scratchpad for this call),
+// through the C entry point with a fixed argument array (no argument map of ours; oneDNN 2.6 still builds
+// its own on the heap). @throws std::logic_error for more than 7 arguments; dnnl::error naming @p what when
+// oneDNN fails.
 inline void execute(const dnnl::primitive& primitive, const dnnl::stream& stream, std::initializer_list<Arg> args,
-                    const char* what) {
-  dnnl_exec_arg_t c_args[8];
+                    dnnl::memory& scratch, void* scratchpad, const char* what) {
+  constexpr std::size_t capacity = 8;
+  if (args.size() + 1 > capacity) throw std::logic_error(std::string(what) + ": too many arguments");
+  dnnl_exec_arg_t c_args[capacity];
   int n = 0;
   for (const Arg& a : args) {
     a.memory.set_data_handle(const_cast<void*>(a.data));
     c_args[n++] = {a.kind, a.memory.get()};
   }
+  scratch.set_data_handle(scratchpad);
+  c_args[n++] = {DNNL_ARG_SCRATCHPAD, scratch.get()};
   dnnl::error::wrap_c_api(dnnl_primitive_execute(primitive.get(), stream.get(), n, c_args), what);
 }
 

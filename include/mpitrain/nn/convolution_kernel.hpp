@@ -37,14 +37,12 @@ class ConvolutionKernel {
   /// written. @throws std::runtime_error naming the shapes when oneDNN has no implementation for them.
   void forward(const void* x, const void* kernel, const float* bias, float* y, std::int64_t rows);
   /// dx = the gradient of Σ dy·y with respect to x. @param dy rows × (Ho·Wo·C_out). @param dx rows ×
-  /// (H·W·C_in), written (fp32).
+  /// (H·W·C_in), written (fp32). @throws std::runtime_error as forward.
   void backward_data(const void* dy, const void* kernel, float* dx, std::int64_t rows);
   /// dK += Σ over rows and positions of x-patch ⊗ dy; db += Σ dy (when bias). @param x, @param dy as in
-  /// forward and backward_data. @param dk (kh, kw, C_in, C_out), added to. @param db C_out, added to.
+  /// forward and backward_data. @param dk (kh, kw, C_in, C_out), added to. @param db C_out, added to
+  /// (ignored without bias). @throws std::runtime_error as forward.
   void backward_weights(const void* x, const void* dy, float* dk, float* db, std::int64_t rows);
-
-  /// Primitive sets created so far (one per number of rows and precision): for tests.
-  [[nodiscard]] std::int64_t primitives_created() const;
 
  private:
   struct Impl;

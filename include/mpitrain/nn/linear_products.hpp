@@ -25,14 +25,13 @@ class LinearProducts {
   /// Sizes the work memory for up to @p max_rows rows of @p inputs → @p outputs at @p precision.
   void reserve(std::int64_t max_rows, std::int64_t inputs, std::int64_t outputs, Precision precision);
   /// y = x·w. @param x rows × inputs. @param w inputs × outputs. @param y rows × outputs (written).
+  /// @throws std::invalid_argument at bf16 when x has more rows than reserve() allowed.
   void forward(base::ConstMatrixMap x, const float* w, base::MatrixMap y);
   /// dw += xᵀ·dy and, when @p dx is not null, dx = dy·wᵀ. @param x the last forward's input, rows × inputs.
   /// @param dy rows × outputs. @param w the last forward's weights. @param dw inputs × outputs (added to).
   /// @param dx rows × inputs (written), or null. @throws std::invalid_argument when dy's rows differ from
   ///        the last forward's.
   void backward(base::ConstMatrixMap x, base::ConstMatrixMap dy, const float* w, float* dw, float* dx);
-
-  [[nodiscard]] Precision precision() const { return precision_; }
 
  private:
   using Bf16Matrix = base::Bf16Matrix;
