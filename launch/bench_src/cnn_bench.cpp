@@ -7,7 +7,8 @@
 //    "step_seconds" (median), "step_gflops" (flops_per_sample · batch / step_seconds),
 //    "samples_per_second", "layers": [{"name", "forward_seconds", "backward_seconds", "gflops"}...]}
 // Each measurement is repeated for at least --seconds and the median of 7 such rounds is kept
-// (median_time.hpp), which rejects the noise of a shared machine. --spec FILE.json times another model (the model.spec format).
+// (median_time.hpp), which rejects the noise of a shared machine. --layers 0 times the step only (for a
+// profiler: the per-layer loops give every layer the same time, whatever its share of a step). --spec FILE.json times another model (the model.spec format).
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
   int threads = 1;
   nn::Precision precision = nn::Precision::fp32;
   double seconds = 0.2;
+  bool per_layer = true;
   std::string spec_text = kIssue14Cnn;
   try {
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
       else if (key == "--threads") threads = std::stoi(value);
       else if (key == "--precision") precision = nn::parse_precision(value);
       else if (key == "--seconds") seconds = std::stod(value);
+      else if (key == "--layers") per_layer = value != "0";
       else if (key == "--spec") {
         std::ifstream in(value);
         if (!in) throw std::invalid_argument("cannot read " + value);
@@ -63,7 +66,7 @@ int main(int argc, char** argv) {
       throw std::invalid_argument("--batch, --threads and --seconds must be positive");
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "cnn_bench: %s\nusage: cnn_bench [--batch 64] [--threads 1] [--precision fp32|bf16] [--seconds 0.2] [--spec FILE.json]\n",
+    std::fprintf(stderr, "cnn_bench: %s\nusage: cnn_bench [--batch 64] [--threads 1] [--precision fp32|bf16] [--seconds 0.2] [--layers 1|0] [--spec FILE.json]\n",
                  e.what());
     return 2;
   }
@@ -99,7 +102,7 @@ int main(int argc, char** argv) {
     }
     base::RowMatrix dy = base::RowMatrix::Constant(batch, classes, 0.01f);
     std::string rows;
-    for (std::size_t l = layers.size(); l-- > 0;) {
+    for (std::size_t l = per_layer ? layers.size() : 0; l-- > 0;) {
       auto& layer = *layers[l];
       const auto& in = activations[l];
       const auto fwd = [&] { layer.forward(base::ConstMatrixMap(in.data(), batch, in.cols()), context); };

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "mpitrain/base/float16.hpp"
+
 namespace mpitrain::nn {
 
 ActivationKind parse_activation(const std::string& name) {
@@ -34,6 +36,18 @@ void activation_gradient(ActivationKind kind, ConstMatrixMap y, ConstMatrixMap d
     case ActivationKind::tanh: dx = dy.array() * (1.0f - y.array().square()); break;
     case ActivationKind::sigmoid: dx = dy.array() * y.array() * (1.0f - y.array()); break;
   }
+}
+
+void relu_gradient_to_bf16(std::span<const float> y, std::span<const float> dy, std::span<std::uint16_t> dx16) {
+  if (y.size() != dy.size() || y.size() != dx16.size()) {
+    throw std::invalid_argument("relu_gradient_to_bf16: y has " + std::to_string(y.size()) + " elements, dy " +
+                                std::to_string(dy.size()) + ", dx " + std::to_string(dx16.size()));
+  }
+  const float* out = y.data();
+  const float* grad = dy.data();
+  std::uint16_t* to = dx16.data();
+  const std::size_t n = y.size();
+  for (std::size_t i = 0; i < n; ++i) to[i] = base::float_to_bf16(out[i] > 0.0f ? grad[i] : 0.0f);
 }
 
 Activation::Activation(std::string name, ActivationKind kind, const Shape& shape)

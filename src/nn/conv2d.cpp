@@ -36,7 +36,14 @@ Conv2D::Conv2D(std::string name, const Shape& input_shape, const Conv2DSpec& spe
       filters_(spec.filters),
       use_bias_(spec.use_bias),
       activation_(spec.activation),
-      convolution_(window_, filters_, use_bias_) {}
+      convolution_(window_, filters_, use_bias_, activation_ == ActivationKind::relu) {}
+
+void Conv2D::set_relu_gradient_by_next_layer(bool fused) {
+  if (fused && activation_ != ActivationKind::relu) {
+    throw std::logic_error("layer " + name() + ": only a relu convolution can leave its gradient mask to the next layer");
+  }
+  relu_gradient_by_next_ = fused;
+}
 
 void Conv2D::register_tensors(ParameterRegistry& parameters, ParameterRegistry&) {
   const std::int64_t kh = window_.kernel_h, kw = window_.kernel_w;
@@ -58,7 +65,9 @@ void Conv2D::bind(std::span<float> parameters, std::span<float> gradients, std::
 
 void Conv2D::reserve(std::int64_t max_rows) {
   if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
-  if (activation_ && dz_.rows() < max_rows) dz_.resize(max_rows, outputs());
+  const bool fused_relu_gradient =
+      relu_gradient_by_next_ || (precision() == Precision::bf16 && activation_ == ActivationKind::relu);
+  if (activation_ && !fused_relu_gradient && dz_.rows() < max_rows) dz_.resize(max_rows, outputs());
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
   convolution_.set_precision(precision());
   if (precision() == Precision::bf16) {
@@ -87,7 +96,7 @@ ConstMatrixMap Conv2D::forward(ConstMatrixMap x, const Context&) {
   } else {
     convolution_.forward(x.data(), kernel_, bias_, y_.data(), rows_);
   }
-  if (activation_) {
+  if (activation_ && *activation_ != ActivationKind::relu) {  // relu is fused into the convolution
     const std::int64_t m = rows_ * window_.positions();
     activate(*activation_, ConstMatrixMap(y_.data(), m, filters_), MatrixMap(y_.data(), m, filters_));
   }
@@ -95,17 +104,26 @@ ConstMatrixMap Conv2D::forward(ConstMatrixMap x, const Context&) {
 }
 
 ConstMatrixMap Conv2D::backward(ConstMatrixMap dy) {
+  const std::int64_t count = rows_ * outputs();
   const float* dz = dy.data();
-  if (activation_) {
-    activation_gradient(*activation_, ConstMatrixMap(y_.data(), rows_, outputs()), dy,
-                        MatrixMap(dz_.data(), rows_, outputs()));
-    dz = dz_.data();
+  const bool masked = activation_ && !relu_gradient_by_next_;  // else dy is dZ already
+  if (masked && precision() == Precision::bf16 && activation_ == ActivationKind::relu) {
+    relu_gradient_to_bf16(elements(y_.data(), count), elements(dy.data(), count), elements(dz16_, count));
+    dz = nullptr;  // one pass from dY to the rounded dZ
+  } else {
+    if (masked) {
+      activation_gradient(*activation_, ConstMatrixMap(y_.data(), rows_, outputs()), dy,
+                          MatrixMap(dz_.data(), rows_, outputs()));
+      dz = dz_.data();
+    }
+    if (precision() == Precision::bf16) {
+      base::round_to_bf16(elements(dz, count), elements(dz16_, count));
+      dz = nullptr;
+    }
   }
   const void* x = input_;
   const void* kernel = kernel_;
   if (precision() == Precision::bf16) {
-    base::round_to_bf16(elements(dz, rows_ * outputs()), elements(dz16_, rows_ * outputs()));
-    dz = nullptr;
     x = x16_.data();
     kernel = kernel16_.data();
   }

@@ -52,6 +52,7 @@ struct ConvolutionKernel::Impl {
   Window2D window;
   std::int64_t filters;
   bool use_bias;
+  bool relu;
   std::int64_t pad_bottom, pad_right;
   Precision precision = Precision::fp32;
   dnnl::stream stream{cpu_engine()};
@@ -59,7 +60,7 @@ struct ConvolutionKernel::Impl {
   onednn::AlignedBuffer scratchpad, forward_kernel, data_kernel, diff_kernel, diff_bias;
   static constexpr std::size_t max_entries = 8;
 
-  Impl(const Window2D& w, std::int64_t f, bool b) : window(w), filters(f), use_bias(b) {
+  Impl(const Window2D& w, std::int64_t f, bool b, bool r) : window(w), filters(f), use_bias(b), relu(r) {
     // Keras's padding gives the top and left; oneDNN wants the bottom and right too, such that
     // (H - kh + top + bottom) / sh + 1 = Ho in integer division: the rows the last window reaches.
     pad_bottom = std::max<std::int64_t>(0, (w.out_h - 1) * w.stride_h + w.kernel_h - w.in_h - w.pad_top);
@@ -115,7 +116,13 @@ struct ConvolutionKernel::Impl {
           dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src_desc(rows, t),
           kernel_desc(t, tag::any), use_bias ? bias_desc() : dnnl::memory::desc(), dst_desc(rows, dt::f32), strides(),
           pad_l(), pad_r());
-      const dnnl::convolution_forward::primitive_desc pd(desc, user_scratchpad(), cpu_engine());
+      dnnl::primitive_attr attr = user_scratchpad();
+      if (relu) {
+        dnnl::post_ops activation;
+        activation.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+        attr.set_post_ops(activation);
+      }
+      const dnnl::convolution_forward::primitive_desc pd(desc, attr, cpu_engine());
       scratchpad.reserve(pd.scratchpad_desc().get_size());
       forward_kernel.reserve(pd.weights_desc().get_size());
       const auto ours = kernel_desc(t, tag::hwio);
@@ -183,8 +190,8 @@ struct ConvolutionKernel::Impl {
   }
 };
 
-ConvolutionKernel::ConvolutionKernel(const Window2D& window, std::int64_t filters, bool bias)
-    : impl_(std::make_unique<Impl>(window, filters, bias)) {}
+ConvolutionKernel::ConvolutionKernel(const Window2D& window, std::int64_t filters, bool bias, bool relu)
+    : impl_(std::make_unique<Impl>(window, filters, bias, relu)) {}
 ConvolutionKernel::~ConvolutionKernel() = default;
 ConvolutionKernel::ConvolutionKernel(ConvolutionKernel&&) noexcept = default;
 ConvolutionKernel& ConvolutionKernel::operator=(ConvolutionKernel&&) noexcept = default;

@@ -112,6 +112,18 @@ Model::Model(ModelSpec spec) : spec_(std::move(spec)) {
   grads_.assign(static_cast<std::size_t>(registry_.total()), 0.0f);
   buffers_.assign(static_cast<std::size_t>(buffer_registry_.total()), 0.0f);
   for (auto& layer : layers_) layer->bind(params_, grads_, buffers_);
+  // Fusion: a max pooling right after a relu convolution applies relu's gradient mask itself, and the
+  // convolution skips its pass over the mask (Pool2D::set_relu_before): the same gradients, one pass less
+  // over the largest activation of a CNN.
+  for (std::size_t i = 0; i + 1 < layers_.size(); ++i) {
+    auto* conv = dynamic_cast<Conv2D*>(layers_[i].get());
+    auto* pool = dynamic_cast<Pool2D*>(layers_[i + 1].get());
+    if (conv != nullptr && pool != nullptr && conv->activation() == ActivationKind::relu &&
+        pool->kind() == PoolKind::max) {
+      pool->set_relu_before(true);
+      conv->set_relu_gradient_by_next_layer(true);
+    }
+  }
   // Backward finishes the layers last to first; a layer's gradients are final once its backward returns.
   ready_group_.assign(layers_.size(), -1);
   for (std::size_t i = layers_.size(); i-- > 0;) {

@@ -29,13 +29,27 @@ Shape global_output(const std::string& name, const Shape& input_shape) {
 Pool2D::Pool2D(std::string name, PoolKind kind, const Shape& input_shape, const Pool2DFields& fields)
     : Layer(name, input_shape, pool_output(name, kind, input_shape, fields)),
       kind_(kind),
-      window_(pool_window(this->name(), kind, input_shape, fields)) {}
+      window_(pool_window(this->name(), kind, input_shape, fields)) {
+  if (window_.kernel_h * window_.kernel_w > 65536) {
+    throw std::invalid_argument("layer " + this->name() + " (" + type_of(kind) + "): a pool of " +
+                                std::to_string(window_.kernel_h) + " x " + std::to_string(window_.kernel_w) +
+                                " cells is larger than the 65536 cells supported");
+  }
+}
 
 void Pool2D::reserve(std::int64_t max_rows) {
   if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
   const auto elements = static_cast<std::size_t>(max_rows * outputs());
-  if (kind_ == PoolKind::max && from_.size() < elements) from_.resize(elements);
+  if (kind_ == PoolKind::max && arg_max_.size() < elements) arg_max_.resize(elements);
+  masked_.resize(static_cast<std::size_t>(window_.channels));
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
+}
+
+void Pool2D::set_relu_before(bool fused) {
+  if (fused && kind_ != PoolKind::max) {
+    throw std::logic_error("layer " + name() + ": only max pooling takes relu's gradient mask");
+  }
+  relu_before_ = fused;
 }
 
 Pool2D::Cells Pool2D::cells(std::int64_t oh, std::int64_t ow) const {
@@ -58,20 +72,22 @@ ConstMatrixMap Pool2D::forward(ConstMatrixMap x, const Context&) {
         float* out = y_.data() + o;
         const Cells cl = cells(oh, ow);
         if (kind_ == PoolKind::max) {
-          // The first cell, then a later one only where it is strictly larger: ties keep the first.
-          const std::int64_t first = (cl.i0 * w.in_w + cl.j0) * c;
+          // The first cell, then a later one only where it is strictly larger: ties keep the first. The
+          // arg-max is kept as the cell's number in the clipped window, row-major.
+          const float* first = image + (cl.i0 * w.in_w + cl.j0) * c;
+          std::uint16_t* arg = arg_max_.data() + o;
           for (std::int64_t k = 0; k < c; ++k) {
-            out[k] = image[first + k];
-            from_[static_cast<std::size_t>(o + k)] = first + k;
+            out[k] = first[k];
+            arg[k] = 0;
           }
+          std::uint16_t cell = 0;
           for (std::int64_t i = cl.i0; i < cl.i1; ++i) {
-            for (std::int64_t j = cl.j0; j < cl.j1; ++j) {
-              const std::int64_t at = (i * w.in_w + j) * c;
-              std::int64_t* from = from_.data() + o;
+            for (std::int64_t j = cl.j0; j < cl.j1; ++j, ++cell) {
+              const float* pixel = image + (i * w.in_w + j) * c;
               for (std::int64_t k = 0; k < c; ++k) {  // branch-free, so that it vectorises
-                const bool larger = image[at + k] > out[k];
-                out[k] = larger ? image[at + k] : out[k];
-                from[k] = larger ? at + k : from[k];
+                const bool larger = pixel[k] > out[k];
+                out[k] = larger ? pixel[k] : out[k];
+                arg[k] = larger ? cell : arg[k];
               }
             }
           }
@@ -96,13 +112,38 @@ ConstMatrixMap Pool2D::backward(ConstMatrixMap dy) {
   if (!input_gradient()) return {dx_.data(), 0, inputs()};
   const Window2D& w = window_;
   const std::int64_t c = w.channels;
-  std::fill_n(dx_.data(), rows_ * inputs(), 0.0f);
+  // Windows that tile the input exactly write every element of dx once; otherwise dx is zeroed and added to.
+  const bool tiles = kind_ == PoolKind::max && w.stride_h == w.kernel_h && w.stride_w == w.kernel_w &&
+                     w.pad_top == 0 && w.pad_left == 0 && w.out_h * w.kernel_h == w.in_h &&
+                     w.out_w * w.kernel_w == w.in_w;
+  if (!tiles) std::fill_n(dx_.data(), rows_ * inputs(), 0.0f);
   for (std::int64_t n = 0; n < rows_; ++n) {
     float* image = dx_.data() + n * inputs();
     const float* g = dy.data() + n * outputs();
     if (kind_ == PoolKind::max) {
-      const std::int64_t* from = from_.data() + n * outputs();  // features within sample n
-      for (std::int64_t e = 0; e < outputs(); ++e) image[from[e]] += g[e];
+      const std::uint16_t* arg = arg_max_.data() + n * outputs();
+      const float* pooled = y_.data() + n * outputs();
+      for (std::int64_t oh = 0; oh < w.out_h; ++oh) {
+        for (std::int64_t ow = 0; ow < w.out_w; ++ow, g += c, arg += c, pooled += c) {
+          const Cells cl = cells(oh, ow);
+          const float* gate = g;
+          if (relu_before_) {  // relu's mask, applied once per output element (set_relu_before)
+            for (std::int64_t k = 0; k < c; ++k) masked_[static_cast<std::size_t>(k)] = pooled[k] > 0.0f ? g[k] : 0.0f;
+            gate = masked_.data();
+          }
+          std::uint16_t cell = 0;
+          for (std::int64_t i = cl.i0; i < cl.i1; ++i) {
+            for (std::int64_t j = cl.j0; j < cl.j1; ++j, ++cell) {
+              float* pixel = image + (i * w.in_w + j) * c;
+              if (tiles) {
+                for (std::int64_t k = 0; k < c; ++k) pixel[k] = arg[k] == cell ? gate[k] : 0.0f;
+              } else {
+                for (std::int64_t k = 0; k < c; ++k) pixel[k] += arg[k] == cell ? gate[k] : 0.0f;
+              }
+            }
+          }
+        }
+      }
       continue;
     }
     for (std::int64_t oh = 0; oh < w.out_h; ++oh) {

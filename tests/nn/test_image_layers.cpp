@@ -15,6 +15,7 @@
 
 #include "common/gradient_check.hpp"
 #include "mpitrain/base/float16.hpp"
+#include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/model.hpp"
@@ -286,6 +287,66 @@ TEST(Pool2DBackward, MaxRoutesToTheFirstArgMaxOnTies) {
   RowMatrix expected(1, 8);
   expected << 0, 0, 10, 20, 0, 0, 0, 0;
   EXPECT_EQ(dx, expected);
+}
+
+// The fusion of a relu convolution with the max pooling after it (Model: the pooling applies relu's gradient
+// mask, the convolution skips its own pass, relu runs as oneDNN's post-op) against the same network with relu
+// as a layer of its own, which fuses nothing: equal logits and equal gradients, bit for bit, at both
+// precisions, for pools that tile their input, leave cells out, and overlap.
+TEST(CnnModel, FusedReluMaxPoolingEqualsTheUnfusedNetwork) {
+  const char* pools[] = {R"("pool_size": 2)", R"("pool_size": 2, "strides": 3)", R"("pool_size": 3, "strides": 2, "padding": "same")"};
+  for (const char* pool : pools) {
+    for (const auto precision : {nn::Precision::fp32, nn::Precision::bf16}) {
+      const std::string head = R"({"input_shape": [9, 8, 2], "layers": [{"type": "conv2d", "filters": 5, "kernel_size": 3, )";
+      const std::string tail = std::string(R"({"type": "max_pool2d", )") + pool +
+                               R"(}, {"type": "flatten"}, {"type": "dense", "units": 4}]})";
+      nn::Model fused = nn::build_model(nn::parse_model_spec(head + R"("activation": "relu"}, )" + tail));
+      nn::Model apart = nn::build_model(nn::parse_model_spec(head + R"("padding": "valid"}, )" +
+                                                             R"({"type": "activation", "activation": "relu"}, )" + tail));
+      SCOPED_TRACE(std::string(pool) + " " + nn::to_string(precision));
+      ASSERT_EQ(fused.parameters().size(), apart.parameters().size());
+      fused.init(7);
+      for (auto& p : fused.parameters()) p += 0.02f;  // biases not zero: some pre-activations cross 0 by them
+      std::copy(fused.parameters().begin(), fused.parameters().end(), apart.parameters().begin());
+      const std::int64_t rows = 3;
+      const RowMatrix x = random_matrix(rows, fused.input_size(), 8);
+      RowMatrix dy = random_matrix(rows, 4, 9);
+      std::vector<std::vector<float>> logits, gradients;
+      for (nn::Model* model : {&fused, &apart}) {
+        model->set_precision(precision);
+        model->reserve(rows);
+        const auto y = model->forward(ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+        logits.emplace_back(y.data(), y.data() + y.size());
+        model->zero_gradients();
+        model->backward(ConstMatrixMap(dy.data(), rows, 4));
+        gradients.emplace_back(model->gradients().begin(), model->gradients().end());
+      }
+      EXPECT_EQ(logits[0], logits[1]);
+      EXPECT_EQ(gradients[0], gradients[1]);
+      const auto nonzero = std::count_if(gradients[0].begin(), gradients[0].end(), [](float g) { return g != 0.0f; });
+      EXPECT_GT(nonzero, static_cast<std::ptrdiff_t>(gradients[0].size() / 2));
+    }
+  }
+}
+
+// One pass from dY to relu's bf16 dZ gives the bits of relu's gradient followed by the rounding, for zeros
+// of both signs, NaN and infinity in either operand.
+TEST(ReluGradientToBf16, EqualsTheGradientThenTheRounding) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  std::vector<float> y = {1.0f, -1.0f, 0.0f, -0.0f, nan, 2.5f, 3.0f, 1e-40f, -inf, inf};
+  std::vector<float> dy = {0.3f, 0.3f, 0.7f, 0.7f, 0.1f, nan, -inf, 1.00390625f, 2.0f, -1.0f + 1.0f / 256};
+  const RowMatrix more_y = random_matrix(1, 37, 3), more_dy = random_matrix(1, 37, 4);
+  y.insert(y.end(), more_y.data(), more_y.data() + more_y.size());
+  dy.insert(dy.end(), more_dy.data(), more_dy.data() + more_dy.size());
+  const auto n = static_cast<Eigen::Index>(y.size());
+  RowMatrix dz(1, n);
+  nn::activation_gradient(nn::ActivationKind::relu, ConstMatrixMap(y.data(), 1, n), ConstMatrixMap(dy.data(), 1, n),
+                          base::MatrixMap(dz.data(), 1, n));
+  std::vector<std::uint16_t> expected(y.size()), fused(y.size());
+  base::round_to_bf16({dz.data(), y.size()}, expected);
+  nn::relu_gradient_to_bf16(y, dy, fused);
+  EXPECT_EQ(fused, expected);
+  EXPECT_THROW(nn::relu_gradient_to_bf16(y, dy, std::span<std::uint16_t>(fused).first(3)), std::invalid_argument);
 }
 
 TEST(Flatten, KeepsTheRowAndItsMemory) {

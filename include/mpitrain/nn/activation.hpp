@@ -2,6 +2,8 @@
 /// @file activation.hpp
 /// Element-wise activations as parameter-free layers.
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "mpitrain/nn/layer.hpp"
@@ -21,6 +23,10 @@ void activate(ActivationKind kind, ConstMatrixMap x, MatrixMap y);
 /// dx = dy ∘ f'(x), with f' computed from the output y = f(x): relu' = [y > 0], tanh' = 1 - y²,
 /// sigmoid' = y(1 - y). @param y, dy, dx the same shape (@p dx may be @p dy itself).
 void activation_gradient(ActivationKind kind, ConstMatrixMap y, ConstMatrixMap dy, MatrixMap dx);
+/// relu's activation_gradient and base::round_to_bf16 in one pass (one read of y and dy, no fp32 dx):
+/// dx16[i] = bf16(y[i] > 0 ? dy[i] : 0), the same bits as the two calls one after the other.
+/// @throws std::invalid_argument naming the sizes when the three spans differ in size.
+void relu_gradient_to_bf16(std::span<const float> y, std::span<const float> dy, std::span<std::uint16_t> dx16);
 
 /// y = f(x) element-wise on any shape, with f' from the output: relu' = [y > 0], tanh' = 1 - y²,
 /// sigmoid' = y(1 - y).

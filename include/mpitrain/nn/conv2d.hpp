@@ -21,7 +21,9 @@ namespace mpitrain::nn {
 /// zero outside the input, f the optional activation. Backward, with dZ = dY ∘ f'(y): adds dK (the
 /// correlation of x with dZ) and db += Σ dZ, and returns dx (dZ convolved with the flipped kernel). At
 /// precision() bf16, x, K and dZ are rounded to bf16 once each (base::round_to_bf16) and outputs stay fp32;
-/// db then sums the rounded dZ, as dK does.
+/// db then sums the rounded dZ, as dK does. relu runs inside the convolution primitive (a oneDNN post-op), and
+/// its gradient mask is applied in the same pass as the bf16 rounding of dZ, or by a max pooling that follows
+/// (set_relu_gradient_by_next_layer): the largest activations of a CNN are read and written fewer times.
 class Conv2D final : public Layer {
  public:
   /// @param name layer name (`conv2d`, `conv2d_1`, ...), prefix of its tensors (`conv2d/kernel:0`).
@@ -39,6 +41,12 @@ class Conv2D final : public Layer {
   [[nodiscard]] std::int64_t flops_per_sample() const override;
   /// Where the kernel slides.
   [[nodiscard]] const Window2D& window() const { return window_; }
+  /// The activation applied to the output, if any.
+  [[nodiscard]] const std::optional<ActivationKind>& activation() const { return activation_; }
+  /// Fusion (Model sets it, with Pool2D::set_relu_before on the max pooling that follows a relu convolution):
+  /// the dy given to backward is already the gradient with respect to the pre-activation output, so
+  /// backward skips relu's mask. @throws std::logic_error when the activation is not relu.
+  void set_relu_gradient_by_next_layer(bool fused);
 
  private:
   std::int64_t patch_size() const { return window_.kernel_h * window_.kernel_w * window_.channels; }
@@ -47,6 +55,7 @@ class Conv2D final : public Layer {
   std::int64_t filters_;
   bool use_bias_;
   std::optional<ActivationKind> activation_;
+  bool relu_gradient_by_next_ = false;  // set_relu_gradient_by_next_layer
   std::int64_t kernel_offset_ = 0;  // within the buffers given to bind
   std::int64_t bias_offset_ = 0;
   float* kernel_ = nullptr;         // (kh·kw·C_in) × C_out

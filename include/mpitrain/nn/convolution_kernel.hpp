@@ -22,7 +22,9 @@ class ConvolutionKernel {
  public:
   /// @param window the input H, W, C_in, kernel size, strides and Keras's padding. @param filters C_out.
   /// @param bias whether forward adds b and backward_weights sums db.
-  ConvolutionKernel(const Window2D& window, std::int64_t filters, bool bias);
+  /// @param relu whether forward applies max(·, 0) to its output, fused into the primitive (oneDNN's eltwise
+  ///        post-op: one pass over y instead of two; the backward passes take dy as given, masked by the caller).
+  ConvolutionKernel(const Window2D& window, std::int64_t filters, bool bias, bool relu = false);
   ~ConvolutionKernel();
   ConvolutionKernel(ConvolutionKernel&&) noexcept;
   ConvolutionKernel& operator=(ConvolutionKernel&&) noexcept;
@@ -32,7 +34,7 @@ class ConvolutionKernel {
   /// Sets the element type of x, K and dy (default fp32) for the calls that follow.
   void set_precision(Precision precision);
 
-  /// y = conv(x, K) + b. @param x rows × (H·W·C_in) (fp32, or bf16 bits). @param kernel (kh, kw, C_in, C_out)
+  /// y = conv(x, K) + b, or max(conv(x, K) + b, 0) with relu. @param x rows × (H·W·C_in) (fp32, or bf16 bits). @param kernel (kh, kw, C_in, C_out)
   /// (fp32, or bf16 bits). @param bias C_out (fp32; ignored without bias). @param y rows × (Ho·Wo·C_out),
   /// written. @throws std::runtime_error naming the shapes when oneDNN has no implementation for them.
   void forward(const void* x, const void* kernel, const float* bias, float* y, std::int64_t rows);

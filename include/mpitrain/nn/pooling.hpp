@@ -25,13 +25,22 @@ class Pool2D final : public Layer {
  public:
   /// @param name layer name (`max_pooling2d`, `average_pooling2d_1`, ...). @param input_shape (H, W, C).
   /// @throws std::invalid_argument naming the layer and the shapes for an input that is not (H, W, C), a
-  ///         size below 1, or a pool larger than the input under padding valid.
+  ///         size below 1, a pool larger than the input under padding valid, or a pool of more than
+  ///         65536 cells.
   Pool2D(std::string name, PoolKind kind, const Shape& input_shape, const Pool2DFields& fields);
   void reserve(std::int64_t max_rows) override;
   ConstMatrixMap forward(ConstMatrixMap x, const Context& context) override;
   ConstMatrixMap backward(ConstMatrixMap dy) override;
   /// Where the pool slides.
   [[nodiscard]] const Window2D& window() const { return window_; }
+  /// Max or average.
+  [[nodiscard]] PoolKind kind() const { return kind_; }
+  /// Fusion with a relu before this max pooling (Model sets it when a Conv2D with relu precedes it, and
+  /// tells that layer, Conv2D::set_relu_gradient_by_next_layer): backward then returns dy routed to the
+  /// arg-max cell only where the pooled output is > 0, which is the gradient with respect to the relu's
+  /// input, since max(relu(z)) = relu(max(z)) and the arg-max cell's relu output is the pooled value. The
+  /// convolution then skips its own pass over relu's mask. @throws std::logic_error for average pooling.
+  void set_relu_before(bool fused);
 
  private:
   // The window of output pixel (oh, ow) clipped to the input: rows [i0, i1) and columns [j0, j1).
@@ -42,10 +51,13 @@ class Pool2D final : public Layer {
 
   PoolKind kind_;
   Window2D window_;
+  bool relu_before_ = false;
   std::int64_t rows_ = 0;
   RowMatrix y_;                     // max_rows × (Ho·Wo·C)
-  std::vector<std::int64_t> from_;  // max pool: per output element, its arg-max's feature in the sample
+  std::vector<std::uint16_t> arg_max_;  // max pool: per output element, its arg-max's cell in the clipped
+                                        // window, row-major (2 bytes: memory traffic is the cost here)
   RowMatrix dx_;                    // max_rows × (H·W·C) (0 rows without input gradient)
+  std::vector<float> masked_;       // C: one output pixel's dy under relu's mask (set_relu_before)
 };
 
 /// The mean over all pixels, H × W × C -> C per sample: y[c] = Σ_{h, w} x[h, w, c] / (H·W); backward gives
