@@ -45,6 +45,12 @@ void Conv2D::set_relu_gradient_by_next_layer(bool fused) {
   relu_gradient_by_next_ = fused;
 }
 
+std::span<std::uint16_t> Conv2D::bf16_gradient_sink(std::int64_t rows) {
+  if (!relu_gradient_by_next_ || precision() != Precision::bf16 || rows > dz16_.rows()) return {};
+  dz16_written_ = true;
+  return {dz16_.data(), static_cast<std::size_t>(rows * outputs())};
+}
+
 void Conv2D::register_tensors(ParameterRegistry& parameters, ParameterRegistry&) {
   const std::int64_t kh = window_.kernel_h, kw = window_.kernel_w;
   kernel_offset_ = parameters.add(name(), name() + "/kernel:0", {kh, kw, window_.channels, filters_},
@@ -107,7 +113,10 @@ ConstMatrixMap Conv2D::backward(ConstMatrixMap dy) {
   const std::int64_t count = rows_ * outputs();
   const float* dz = dy.data();
   const bool masked = activation_ && !relu_gradient_by_next_;  // else dy is dZ already
-  if (masked && precision() == Precision::bf16 && activation_ == ActivationKind::relu) {
+  if (dz16_written_) {  // by the max pooling after this layer (bf16_gradient_sink)
+    dz16_written_ = false;
+    dz = nullptr;
+  } else if (masked && precision() == Precision::bf16 && activation_ == ActivationKind::relu) {
     relu_gradient_to_bf16(elements(y_.data(), count), elements(dy.data(), count), elements(dz16_, count));
     dz = nullptr;  // one pass from dY to the rounded dZ
   } else {

@@ -120,7 +120,7 @@ Model::Model(ModelSpec spec) : spec_(std::move(spec)) {
     auto* pool = dynamic_cast<Pool2D*>(layers_[i + 1].get());
     if (conv != nullptr && pool != nullptr && conv->activation() == ActivationKind::relu &&
         pool->kind() == PoolKind::max) {
-      pool->set_relu_before(true);
+      pool->set_relu_before(conv);
       conv->set_relu_gradient_by_next_layer(true);
     }
   }

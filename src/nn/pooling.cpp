@@ -1,5 +1,8 @@
 #include "mpitrain/nn/pooling.hpp"
 
+#include "mpitrain/base/float16.hpp"
+#include "mpitrain/nn/conv2d.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -45,11 +48,11 @@ void Pool2D::reserve(std::int64_t max_rows) {
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
 }
 
-void Pool2D::set_relu_before(bool fused) {
-  if (fused && kind_ != PoolKind::max) {
+void Pool2D::set_relu_before(Conv2D* conv) {
+  if (conv != nullptr && kind_ != PoolKind::max) {
     throw std::logic_error("layer " + name() + ": only max pooling takes relu's gradient mask");
   }
-  relu_before_ = fused;
+  relu_conv_ = conv;
 }
 
 Pool2D::Cells Pool2D::cells(std::int64_t oh, std::int64_t ow) const {
@@ -116,9 +119,14 @@ ConstMatrixMap Pool2D::backward(ConstMatrixMap dy) {
   const bool tiles = kind_ == PoolKind::max && w.stride_h == w.kernel_h && w.stride_w == w.kernel_w &&
                      w.pad_top == 0 && w.pad_left == 0 && w.out_h * w.kernel_h == w.in_h &&
                      w.out_w * w.kernel_w == w.in_w;
+  // Fused with a bf16 relu convolution before it, a tiling max pooling writes that layer's rounded dZ
+  // itself (Conv2D::bf16_gradient_sink); the dx it returns is then not written.
+  const std::span<std::uint16_t> sink =
+      tiles && relu_conv_ != nullptr ? relu_conv_->bf16_gradient_sink(rows_) : std::span<std::uint16_t>();
   if (!tiles) std::fill_n(dx_.data(), rows_ * inputs(), 0.0f);
   for (std::int64_t n = 0; n < rows_; ++n) {
     float* image = dx_.data() + n * inputs();
+    std::uint16_t* image16 = sink.empty() ? nullptr : sink.data() + n * inputs();
     const float* g = dy.data() + n * outputs();
     if (kind_ == PoolKind::max) {
       const std::uint16_t* arg = arg_max_.data() + n * outputs();
@@ -127,7 +135,7 @@ ConstMatrixMap Pool2D::backward(ConstMatrixMap dy) {
         for (std::int64_t ow = 0; ow < w.out_w; ++ow, g += c, arg += c, pooled += c) {
           const Cells cl = cells(oh, ow);
           const float* gate = g;
-          if (relu_before_) {  // relu's mask, applied once per output element (set_relu_before)
+          if (relu_conv_ != nullptr) {  // relu's mask, applied once per output element (set_relu_before)
             for (std::int64_t k = 0; k < c; ++k) masked_[static_cast<std::size_t>(k)] = pooled[k] > 0.0f ? g[k] : 0.0f;
             gate = masked_.data();
           }
@@ -135,7 +143,10 @@ ConstMatrixMap Pool2D::backward(ConstMatrixMap dy) {
           for (std::int64_t i = cl.i0; i < cl.i1; ++i) {
             for (std::int64_t j = cl.j0; j < cl.j1; ++j, ++cell) {
               float* pixel = image + (i * w.in_w + j) * c;
-              if (tiles) {
+              if (image16 != nullptr) {
+                std::uint16_t* pixel16 = image16 + (i * w.in_w + j) * c;
+                for (std::int64_t k = 0; k < c; ++k) pixel16[k] = base::float_to_bf16(arg[k] == cell ? gate[k] : 0.0f);
+              } else if (tiles) {
                 for (std::int64_t k = 0; k < c; ++k) pixel[k] = arg[k] == cell ? gate[k] : 0.0f;
               } else {
                 for (std::int64_t k = 0; k < c; ++k) pixel[k] += arg[k] == cell ? gate[k] : 0.0f;

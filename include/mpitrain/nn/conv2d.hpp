@@ -3,7 +3,9 @@
 /// 2-D convolution on channels-last images (Keras `Conv2D`), computed by oneDNN's convolution primitives
 /// through the kernel seam (convolution_kernel.hpp).
 
+#include <cstdint>
 #include <optional>
+#include <span>
 
 #include "mpitrain/nn/image_specs.hpp"
 #include "mpitrain/nn/layer.hpp"
@@ -47,6 +49,10 @@ class Conv2D final : public Layer {
   /// the dy given to backward is already the gradient with respect to the pre-activation output, so
   /// backward skips relu's mask. @throws std::logic_error when the activation is not relu.
   void set_relu_gradient_by_next_layer(bool fused);
+  /// For the max pooling fused with this layer: at bf16, the buffer where it may write the rounded dZ of the
+  /// coming backward (rows × outputs(), row-major); backward then uses it as it is and ignores its dy.
+  /// Empty at fp32 or without set_relu_gradient_by_next_layer (the pooling then returns dZ as dx).
+  [[nodiscard]] std::span<std::uint16_t> bf16_gradient_sink(std::int64_t rows);
 
  private:
   std::int64_t patch_size() const { return window_.kernel_h * window_.kernel_w * window_.channels; }
@@ -56,6 +62,7 @@ class Conv2D final : public Layer {
   bool use_bias_;
   std::optional<ActivationKind> activation_;
   bool relu_gradient_by_next_ = false;  // set_relu_gradient_by_next_layer
+  bool dz16_written_ = false;           // bf16_gradient_sink was handed out for the coming backward
   std::int64_t kernel_offset_ = 0;  // within the buffers given to bind
   std::int64_t bias_offset_ = 0;
   float* kernel_ = nullptr;         // (kh·kw·C_in) × C_out

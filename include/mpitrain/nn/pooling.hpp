@@ -12,6 +12,8 @@
 
 namespace mpitrain::nn {
 
+class Conv2D;
+
 /// Which reduction a Pool2D applies over a window.
 enum class PoolKind {
   max,      ///< The largest value; backward routes dy to the first arg-max cell (row-major window order).
@@ -35,12 +37,14 @@ class Pool2D final : public Layer {
   [[nodiscard]] const Window2D& window() const { return window_; }
   /// Max or average.
   [[nodiscard]] PoolKind kind() const { return kind_; }
-  /// Fusion with a relu before this max pooling (Model sets it when a Conv2D with relu precedes it, and
-  /// tells that layer, Conv2D::set_relu_gradient_by_next_layer): backward then returns dy routed to the
+  /// Fusion with the relu convolution @p conv before this max pooling (Model sets it, and tells @p conv,
+  /// Conv2D::set_relu_gradient_by_next_layer; nullptr undoes it): backward then returns dy routed to the
   /// arg-max cell only where the pooled output is > 0, which is the gradient with respect to the relu's
-  /// input, since max(relu(z)) = relu(max(z)) and the arg-max cell's relu output is the pooled value. The
-  /// convolution then skips its own pass over relu's mask. @throws std::logic_error for average pooling.
-  void set_relu_before(bool fused);
+  /// input, since max(relu(z)) = relu(max(z)) and the arg-max cell's relu output is the pooled value; the
+  /// convolution skips its own pass over relu's mask. When the windows tile the input and @p conv computes in
+  /// bf16, backward writes the rounded gradient straight into @p conv's buffer (Conv2D::bf16_gradient_sink)
+  /// and the dx it returns is not written. @throws std::logic_error for average pooling.
+  void set_relu_before(Conv2D* conv);
 
  private:
   // The window of output pixel (oh, ow) clipped to the input: rows [i0, i1) and columns [j0, j1).
@@ -51,7 +55,7 @@ class Pool2D final : public Layer {
 
   PoolKind kind_;
   Window2D window_;
-  bool relu_before_ = false;
+  Conv2D* relu_conv_ = nullptr;  // set_relu_before
   std::int64_t rows_ = 0;
   RowMatrix y_;                     // max_rows × (Ho·Wo·C)
   std::vector<std::uint16_t> arg_max_;  // max pool: per output element, its arg-max's cell in the clipped
