@@ -5,26 +5,32 @@
 namespace mpitrain::nn {
 
 namespace {
-// The output shape (units), after checking the arguments: the messages name the layer and the shape.
+// The output shape (the input's with its last axis replaced by units), after checking the arguments: the
+// messages name the layer and the shape.
 Shape dense_output(const std::string& name, const Shape& input_shape, std::int64_t units) {
-  if (input_shape.size() != 1) {
+  if (input_shape.empty()) {
     throw std::invalid_argument("layer " + name + " (dense): input shape " + base::format_shape(input_shape) +
-                                " is not one-dimensional");
+                                " has no axis");
   }
   if (units < 1) {
     throw std::invalid_argument("layer " + name + " (dense): units must be >= 1, got " + std::to_string(units));
   }
-  return {units};
+  Shape out = input_shape;
+  out.back() = units;
+  return out;
 }
 }  // namespace
 
 Dense::Dense(std::string name, const Shape& input_shape, std::int64_t units)
-    : Layer(name, input_shape, dense_output(name, input_shape, units)) {}
+    : Layer(name, input_shape, dense_output(name, input_shape, units)),
+      features_(input_shape.back()),
+      units_(units),
+      positions_(inputs() / features_) {}
 
 void Dense::register_tensors(ParameterRegistry& parameters, ParameterRegistry&) {
-  kernel_offset_ = parameters.add(name(), name() + "/kernel:0", {inputs(), outputs()},
-                                  InitRule::glorot_uniform(inputs(), outputs()), true).offset;
-  bias_offset_ = parameters.add(name(), name() + "/bias:0", {outputs()}, InitRule::zeros(), false).offset;
+  kernel_offset_ = parameters.add(name(), name() + "/kernel:0", {features_, units_},
+                                  InitRule::glorot_uniform(features_, units_), true).offset;
+  bias_offset_ = parameters.add(name(), name() + "/bias:0", {units_}, InitRule::zeros(), false).offset;
 }
 
 void Dense::bind(std::span<float> parameters, std::span<float> gradients, std::span<float>) {
@@ -37,31 +43,33 @@ void Dense::bind(std::span<float> parameters, std::span<float> gradients, std::s
 void Dense::reserve(std::int64_t max_rows) {
   if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
-  products_.reserve(max_rows, inputs(), outputs(), precision());
+  products_.reserve(max_rows * positions_, features_, units_, precision());
 }
 
 ConstMatrixMap Dense::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
   input_ = x.data();
-  Eigen::Map<const Eigen::RowVectorXf> b(bias_, outputs());
-  MatrixMap y(y_.data(), rows_, outputs());
-  products_.forward(x, kernel_, y);
+  Eigen::Map<const Eigen::RowVectorXf> b(bias_, units_);
+  MatrixMap y(y_.data(), rows_ * positions_, units_);  // one row per position of every sample
+  products_.forward(ConstMatrixMap(x.data(), rows_ * positions_, features_), kernel_, y);
   y.rowwise() += b;
   return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap Dense::backward(ConstMatrixMap dy) {
-  ConstMatrixMap x(input_, rows_, inputs());
-  Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, outputs());
-  products_.backward(x, dy, kernel_, kernel_grad_, input_gradient() ? dx_.data() : nullptr);
+  const std::int64_t m = rows_ * positions_;
+  ConstMatrixMap x(input_, m, features_);
+  ConstMatrixMap g(dy.data(), m, units_);
+  Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, units_);
+  products_.backward(x, g, kernel_, kernel_grad_, input_gradient() ? dx_.data() : nullptr);
   // Row by row, not dy.colwise().sum(): Eigen's vectorised reduction peels a head whose length depends
   // on the run-time address alignment, which changed the last bit from run to run and between ranks.
-  for (std::int64_t i = 0; i < rows_; ++i) db += dy.row(i);
+  for (std::int64_t i = 0; i < m; ++i) db += g.row(i);
   return {dx_.data(), input_gradient() ? rows_ : 0, inputs()};
 }
 
 std::int64_t Dense::flops_per_sample() const {
-  const std::int64_t product = 2 * inputs() * outputs();
+  const std::int64_t product = 2 * positions_ * features_ * units_;
   return product * (input_gradient() ? 3 : 2);
 }
 

@@ -78,7 +78,7 @@ expect "layer 0: layer conv2d (conv2d): kernel (30, 30) is larger than the input
   '{"input_shape": [28, 28, 1], "layers": [{"type": "conv2d", "filters": 10, "kernel_size": 30}, {"type": "flatten"}]}'
 expect "input_shape (785) holds 785 features per sample, the data has 784" \
   '{"input_shape": [785], "layers": [{"type": "dense", "units": 10}]}'
-expect "layer 0: layer dense (dense): input shape (28, 28, 1) is not one-dimensional" \
+expect "model.classes = 10: classification into 10 classes needs model outputs (10) per sample, the model gives (28, 28, 10)" \
   '{"input_shape": [28, 28, 1], "layers": [{"type": "dense", "units": 10}]}'
 expect "model.classes = 10: classification into 10 classes needs model outputs (10) per sample, the model gives (7)" \
   '{"input_shape": [784], "layers": [{"type": "dense", "units": 7}]}'

@@ -9,36 +9,41 @@
 
 namespace mpitrain::nn {
 
-/// Dense layer on a one-dimensional input of `inputs` features. Kernel W is inputs × units (row-major,
-/// the Keras kernel layout; Glorot-uniform with fan_in = inputs, fan_out = units; weight decay applies),
-/// bias b has units entries (zeros). Forward: Y = X W + 1 bᵀ. Backward adds dW += Xᵀ dY and
+/// Dense layer on the last axis of its input, as Keras's `Dense`: an input of shape (..., features) gives
+/// (..., units), every position (every index of the leading axes, e.g. every token of a sequence (T, C))
+/// transformed alike. Kernel W is features × units (row-major, the Keras kernel layout; Glorot-uniform with
+/// fan_in = features, fan_out = units; weight decay applies), bias b has units entries (zeros). With X the
+/// (rows·positions) × features view of the batch: forward Y = X W + 1 bᵀ; backward adds dW += Xᵀ dY and
 /// db += 1ᵀ dY (column sums, row by row), and returns dX = dY Wᵀ. The products run through LinearProducts at
 /// the layer's precision().
 class Dense final : public Layer {
  public:
   /// @param name layer name (`dense`, `dense_1`, ...), prefix of its tensors' names (`dense/kernel:0`).
-  /// @param input_shape one dimension, the inputs. @param units outputs.
-  /// @throws std::invalid_argument naming the layer and the shape for a non-flat input or units < 1.
+  /// @param input_shape (..., features): one dimension for an MLP, (T, C) for a sequence. @param units outputs
+  /// per position. @throws std::invalid_argument naming the layer and the shape for units < 1.
   Dense(std::string name, const Shape& input_shape, std::int64_t units);
   void register_tensors(ParameterRegistry& parameters, ParameterRegistry& buffers) override;
   void bind(std::span<float> parameters, std::span<float> gradients, std::span<float> buffers) override;
   void reserve(std::int64_t max_rows) override;
   ConstMatrixMap forward(ConstMatrixMap x, const Context& context) override;
   ConstMatrixMap backward(ConstMatrixMap dy) override;
-  /// 2·inputs·units each for Y = XW and dW = XᵀdY, and for dX = dY Wᵀ when input_gradient() is on.
+  /// 2·positions·features·units each for Y = XW and dW = XᵀdY, and for dX = dY Wᵀ when input_gradient() is on.
   [[nodiscard]] std::int64_t flops_per_sample() const override;
 
  private:
+  std::int64_t features_;           // the input's last axis
+  std::int64_t units_;              // the output's last axis
+  std::int64_t positions_;          // inputs() / features_: the product of the leading axes
   std::int64_t kernel_offset_ = 0;  // within the buffers given to bind
   std::int64_t bias_offset_ = 0;
-  float* kernel_ = nullptr;         // inputs × units
+  float* kernel_ = nullptr;         // features × units
   float* bias_ = nullptr;           // units
-  float* kernel_grad_ = nullptr;    // inputs × units
+  float* kernel_grad_ = nullptr;    // features × units
   float* bias_grad_ = nullptr;      // units
   const float* input_ = nullptr;    // rows_ × inputs, the last forward's x
   std::int64_t rows_ = 0;
   LinearProducts products_;         // XW, XᵀdY, dY Wᵀ
-  RowMatrix y_;                     // max_rows × units
+  RowMatrix y_;                     // max_rows × (positions·units)
   RowMatrix dx_;                    // max_rows × inputs (0 × inputs without input gradient)
 };
 

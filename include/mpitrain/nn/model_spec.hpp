@@ -7,7 +7,7 @@
 ///      "layers": [{"type": "dense", "units": 256}, {"type": "activation", "activation": "relu"},
 ///                 {"type": "dense", "units": 10}]}
 ///
-/// Layer types and their keys: `dense` (units >= 1; its input must be one-dimensional), `activation`
+/// Layer types and their keys: `dense` (units >= 1; on the input's last axis), `activation`
 /// (activation: relu, tanh or sigmoid), `dropout` (rate in [0, 1)), `batch_norm` (momentum in [0, 1),
 /// default 0.99; epsilon > 0, default 0.001; both optional, always written); on images (image_specs.hpp)
 /// `conv2d`, `max_pool2d`, `avg_pool2d`, `global_avg_pool2d`, `flatten`. A key not listed is an error, so that a typo is not silently
@@ -27,7 +27,7 @@
 
 namespace mpitrain::nn {
 
-/// A fully connected layer y = x W + b (nn::Dense) on a one-dimensional input.
+/// A fully connected layer y = x W + b (nn::Dense) on the last axis of its input.
 struct DenseSpec {
   static constexpr std::string_view type = "dense";  ///< JSON `type`, and the prefix of the layer's name.
   std::int64_t units = 0;                             ///< Output features (>= 1).
