@@ -63,7 +63,7 @@ class Schema {
     bind("data.sample_shape", sample_shape_, "shape of one sample, channels last, e.g. 28,28,1 (empty: the file's)");
     bind("data.augment", c.data.augment, "none, or flip_horizontal and/or shift:N (images)");
     bind("model.hidden", hidden_, "hidden widths, e.g. 256,128");
-    bind("model.activation", c.model.activation, "relu, tanh or sigmoid");
+    bind("model.activation", c.model.activation, "relu, tanh, sigmoid or gelu");
     bind("model.classes", c.model.classes, "number of classes");
     bind("model.seed", c.model.seed, "initialisation seed");
     bind("model.spec", c.model.spec, "ModelSpec JSON file (instead of hidden and activation)");

@@ -10,7 +10,8 @@ ActivationKind parse_activation(const std::string& name) {
   if (name == "relu") return ActivationKind::relu;
   if (name == "tanh") return ActivationKind::tanh;
   if (name == "sigmoid") return ActivationKind::sigmoid;
-  throw std::invalid_argument("unknown activation '" + name + "' (expected relu, tanh or sigmoid)");
+  if (name == "gelu") return ActivationKind::gelu;
+  throw std::invalid_argument("unknown activation '" + name + "' (expected relu, tanh, sigmoid or gelu)");
 }
 
 std::string to_string(ActivationKind kind) {
@@ -18,6 +19,7 @@ std::string to_string(ActivationKind kind) {
     case ActivationKind::relu: return "relu";
     case ActivationKind::tanh: return "tanh";
     case ActivationKind::sigmoid: return "sigmoid";
+    case ActivationKind::gelu: return "gelu";
   }
   return "?";
 }
@@ -27,6 +29,9 @@ void activate(ActivationKind kind, ConstMatrixMap x, MatrixMap y) {
     case ActivationKind::relu: y = x.cwiseMax(0.0f); break;
     case ActivationKind::tanh: y = x.array().tanh(); break;
     case ActivationKind::sigmoid: y = (1.0f + (-x.array()).exp()).inverse(); break;
+    case ActivationKind::gelu:
+      y = 0.5f * x.array() * (1.0f + (gelu_a * (x.array() + gelu_b * x.array().cube())).tanh());
+      break;
   }
 }
 
@@ -35,7 +40,14 @@ void activation_gradient(ActivationKind kind, ConstMatrixMap y, ConstMatrixMap d
     case ActivationKind::relu: dx = (y.array() > 0.0f).select(dy, 0.0f); break;
     case ActivationKind::tanh: dx = dy.array() * (1.0f - y.array().square()); break;
     case ActivationKind::sigmoid: dx = dy.array() * y.array() * (1.0f - y.array()); break;
+    case ActivationKind::gelu: throw std::logic_error("activation_gradient: gelu's derivative needs its input (gelu_gradient)");
   }
+}
+
+void gelu_gradient(ConstMatrixMap x, ConstMatrixMap dy, MatrixMap dx) {
+  const auto u = x.array();
+  const auto t = (gelu_a * (u + gelu_b * u.cube())).tanh();
+  dx = dy.array() * (0.5f * (1.0f + t) + 0.5f * u * (1.0f - t.square()) * gelu_a * (1.0f + 3.0f * gelu_b * u.square()));
 }
 
 void relu_gradient_to_bf16(std::span<const float> y, std::span<const float> dy, std::span<std::uint16_t> dx16) {
@@ -60,13 +72,18 @@ void Activation::reserve(std::int64_t max_rows) {
 
 ConstMatrixMap Activation::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
+  input_ = x.data();
   activate(kind_, x, MatrixMap(y_.data(), rows_, outputs()));
   return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap Activation::backward(ConstMatrixMap dy) {
   if (!input_gradient()) return {dx_.data(), 0, inputs()};
-  activation_gradient(kind_, ConstMatrixMap(y_.data(), rows_, outputs()), dy, MatrixMap(dx_.data(), rows_, inputs()));
+  if (kind_ == ActivationKind::gelu) {
+    gelu_gradient(ConstMatrixMap(input_, rows_, inputs()), dy, MatrixMap(dx_.data(), rows_, inputs()));
+  } else {
+    activation_gradient(kind_, ConstMatrixMap(y_.data(), rows_, outputs()), dy, MatrixMap(dx_.data(), rows_, inputs()));
+  }
   return {dx_.data(), rows_, inputs()};
 }
 

@@ -36,7 +36,13 @@ Conv2D::Conv2D(std::string name, const Shape& input_shape, const Conv2DSpec& spe
       filters_(spec.filters),
       use_bias_(spec.use_bias),
       activation_(spec.activation),
-      convolution_(window_, filters_, use_bias_, activation_ == ActivationKind::relu) {}
+      convolution_(window_, filters_, use_bias_, activation_ == ActivationKind::relu) {
+  if (activation_ == ActivationKind::gelu) {
+    throw std::invalid_argument("layer " + this->name() +
+                                " (conv2d): activation gelu is not offered inside a convolution (its gradient needs the "
+                                "pre-activation output); put an activation layer after it");
+  }
+}
 
 void Conv2D::set_relu_gradient_by_next_layer(bool fused) {
   if (fused && activation_ != ActivationKind::relu) {

@@ -10,6 +10,7 @@
 #include "mpitrain/nn/batch_norm.hpp"
 #include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/dense.hpp"
+#include "mpitrain/nn/layer_norm.hpp"
 #include "mpitrain/nn/dropout.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/pooling.hpp"
@@ -30,6 +31,9 @@ std::unique_ptr<Layer> make_layer(const DropoutSpec& s, std::string name, const 
 }
 std::unique_ptr<Layer> make_layer(const BatchNormSpec& s, std::string name, const Shape& input) {
   return std::make_unique<BatchNorm>(std::move(name), input, s.momentum, s.epsilon);
+}
+std::unique_ptr<Layer> make_layer(const LayerNormSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<LayerNorm>(std::move(name), input, s.epsilon);
 }
 std::unique_ptr<Layer> make_layer(const Conv2DSpec& s, std::string name, const Shape& input) {
   return std::make_unique<Conv2D>(std::move(name), input, s);

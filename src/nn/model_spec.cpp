@@ -73,6 +73,8 @@ void write_fields(json& out, const BatchNormSpec& s) {
   out["epsilon"] = s.epsilon;
 }
 
+void write_fields(json& out, const LayerNormSpec& s) { out["epsilon"] = s.epsilon; }
+
 DenseSpec read_fields(const json& in, std::type_identity<DenseSpec>, const Where& where) {
   only_keys(in, {"type", "units"}, where);
   return DenseSpec{positive_integer(member(in, "units", where), where.key("units"))};
@@ -97,6 +99,15 @@ BatchNormSpec read_fields(const json& in, std::type_identity<BatchNormSpec>, con
   only_keys(in, {"type", "momentum", "epsilon"}, where);
   BatchNormSpec spec;
   if (in.contains("momentum")) spec.momentum = number_in(in.at("momentum"), 0.0, 1.0, false, where.key("momentum"));
+  if (in.contains("epsilon")) {
+    spec.epsilon = number_in(in.at("epsilon"), 0.0, std::numeric_limits<double>::infinity(), true, where.key("epsilon"));
+  }
+  return spec;
+}
+
+LayerNormSpec read_fields(const json& in, std::type_identity<LayerNormSpec>, const Where& where) {
+  only_keys(in, {"type", "epsilon"}, where);
+  LayerNormSpec spec;
   if (in.contains("epsilon")) {
     spec.epsilon = number_in(in.at("epsilon"), 0.0, std::numeric_limits<double>::infinity(), true, where.key("epsilon"));
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <limits>
 #include <optional>
 #include <span>
@@ -13,6 +14,7 @@
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/dense.hpp"
+#include "mpitrain/nn/layer_norm.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/loss.hpp"
 #include "mpitrain/nn/model.hpp"
@@ -57,7 +59,58 @@ TEST_P(ActivationGradient, MatchesFiniteDifferences) {
 
 INSTANTIATE_TEST_SUITE_P(All, ActivationGradient,
                          ::testing::Values(nn::ActivationKind::relu, nn::ActivationKind::tanh,
-                                           nn::ActivationKind::sigmoid));
+                                           nn::ActivationKind::sigmoid, nn::ActivationKind::gelu));
+
+// GELU's tanh approximation against its formula in double (Hendrycks and Gimpel 2016; PyTorch's
+// GELU(approximate='tanh') gives 0.841192 at 1 and -0.158808 at -1), and its exact form x·Φ(x) within the
+// approximation's error (below 1e-3 on [-4, 4]).
+TEST(Gelu, ValuesOfTheTanhApproximation) {
+  RowMatrix x(1, 9);
+  x << -4.0f, -2.0f, -1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 2.0f, 4.0f;
+  RowMatrix y(1, 9);
+  nn::activate(nn::ActivationKind::gelu, ConstMatrixMap(x.data(), 1, 9), MatrixMap(y.data(), 1, 9));
+  for (int i = 0; i < 9; ++i) {
+    const double v = x(0, i);
+    const double a = std::sqrt(2.0 / std::numbers::pi);
+    EXPECT_NEAR(y(0, i), 0.5 * v * (1.0 + std::tanh(a * (v + 0.044715 * v * v * v))), 1e-6) << v;
+    EXPECT_NEAR(y(0, i), v * 0.5 * std::erfc(-v / std::sqrt(2.0)), 1e-3) << v;
+  }
+  EXPECT_NEAR(y(0, 6), 0.841192, 1e-6);
+  EXPECT_NEAR(y(0, 2), -0.158808, 1e-6);
+}
+
+TEST(LayerNormGradient, MatchesFiniteDifferences) {
+  test::check_layer_gradient(nn::LayerNorm("layer_normalization", {3, 5}, 1e-5), {.rows = 3, .seed = 31, .eps = 1e-3, .tol = 5e-3});
+  nn::LayerNorm flat("layer_normalization", {6}, 1e-3);
+  test::check_layer_gradient(flat, {.rows = 4, .seed = 32, .eps = 1e-3, .tol = 5e-3});
+  flat.set_input_gradient(false);
+  test::check_layer_gradient(flat, {.rows = 4, .seed = 33, .eps = 1e-3, .tol = 5e-3});
+}
+
+// Each position of each sample normalised on its own, computed in double from the definition.
+TEST(LayerNorm, NormalisesEveryPositionByItself) {
+  nn::LayerNorm ln("layer_normalization", {2, 4}, 1e-5);
+  nn::ParameterRegistry registry, buffers;
+  ln.register_tensors(registry, buffers);
+  ASSERT_EQ(registry.entries()[0].name, "layer_normalization/gamma:0");
+  ASSERT_EQ(registry.entries()[1].name, "layer_normalization/beta:0");
+  std::vector<float> params = {1.0f, 2.0f, 0.5f, -1.0f, 0.1f, 0.2f, 0.3f, 0.4f}, grads(8);
+  ln.bind(params, grads, {});
+  ln.reserve(2);
+  const RowMatrix x = test::random_matrix(2, 8, 34, 3.0f);
+  const auto y = ln.forward(ConstMatrixMap(x.data(), 2, 8), nn::Context::evaluation());
+  for (int n = 0; n < 2; ++n) {
+    for (int t = 0; t < 2; ++t) {
+      double mean = 0, var = 0;
+      for (int c = 0; c < 4; ++c) mean += x(n, t * 4 + c) / 4.0;
+      for (int c = 0; c < 4; ++c) var += (x(n, t * 4 + c) - mean) * (x(n, t * 4 + c) - mean) / 4.0;
+      for (int c = 0; c < 4; ++c) {
+        const double expected = params[c] * (x(n, t * 4 + c) - mean) / std::sqrt(var + 1e-5) + params[4 + c];
+        EXPECT_NEAR(y(n, t * 4 + c), expected, 1e-5);
+      }
+    }
+  }
+}
 
 // Conv2D: valid and same padding (same with an even kernel pads asymmetrically), stride 2, odd and even
 // kernels, several input and output channels, with and without bias and activation.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "mpitrain/nn/model.hpp"
 #include "mpitrain/nn/model_spec.hpp"
 
 using namespace mpitrain;
@@ -82,7 +83,7 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
       {R"({"input_shape": [4], "layers": [{"units": 3}]})", "model spec: layer 0: missing key 'type'"},
       {R"({"input_shape": [4], "layers": [{"type": "conv3d"}]})",
        "model spec: layer 0 (conv3d): key 'type': unknown layer type 'conv3d' (expected dense, activation, dropout, "
-       "batch_norm, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, flatten)"},
+       "batch_norm, layer_norm, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, flatten)"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": -2}]})",
        "model spec: layer 1 (dense): key 'units': must be an integer in [1, 2^63), got -2"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 2.5}]})",
@@ -90,8 +91,8 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
       {R"({"input_shape": [4], "layers": [{"type": "dense", "unit": 3}]})",
        "model spec: layer 0 (dense): unknown key 'unit' (expected type, units)"},
       {R"({"input_shape": [4], "layers": [{"type": "dense"}]})", "model spec: layer 0 (dense): missing key 'units'"},
-      {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "activation", "activation": "gelu"}]})",
-       "model spec: layer 1 (activation): key 'activation': unknown activation 'gelu' (expected relu, tanh or sigmoid)"},
+      {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "activation", "activation": "swish"}]})",
+       "model spec: layer 1 (activation): key 'activation': unknown activation 'swish' (expected relu, tanh, sigmoid or gelu)"},
       {R"({"input_shape": [4], "layers": [{"type": "activation", "activation": 1}]})",
        "model spec: layer 0 (activation): key 'activation': must be a string, got 1"},
   };
@@ -114,6 +115,33 @@ TEST(ModelSpecJson, DropoutAndBatchNormRoundTripWithKerasDefaults) {
   EXPECT_EQ(nn::parse_model_spec(R"({"input_shape": [4], "layers": [{"type": "batch_norm"},
       {"type": "batch_norm", "epsilon": 0.01}, {"type": "batch_norm", "momentum": 0}]})"),
             (nn::ModelSpec{{4}, {nn::BatchNormSpec{0.99, 1e-3}, nn::BatchNormSpec{0.99, 0.01}, nn::BatchNormSpec{0.0, 1e-3}}}));
+}
+
+TEST(ModelSpecJson, LayerNormAndGeluRoundTrip) {
+  const nn::ModelSpec spec{{8, 4}, {nn::LayerNormSpec{}, nn::DenseSpec{6}, nn::ActivationSpec{nn::ActivationKind::gelu},
+                                    nn::LayerNormSpec{1e-3}}};
+  EXPECT_EQ(nn::parse_model_spec(nn::to_json_text(spec)), spec);
+  EXPECT_EQ(nn::to_json(spec)["layers"][0], nlohmann::json::parse(R"({"type": "layer_norm", "epsilon": 1e-5})"));
+  EXPECT_EQ(nn::to_json(spec)["layers"][2], nlohmann::json::parse(R"({"type": "activation", "activation": "gelu"})"));
+  const nn::Model model = nn::build_model(spec);
+  EXPECT_EQ(model.layers()[0]->name(), "layer_normalization");
+  EXPECT_EQ(model.layers()[3]->name(), "layer_normalization_1");
+  EXPECT_EQ(model.output_shape(), (nn::Shape{8, 6}));
+  const std::string head = R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, )";
+  EXPECT_NE(error_of(head + R"({"type": "layer_norm", "epsilon": 0}]})").find(
+                "model spec: layer 1 (layer_norm): key 'epsilon': must be a number in (0.0, inf), got 0"),
+            std::string::npos);
+  EXPECT_NE(error_of(head + R"({"type": "layer_norm", "axis": 1}]})").find(
+                "model spec: layer 1 (layer_norm): unknown key 'axis' (expected type, epsilon)"),
+            std::string::npos);
+  try {
+    (void)nn::build_model(nn::parse_model_spec(R"({"input_shape": [4, 4, 1], "layers": [{"type": "conv2d",
+        "filters": 2, "kernel_size": 3, "activation": "gelu"}]})"));
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("layer conv2d (conv2d): activation gelu is not offered inside a convolution"),
+              std::string::npos) << e.what();
+  }
 }
 
 TEST(ModelSpecJson, DropoutAndBatchNormErrorsNameTheLayerAndKey) {

@@ -8,8 +8,9 @@
 ///                 {"type": "dense", "units": 10}]}
 ///
 /// Layer types and their keys: `dense` (units >= 1; on the input's last axis), `activation`
-/// (activation: relu, tanh or sigmoid), `dropout` (rate in [0, 1)), `batch_norm` (momentum in [0, 1),
-/// default 0.99; epsilon > 0, default 0.001; both optional, always written); on images (image_specs.hpp)
+/// (activation: relu, tanh, sigmoid or gelu), `dropout` (rate in [0, 1)), `batch_norm` (momentum in [0, 1),
+/// default 0.99; epsilon > 0, default 0.001; both optional, always written), `layer_norm` (epsilon > 0,
+/// default 1e-5, optional, always written); on images (image_specs.hpp)
 /// `conv2d`, `max_pool2d`, `avg_pool2d`, `global_avg_pool2d`, `flatten`. A key not listed is an error, so that a typo is not silently
 /// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
 /// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
@@ -57,8 +58,16 @@ struct BatchNormSpec {
   bool operator==(const BatchNormSpec&) const = default;
 };
 
+/// Layer normalization over the last axis (nn::LayerNorm), PyTorch's and GPT-2's epsilon by default.
+struct LayerNormSpec {
+  static constexpr std::string_view type = "layer_norm";  ///< JSON `type`.
+  static constexpr std::string_view keras_name = "layer_normalization";  ///< The layer name's prefix (Keras's).
+  double epsilon = 1e-5;                                   ///< Added to the variance, > 0.
+  bool operator==(const LayerNormSpec&) const = default;
+};
+
 /// One layer of a model.
-using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec, BatchNormSpec,
+using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec, BatchNormSpec, LayerNormSpec,
                                Conv2DSpec, MaxPool2DSpec, AvgPool2DSpec, GlobalAvgPool2DSpec, FlattenSpec>;
 
 /// A sequential model: the input shape of one sample and its layers in order.
