@@ -11,6 +11,7 @@
 #include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/layer_norm.hpp"
+#include "mpitrain/nn/causal_self_attention.hpp"
 #include "mpitrain/nn/dropout.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/pooling.hpp"
@@ -34,6 +35,9 @@ std::unique_ptr<Layer> make_layer(const BatchNormSpec& s, std::string name, cons
 }
 std::unique_ptr<Layer> make_layer(const LayerNormSpec& s, std::string name, const Shape& input) {
   return std::make_unique<LayerNorm>(std::move(name), input, s.epsilon);
+}
+std::unique_ptr<Layer> make_layer(const CausalSelfAttentionSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<CausalSelfAttention>(std::move(name), input, s.heads);
 }
 std::unique_ptr<Layer> make_layer(const Conv2DSpec& s, std::string name, const Shape& input) {
   return std::make_unique<Conv2D>(std::move(name), input, s);

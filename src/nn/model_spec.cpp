@@ -74,6 +74,12 @@ void write_fields(json& out, const BatchNormSpec& s) {
 }
 
 void write_fields(json& out, const LayerNormSpec& s) { out["epsilon"] = s.epsilon; }
+void write_fields(json& out, const CausalSelfAttentionSpec& s) { out["heads"] = s.heads; }
+
+CausalSelfAttentionSpec read_fields(const json& in, std::type_identity<CausalSelfAttentionSpec>, const Where& where) {
+  only_keys(in, {"type", "heads"}, where);
+  return CausalSelfAttentionSpec{positive_integer(member(in, "heads", where), where.key("heads"))};
+}
 
 DenseSpec read_fields(const json& in, std::type_identity<DenseSpec>, const Where& where) {
   only_keys(in, {"type", "units"}, where);

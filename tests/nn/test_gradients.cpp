@@ -15,6 +15,7 @@
 #include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/layer_norm.hpp"
+#include "mpitrain/nn/causal_self_attention.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/loss.hpp"
 #include "mpitrain/nn/model.hpp"
@@ -85,6 +86,67 @@ TEST(LayerNormGradient, MatchesFiniteDifferences) {
   test::check_layer_gradient(flat, {.rows = 4, .seed = 32, .eps = 1e-3, .tol = 5e-3});
   flat.set_input_gradient(false);
   test::check_layer_gradient(flat, {.rows = 4, .seed = 33, .eps = 1e-3, .tol = 5e-3});
+}
+
+TEST(CausalSelfAttentionGradient, MatchesFiniteDifferences) {
+  // T = 4 tokens, C = 6 channels in 2 heads of 3: the input (4, 18) holds q, k, v of every token.
+  test::check_layer_gradient(nn::CausalSelfAttention("causal_self_attention", {4, 18}, 2),
+                             {.rows = 2, .seed = 41, .eps = 1e-3, .tol = 5e-3});
+  test::check_layer_gradient(nn::CausalSelfAttention("causal_self_attention", {3, 6}, 1),
+                             {.rows = 3, .seed = 42, .input_scale = 2.0f, .eps = 1e-3, .tol = 5e-3});
+}
+
+// The definition in double, head by head: softmax over s <= t of q_t·k_s / sqrt(d), then the weighted sum of v_s.
+TEST(CausalSelfAttention, EqualsTheDefinitionAndIsCausal) {
+  const std::int64_t t = 5, c = 4, heads = 2, d = 2;
+  nn::CausalSelfAttention attention("causal_self_attention", {t, 3 * c}, heads);
+  EXPECT_EQ(attention.output_shape(), (nn::Shape{t, c}));
+  attention.reserve(2);
+  RowMatrix x = test::random_matrix(2, t * 3 * c, 43, 2.0f);
+  const RowMatrix y = attention.forward(ConstMatrixMap(x.data(), 2, x.cols()), nn::Context::evaluation());
+  for (int n = 0; n < 2; ++n) {
+    for (int h = 0; h < heads; ++h) {
+      for (int i = 0; i < t; ++i) {
+        std::vector<double> w(static_cast<std::size_t>(i + 1));
+        double top = -1e300, sum = 0;
+        for (int j = 0; j <= i; ++j) {
+          double dot = 0;
+          for (int e = 0; e < d; ++e) dot += double(x(n, i * 3 * c + h * d + e)) * x(n, j * 3 * c + c + h * d + e);
+          w[j] = dot / std::sqrt(double(d));
+          top = std::max(top, w[j]);
+        }
+        for (auto& v : w) sum += (v = std::exp(v - top));
+        for (int e = 0; e < d; ++e) {
+          double expected = 0;
+          for (int j = 0; j <= i; ++j) expected += w[j] / sum * x(n, j * 3 * c + 2 * c + h * d + e);
+          EXPECT_NEAR(y(n, i * c + h * d + e), expected, 1e-5) << n << " " << h << " " << i << " " << e;
+        }
+      }
+    }
+  }
+  // Changing token 3's q, k and v changes no output before position 3, and changes position 3's.
+  for (int k = 0; k < 3 * c; ++k) x(1, 3 * 3 * c + k) += 0.5f;
+  const RowMatrix changed = attention.forward(ConstMatrixMap(x.data(), 2, x.cols()), nn::Context::evaluation());
+  EXPECT_EQ(changed.row(0), y.row(0));
+  EXPECT_EQ(changed.block(1, 0, 1, 3 * c), y.block(1, 0, 1, 3 * c));
+  EXPECT_NE(changed.block(1, 3 * c, 1, c), y.block(1, 3 * c, 1, c));
+}
+
+TEST(CausalSelfAttention, ShapeErrorsNameTheLayer) {
+  const auto message = [](const nn::Shape& shape, std::int64_t heads) {
+    try {
+      nn::CausalSelfAttention("causal_self_attention", shape, heads);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(message({12}, 1), "layer causal_self_attention (causal_self_attention): input shape (12) is not "
+                              "two-dimensional (tokens, 3 x channels)");
+  EXPECT_EQ(message({4, 10}, 1), "layer causal_self_attention (causal_self_attention): input shape (4, 10): the "
+                                 "last axis must hold q, k and v (a multiple of 3)");
+  EXPECT_EQ(message({4, 12}, 3), "layer causal_self_attention (causal_self_attention): heads = 3 must be >= 1 and "
+                                 "divide the 4 channels of input shape (4, 12)");
 }
 
 // Each position of each sample normalised on its own, computed in double from the definition.

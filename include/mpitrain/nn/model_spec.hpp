@@ -10,7 +10,7 @@
 /// Layer types and their keys: `dense` (units >= 1; on the input's last axis), `activation`
 /// (activation: relu, tanh, sigmoid or gelu), `dropout` (rate in [0, 1)), `batch_norm` (momentum in [0, 1),
 /// default 0.99; epsilon > 0, default 0.001; both optional, always written), `layer_norm` (epsilon > 0,
-/// default 1e-5, optional, always written); on images (image_specs.hpp)
+/// default 1e-5, optional, always written), `causal_self_attention` (heads >= 1 dividing C; input (T, 3C)); on images (image_specs.hpp)
 /// `conv2d`, `max_pool2d`, `avg_pool2d`, `global_avg_pool2d`, `flatten`. A key not listed is an error, so that a typo is not silently
 /// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
 /// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
@@ -66,8 +66,16 @@ struct LayerNormSpec {
   bool operator==(const LayerNormSpec&) const = default;
 };
 
+/// Causal multi-head self-attention without parameters (nn::CausalSelfAttention): (T, 3C) to (T, C).
+struct CausalSelfAttentionSpec {
+  static constexpr std::string_view type = "causal_self_attention";  ///< JSON `type`, and the name's prefix.
+  std::int64_t heads = 0;                                             ///< H (>= 1, divides C).
+  bool operator==(const CausalSelfAttentionSpec&) const = default;
+};
+
 /// One layer of a model.
 using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec, BatchNormSpec, LayerNormSpec,
+                               CausalSelfAttentionSpec,
                                Conv2DSpec, MaxPool2DSpec, AvgPool2DSpec, GlobalAvgPool2DSpec, FlattenSpec>;
 
 /// A sequential model: the input shape of one sample and its layers in order.
