@@ -12,6 +12,7 @@
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/layer_norm.hpp"
 #include "mpitrain/nn/causal_self_attention.hpp"
+#include "mpitrain/nn/embedding.hpp"
 #include "mpitrain/nn/dropout.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/pooling.hpp"
@@ -38,6 +39,12 @@ std::unique_ptr<Layer> make_layer(const LayerNormSpec& s, std::string name, cons
 }
 std::unique_ptr<Layer> make_layer(const CausalSelfAttentionSpec& s, std::string name, const Shape& input) {
   return std::make_unique<CausalSelfAttention>(std::move(name), input, s.heads);
+}
+std::unique_ptr<Layer> make_layer(const EmbeddingSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<Embedding>(std::move(name), input, s.vocabulary, s.dim);
+}
+std::unique_ptr<Layer> make_layer(const TiedOutputSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<TiedOutput>(std::move(name), input, s.embedding + "/wte:0", s.vocabulary);
 }
 std::unique_ptr<Layer> make_layer(const Conv2DSpec& s, std::string name, const Shape& input) {
   return std::make_unique<Conv2D>(std::move(name), input, s);

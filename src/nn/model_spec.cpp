@@ -75,6 +75,28 @@ void write_fields(json& out, const BatchNormSpec& s) {
 
 void write_fields(json& out, const LayerNormSpec& s) { out["epsilon"] = s.epsilon; }
 void write_fields(json& out, const CausalSelfAttentionSpec& s) { out["heads"] = s.heads; }
+void write_fields(json& out, const EmbeddingSpec& s) {
+  out["vocabulary"] = s.vocabulary;
+  out["dim"] = s.dim;
+}
+void write_fields(json& out, const TiedOutputSpec& s) {
+  out["embedding"] = s.embedding;
+  out["vocabulary"] = s.vocabulary;
+}
+
+EmbeddingSpec read_fields(const json& in, std::type_identity<EmbeddingSpec>, const Where& where) {
+  only_keys(in, {"type", "vocabulary", "dim"}, where);
+  return EmbeddingSpec{positive_integer(member(in, "vocabulary", where), where.key("vocabulary")),
+                       positive_integer(member(in, "dim", where), where.key("dim"))};
+}
+
+TiedOutputSpec read_fields(const json& in, std::type_identity<TiedOutputSpec>, const Where& where) {
+  only_keys(in, {"type", "embedding", "vocabulary"}, where);
+  TiedOutputSpec spec;
+  if (in.contains("embedding")) spec.embedding = string_value(in["embedding"], where.key("embedding"));
+  spec.vocabulary = positive_integer(member(in, "vocabulary", where), where.key("vocabulary"));
+  return spec;
+}
 
 CausalSelfAttentionSpec read_fields(const json& in, std::type_identity<CausalSelfAttentionSpec>, const Where& where) {
   only_keys(in, {"type", "heads"}, where);

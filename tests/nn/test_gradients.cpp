@@ -16,6 +16,7 @@
 #include "mpitrain/nn/dense.hpp"
 #include "mpitrain/nn/layer_norm.hpp"
 #include "mpitrain/nn/causal_self_attention.hpp"
+#include "mpitrain/nn/model_spec.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/loss.hpp"
 #include "mpitrain/nn/model.hpp"
@@ -147,6 +148,67 @@ TEST(CausalSelfAttention, ShapeErrorsNameTheLayer) {
                                  "last axis must hold q, k and v (a multiple of 3)");
   EXPECT_EQ(message({4, 12}, 3), "layer causal_self_attention (causal_self_attention): heads = 3 must be >= 1 and "
                                  "divide the 4 channels of input shape (4, 12)");
+}
+
+// A small GPT-like stack on token ids: embedding -> layer norm -> q, k, v -> attention -> projection -> gelu
+// -> the output tied to the token table. Every parameter against finite differences of sum(logits ∘ R): the
+// tied table's gradient sums its two uses (the embedding's rows and the output layer).
+TEST(TransformerLayersGradient, TiedEmbeddingStackMatchesFiniteDifferences) {
+  const nn::ModelSpec spec = nn::parse_model_spec(R"({"input_shape": [3], "layers": [
+      {"type": "embedding", "vocabulary": 7, "dim": 4}, {"type": "layer_norm"},
+      {"type": "dense", "units": 12}, {"type": "causal_self_attention", "heads": 2},
+      {"type": "dense", "units": 4}, {"type": "activation", "activation": "gelu"},
+      {"type": "tied_output", "vocabulary": 7}]})");
+  nn::Model model = nn::build_model(spec);
+  EXPECT_EQ(model.output_shape(), (nn::Shape{3, 7}));
+  model.init(51);
+  for (auto& p : model.parameters()) p += 0.3f * std::sin(7.0f * static_cast<float>(&p - model.parameters().data()));
+  const std::int64_t rows = 2;
+  model.reserve(rows);
+  RowMatrix ids(rows, 3);
+  ids << 1, 6, 1, 0, 3, 5;  // token 1 twice in a sample: its row of wte gets two gradients
+  const RowMatrix r = test::random_matrix(rows, 21, 52);
+  auto objective = [&] {
+    const auto y = model.forward(ConstMatrixMap(ids.data(), rows, 3), nn::Context::evaluation());
+    return static_cast<double>((y.array() * r.array()).sum());
+  };
+  (void)objective();
+  model.zero_gradients();
+  model.backward(ConstMatrixMap(r.data(), rows, 21));
+  const std::vector<float> analytic(model.gradients().begin(), model.gradients().end());
+  test::expect_gradient(model.parameters(), analytic, objective, 1e-3, 1e-2);
+}
+
+TEST(Embedding, AddsTokenAndPositionRowsAndRefusesBadIds) {
+  nn::Model model = nn::build_model(nn::parse_model_spec(
+      R"({"input_shape": [2], "layers": [{"type": "embedding", "vocabulary": 3, "dim": 2}]})"));
+  ASSERT_EQ(model.registry().entries()[0].name, "embedding/wte:0");
+  ASSERT_EQ(model.registry().entries()[1].name, "embedding/wpe:0");
+  for (std::size_t i = 0; i < 10; ++i) model.parameters()[i] = static_cast<float>(i);  // wte 3 x 2, wpe 2 x 2
+  model.reserve(1);
+  RowMatrix ids(1, 2);
+  ids << 2, 0;
+  RowMatrix expected(1, 4);
+  expected << 4 + 6, 5 + 7, 0 + 8, 1 + 9;
+  EXPECT_EQ(RowMatrix(model.forward(ConstMatrixMap(ids.data(), 1, 2), nn::Context::evaluation())), expected);
+  for (const float bad : {3.0f, -1.0f, 0.5f, std::numeric_limits<float>::quiet_NaN()}) {
+    ids(0, 1) = bad;
+    try {
+      (void)model.forward(ConstMatrixMap(ids.data(), 1, 2), nn::Context::evaluation());
+      ADD_FAILURE() << "no error for " << bad;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("layer embedding (embedding): row 0, position 1: token id"), std::string::npos)
+          << e.what();
+    }
+  }
+  try {
+    (void)nn::build_model(nn::parse_model_spec(R"({"input_shape": [2, 4], "layers": [
+        {"type": "tied_output", "vocabulary": 3}]})"));
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("layer tied_output (tied_output): no tensor embedding/wte:0"), std::string::npos)
+        << e.what();
+  }
 }
 
 // Each position of each sample normalised on its own, computed in double from the definition.

@@ -10,7 +10,9 @@
 /// Layer types and their keys: `dense` (units >= 1; on the input's last axis), `activation`
 /// (activation: relu, tanh, sigmoid or gelu), `dropout` (rate in [0, 1)), `batch_norm` (momentum in [0, 1),
 /// default 0.99; epsilon > 0, default 0.001; both optional, always written), `layer_norm` (epsilon > 0,
-/// default 1e-5, optional, always written), `causal_self_attention` (heads >= 1 dividing C; input (T, 3C)); on images (image_specs.hpp)
+/// default 1e-5, optional, always written), `causal_self_attention` (heads >= 1 dividing C; input (T, 3C)),
+/// `embedding` (vocabulary, dim >= 1; input (T) of token ids), `tied_output` (vocabulary; embedding, the tied
+/// embedding layer's name, default `embedding`); on images (image_specs.hpp)
 /// `conv2d`, `max_pool2d`, `avg_pool2d`, `global_avg_pool2d`, `flatten`. A key not listed is an error, so that a typo is not silently
 /// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
 /// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
@@ -73,9 +75,25 @@ struct CausalSelfAttentionSpec {
   bool operator==(const CausalSelfAttentionSpec&) const = default;
 };
 
+/// Token and position embeddings of (T) token ids (nn::Embedding): (T) to (T, dim).
+struct EmbeddingSpec {
+  static constexpr std::string_view type = "embedding";  ///< JSON `type`, and the layer name's prefix.
+  std::int64_t vocabulary = 0;                            ///< V (>= 1): token ids are in [0, V).
+  std::int64_t dim = 0;                                   ///< C (>= 1).
+  bool operator==(const EmbeddingSpec&) const = default;
+};
+
+/// The output layer tied to an embedding's token table (nn::TiedOutput): (T, C) to (T, vocabulary).
+struct TiedOutputSpec {
+  static constexpr std::string_view type = "tied_output";  ///< JSON `type`, and the layer name's prefix.
+  std::string embedding = "embedding";                     ///< The embedding layer's name (its `wte:0` is used).
+  std::int64_t vocabulary = 0;                             ///< V, as that embedding's.
+  bool operator==(const TiedOutputSpec&) const = default;
+};
+
 /// One layer of a model.
 using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec, BatchNormSpec, LayerNormSpec,
-                               CausalSelfAttentionSpec,
+                               CausalSelfAttentionSpec, EmbeddingSpec, TiedOutputSpec,
                                Conv2DSpec, MaxPool2DSpec, AvgPool2DSpec, GlobalAvgPool2DSpec, FlattenSpec>;
 
 /// A sequential model: the input shape of one sample and its layers in order.
