@@ -16,6 +16,7 @@
 #include "mpitrain/diagnose/reports.hpp"
 #include "mpitrain/diagnose/simplification.hpp"
 #include "mpitrain/diagnose/temperature.hpp"
+#include "mpitrain/nn/matmul.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
 namespace po = boost::program_options;
@@ -195,6 +196,9 @@ int diagnose_command(const std::vector<std::string>& args, const dist::Communica
       })) {
     return code;
   }
+  // The training run's threads per rank, not the default of the CPUs mpirun's binding leaves each rank (1 at 2
+  // ranks on 2 cores, 2 at 3): no kernel can then be chosen by thread count differently at another world size.
+  nn::set_compute_threads(loaded.config.train.threads);
   nn::Model& model = *loaded.model;
   const train::EvaluationResult result = train::evaluate(model, *loaded.task, test, comm);
   const auto classes = diagnose::class_metrics(result.confusion, result.classes);

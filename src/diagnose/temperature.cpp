@@ -27,20 +27,23 @@ NllSums nll_sums(base::ConstMatrixMap logits, std::span<const std::int32_t> labe
                                   std::to_string(logits.cols()) + ")");
     }
     const double z_max = logits.row(r).maxCoeff();
-    // p_j = exp(β (z_j − z_max)) / Σ; E_p[z] and E_p[z²] of the logits under p.
-    double sum = 0.0, mean = 0.0, square = 0.0;
+    // p_j = exp(β (z_j − z_max)) / Σ; E_p[z − z_y], then Var_p(z) in a second pass (no cancellation).
+    double sum = 0.0;
+    double mean = 0.0;
     for (std::int64_t j = 0; j < logits.cols(); ++j) {
-      const double z = logits(r, j);
-      const double w = std::exp(beta * (z - z_max));
+      const double w = std::exp(beta * (logits(r, j) - z_max));
       sum += w;
-      mean += w * z;
-      square += w * z * z;
+      mean += w * (logits(r, j) - logits(r, y));
     }
     mean /= sum;
-    square /= sum;
-    s.nll += beta * z_max + std::log(sum) - beta * logits(r, y);
-    s.gradient += mean - logits(r, y);
-    s.curvature += std::max(0.0, square - mean * mean);
+    double variance = 0.0;
+    for (std::int64_t j = 0; j < logits.cols(); ++j) {
+      const double d = logits(r, j) - logits(r, y) - mean;
+      variance += std::exp(beta * (logits(r, j) - z_max)) * d * d;
+    }
+    s.nll += beta * (z_max - logits(r, y)) + std::log(sum);
+    s.gradient += mean;
+    s.curvature += variance / sum;
     s.count += 1.0;
   }
   return s;
@@ -70,7 +73,8 @@ TemperatureFit fit_temperature(const std::function<NllSums(double beta)>& sums) 
       fit.converged = true;
       break;
     }
-    // Newton's step; with no curvature (all logits of every sample equal) the NLL does not depend on β.
+    // Newton's step; without curvature (every sample's logits equal, or p one-hot to double precision)
+    // the NLL no longer changes with β.
     if (at.curvature <= 0.0) {
       fit.converged = true;
       break;
