@@ -82,13 +82,13 @@ void prepare_outputs(const Options& o) {
   fs::create_directories(o.output);
 }
 
-// The labelled set of option @p option, read and scaled like the model's training data; errors name it.
+// The labelled set of option @p option, read and scaled like the model's training data; errors name the option.
 data::Dataset load_labelled(const LoadedModel& loaded, const char* option, const std::string& data,
                             const std::string& labels) {
   try {
     return load_inputs(loaded, data, labels, true);
   } catch (const std::exception& e) {
-    throw std::runtime_error(std::string("--") + option + " " + data + ": " + e.what());
+    throw std::runtime_error(std::string("--") + option + ": " + e.what());  // e.what() names the file
   }
 }
 
