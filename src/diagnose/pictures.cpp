@@ -11,7 +11,7 @@ namespace mpitrain::diagnose {
 namespace {
 
 std::string header(const std::filesystem::path& png, int width, int height) {
-  return fmt::format("set terminal pngcairo size {},{} font 'sans,10'\nset output {}\n", width, height,
+  return fmt::format("set terminal pngcairo noenhanced size {},{} font 'sans,10'\nset output {}\n", width, height,
                      telemetry::gnuplot_quoted(png.string()));
 }
 
