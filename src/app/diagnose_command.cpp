@@ -147,9 +147,68 @@ void print_summary(const train::EvaluationResult& r, const std::vector<diagnose:
   std::fflush(stdout);
 }
 
-}  // namespace
+// The pruned model of --write-pruned, evaluated.
+struct Pruned {
+  std::vector<float> parameters;
+  train::EvaluationResult result;
+};
 
-int diagnose_command(const std::vector<std::string>& args, const dist::Communicator& comm) {
+// Everything diagnose computes (collective); every rank gets the same.
+struct Diagnosis {
+  train::EvaluationResult result;
+  std::vector<diagnose::ClassMetrics> classes;
+  Calibration calibration;
+  std::vector<diagnose::SimplifiedModel> simplified;
+  std::optional<Pruned> pruned;
+};
+
+Diagnosis run_diagnosis(LoadedModel& loaded, const data::Dataset& test, const std::optional<data::Dataset>& held_out,
+                        const Options& options, const dist::Communicator& comm) {
+  nn::Model& model = *loaded.model;
+  Diagnosis d;
+  d.result = train::evaluate(model, *loaded.task, test, comm);
+  d.classes = diagnose::class_metrics(d.result.confusion, d.result.classes);
+  d.calibration = calibrate(model, test, held_out, options.bins, comm);
+  d.simplified = diagnose::simplify(model, *loaded.task, test, {loaded.info, options.output}, comm);
+  if (options.pruned_sparsity) {
+    const std::vector<float> trained(model.parameters().begin(), model.parameters().end());
+    Pruned p{diagnose::pruned_parameters(trained, model.registry(), *options.pruned_sparsity), {}};
+    std::ranges::copy(p.parameters, model.parameters().begin());
+    p.result = train::evaluate(model, *loaded.task, test, comm);
+    std::ranges::copy(trained, model.parameters().begin());
+    d.pruned = std::move(p);
+  }
+  return d;
+}
+
+// Rank 0: the CSV files, the summary, the pictures and the pruned checkpoint.
+void write_outputs(const Diagnosis& d, const LoadedModel& loaded, const Options& options) {
+  const fs::path& dir = options.output;
+  write_file(dir / "calibration.csv", diagnose::calibration_csv(d.calibration.bins));
+  if (d.calibration.temperature) {
+    write_file(dir / "temperature.csv", diagnose::temperature_csv(*d.calibration.temperature));
+  }
+  write_file(dir / "classes.csv", diagnose::classes_csv(d.classes));
+  write_file(dir / "confusion.csv", diagnose::confusion_csv(d.result.confusion, d.result.classes));
+  write_file(dir / "simplification.csv", diagnose::simplification_csv(d.simplified));
+  print_summary(d.result, d.classes, d.calibration, d.simplified);
+  diagnose::draw_reliability(dir / "reliability.png", d.calibration.bins);
+  diagnose::draw_confusion(dir / "confusion.png", d.result.confusion, d.result.classes);
+  diagnose::draw_simplification(dir / "simplification.png", d.simplified);
+  if (d.pruned) {
+    checkpoint::CheckpointInfo info = loaded.info;
+    info.derivation = diagnose::pruning_derivation(*options.pruned_sparsity);
+    const checkpoint::CheckpointView view{loaded.model->spec(), d.pruned->parameters, loaded.model->buffers(), {},
+                                          info, true};
+    checkpoint::write_checkpoint(options.pruned_output, view);
+    std::printf("\npruned checkpoint %s (%s): accuracy %.6f  loss %.6f\n", options.pruned_output.c_str(),
+                info.derivation.c_str(), d.pruned->result.accuracy, d.pruned->result.loss);
+  }
+  std::printf("\noutputs in %s\n", dir.c_str());
+  std::fflush(stdout);
+}
+
+po::options_description diagnose_options() {
   po::options_description desc(
       "usage: mpirun -np N mpitrain diagnose --checkpoint FILE --data FILE [--labels FILE] --output DIR\n"
       "         [--calibration-data FILE [--calibration-labels FILE]] [--bins 15]\n"
@@ -168,6 +227,13 @@ int diagnose_command(const std::vector<std::string>& args, const dist::Communica
       "bins", po::value<int>()->default_value(15), "equal-width confidence bins of the ECE")(
       "write-pruned", po::value<double>(), "also write the model pruned globally at S % of the kernels")(
       "pruned-output", po::value<std::string>()->default_value(""), "its file (default DIR/pruned-S.h5)");
+  return desc;
+}
+
+}  // namespace
+
+int diagnose_command(const std::vector<std::string>& args, const dist::Communicator& comm) {
+  const po::options_description desc = diagnose_options();
   po::variables_map vm;
   if (const auto done = parse_command_line("diagnose", args, desc, {"checkpoint", "data", "output"}, vm, comm)) {
     return *done;
@@ -199,47 +265,13 @@ int diagnose_command(const std::vector<std::string>& args, const dist::Communica
   // The training run's threads per rank, not the default of the CPUs mpirun's binding leaves each rank (1 at 2
   // ranks on 2 cores, 2 at 3): no kernel can then be chosen by thread count differently at another world size.
   nn::set_compute_threads(loaded.config.train.threads);
-  nn::Model& model = *loaded.model;
-  const train::EvaluationResult result = train::evaluate(model, *loaded.task, test, comm);
-  const auto classes = diagnose::class_metrics(result.confusion, result.classes);
-  const Calibration calibration = calibrate(model, test, held_out, options.bins, comm);
-  std::vector<diagnose::SimplifiedModel> simplified;
-  if (const int code = agreed(comm, base::exit_error, [&] {
-        simplified = diagnose::simplify(model, *loaded.task, test, {loaded.info, options.output}, comm);
-      })) {
+  Diagnosis diagnosis;
+  if (const int code = agreed(comm, base::exit_error,
+                              [&] { diagnosis = run_diagnosis(loaded, test, held_out, options, comm); })) {
     return code;
   }
-  std::optional<train::EvaluationResult> pruned_result;
-  std::vector<float> pruned;
-  if (options.pruned_sparsity) {
-    const std::vector<float> trained(model.parameters().begin(), model.parameters().end());
-    pruned = diagnose::pruned_parameters(trained, model.registry(), *options.pruned_sparsity);
-    std::ranges::copy(pruned, model.parameters().begin());
-    pruned_result = train::evaluate(model, *loaded.task, test, comm);
-    std::ranges::copy(trained, model.parameters().begin());
-  }
   return agreed(comm, base::exit_error, [&] {
-    if (comm.rank() != 0) return;
-    const fs::path& dir = options.output;
-    write_file(dir / "calibration.csv", diagnose::calibration_csv(calibration.bins));
-    if (calibration.temperature) write_file(dir / "temperature.csv", diagnose::temperature_csv(*calibration.temperature));
-    write_file(dir / "classes.csv", diagnose::classes_csv(classes));
-    write_file(dir / "confusion.csv", diagnose::confusion_csv(result.confusion, result.classes));
-    write_file(dir / "simplification.csv", diagnose::simplification_csv(simplified));
-    print_summary(result, classes, calibration, simplified);
-    diagnose::draw_reliability(dir / "reliability.png", calibration.bins);
-    diagnose::draw_confusion(dir / "confusion.png", result.confusion, result.classes);
-    diagnose::draw_simplification(dir / "simplification.png", simplified);
-    if (pruned_result) {
-      checkpoint::CheckpointInfo info = loaded.info;
-      info.derivation = diagnose::pruning_derivation(*options.pruned_sparsity);
-      const checkpoint::CheckpointView view{model.spec(), pruned, model.buffers(), {}, info, true};
-      checkpoint::write_checkpoint(options.pruned_output, view);
-      std::printf("\npruned checkpoint %s (%s): accuracy %.6f  loss %.6f\n", options.pruned_output.c_str(),
-                  info.derivation.c_str(), pruned_result->accuracy, pruned_result->loss);
-    }
-    std::printf("\noutputs in %s\n", dir.c_str());
-    std::fflush(stdout);
+    if (comm.rank() == 0) write_outputs(diagnosis, loaded, options);
   });
 }
 
