@@ -32,11 +32,15 @@ class CalibrationBins {
   /// probability as the confidence, correct when the arg-max logit is the row's label.
   void add_rows(base::ConstMatrixMap logits, std::span<const std::int32_t> labels, double temperature);
 
+  /// M.
   [[nodiscard]] int bins() const { return bins_; }
   /// [counts (M), confidence sums (M), correct counts (M)].
   [[nodiscard]] std::span<const double> sums() const { return sums_; }
+  /// |B_m|: the samples in bin @p m (0-based, < bins(); not checked).
   [[nodiscard]] double count(int m) const { return sums_[static_cast<std::size_t>(m)]; }
+  /// The sum of the confidences of bin @p m's samples.
   [[nodiscard]] double confidence_sum(int m) const { return sums_[static_cast<std::size_t>(bins_ + m)]; }
+  /// Bin @p m's samples predicted right.
   [[nodiscard]] double correct(int m) const { return sums_[static_cast<std::size_t>(2 * bins_ + m)]; }
   /// Lower and upper edge of bin @p m: m / M and (m + 1) / M.
   [[nodiscard]] double lower(int m) const { return static_cast<double>(m) / bins_; }
