@@ -15,6 +15,7 @@ namespace mpitrain::app {
 int train_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 int predict_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 int evaluate_command(const std::vector<std::string>& args, const dist::Communicator& comm);
+int diagnose_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 
 /// Runs @p fn under dist::run_agreed; on failure logs the agreed message once (rank 0) and returns
 /// @p code on every rank, else returns 0.

@@ -15,6 +15,7 @@ constexpr const char* usage =
     "  train     --config FILE [--section.key=value ...]   train a model\n"
     "  predict   --checkpoint FILE --input FILE --output FILE.csv   class probabilities\n"
     "  evaluate  --checkpoint FILE --data FILE [--labels FILE]      loss, accuracy, confusion matrix\n"
+    "  diagnose  --checkpoint FILE --data FILE --output DIR        calibration, per-class metrics, pruning\n"
     "Run 'mpitrain <command> --help' for a command's options.\n";
 }  // namespace
 
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
         code = app::predict_command(args, comm);
       } else if (command == "evaluate") {
         code = app::evaluate_command(args, comm);
+      } else if (command == "diagnose") {
+        code = app::diagnose_command(args, comm);
       } else if (command == "--help" || command == "-h" || command == "help") {
         if (comm.rank() == 0) std::fputs(usage, stdout);
         code = base::exit_ok;

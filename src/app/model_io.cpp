@@ -20,7 +20,8 @@ LoadedModel load_model(const std::filesystem::path& checkpoint) {
     throw checkpoint::CheckpointError(checkpoint.string() + ": " + e.what());
   }
   out.scaler = data::Scaler(c.info.scaler_method, out.config.data.scale_divisor);
-  out.scaler.set(std::move(c.info.scaler_shift), std::move(c.info.scaler_scale));
+  out.scaler.set(c.info.scaler_shift, c.info.scaler_scale);
+  out.info = std::move(c.info);
   return out;
 }
 

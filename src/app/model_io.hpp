@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "mpitrain/checkpoint/checkpoint.hpp"
 #include "mpitrain/config/config.hpp"
 #include "mpitrain/data/dataset.hpp"
 #include "mpitrain/data/scaling.hpp"
@@ -19,6 +20,7 @@ struct LoadedModel {
   std::unique_ptr<nn::Task> task;    // the training run's task (classification into model.classes)
   data::Scaler scaler{"none", 1.0};
   config::Config config;  // the training run's config
+  checkpoint::CheckpointInfo info;  // everything else the checkpoint holds (lineage, scaler, ...)
 };
 
 // Reads and validates the checkpoint. Throws checkpoint::CheckpointError naming the file (also when the

@@ -128,7 +128,39 @@ void validate_for_write(const CheckpointView& ckpt, const Registries& r, const s
   }
 }
 
-void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Registries& r) {
+// The int8 tensor called @p name in @p int8, or nullptr.
+const Int8TensorView* find_int8(std::span<const Int8TensorView> int8, const std::string& name) {
+  const auto it = std::ranges::find(int8, name, &Int8TensorView::name);
+  return it == int8.end() ? nullptr : &*it;
+}
+
+void check_int8(std::span<const Int8TensorView> int8, const Registries& r, const std::string& label) {
+  for (const auto& t : int8) {
+    const auto p = r.parameters.find(t.name);
+    if (!p) fail(label, "cannot write: int8 tensor " + t.name + " is not a parameter of the model");
+    if (static_cast<std::int64_t>(t.values.size()) != p->size() ||
+        static_cast<std::int64_t>(t.scales.size()) != p->shape.back()) {
+      fail(label, "cannot write: int8 tensor " + t.name + " has " + std::to_string(t.values.size()) + " values and " +
+                      std::to_string(t.scales.size()) + " scales, its shape " + format_shape(stored_shape(*p)) +
+                      " needs " + std::to_string(p->size()) + " and " + std::to_string(p->shape.back()));
+    }
+  }
+}
+
+// Writes one parameter or buffer tensor: float32, or int8 plus `<name>_scale` when it is in @p int8.
+void write_tensor(const Hdf5File& file, hid_t group, const nn::ParameterInfo& p, std::span<const float> flat,
+                  std::span<const Int8TensorView> int8, int gzip_level) {
+  if (const Int8TensorView* q = find_int8(int8, p.name)) {
+    file.write_int8s(group, p.name, stored_shape(p), q->values, gzip_level);
+    const hsize_t channels = q->scales.size();
+    file.write_floats(group, p.name + "_scale", std::span(&channels, 1), q->scales, gzip_level);
+  } else {
+    file.write_floats(group, p.name, stored_shape(p), slice(flat, p), gzip_level);
+  }
+}
+
+void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Registries& r,
+                    std::span<const Int8TensorView> int8 = {}) {
   const hid_t root = file.id();
   // Keras 2 `save_weights` layout: per layer its trained tensors, then its buffers.
   const std::vector<std::string> layers = layer_names(r);
@@ -142,7 +174,7 @@ void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Regi
       for (const auto& p : registry->entries()) {
         if (p.layer != layer) continue;
         weight_names.push_back(p.name);
-        file.write_floats(group.get(), p.name, stored_shape(p), slice(flat, p));
+        write_tensor(file, group.get(), p, flat, int8, ckpt.gzip_level);
       }
     }
     file.write_strings_attribute(group.get(), "weight_names", weight_names);
@@ -152,7 +184,8 @@ void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Regi
   const CheckpointInfo& info = ckpt.info;
   Group own = file.create_group(root, "mpitrain");
   file.write_int_attribute(own.get(), "format_version", checkpoint_format_version, H5T_STD_I32LE);
-  file.write_string_attribute(own.get(), "kind", ckpt.weights_only ? "weights" : "checkpoint");
+  file.write_string_attribute(own.get(), "kind",
+                              !int8.empty() ? "weights_int8" : ckpt.weights_only ? "weights" : "checkpoint");
   file.write_string_attribute(own.get(), "model_spec", nn::to_json_text(ckpt.model));
   file.write_int_attribute(own.get(), "epoch", info.epoch, H5T_STD_I64LE);
   file.write_int_attribute(own.get(), "step_in_epoch", info.step_in_epoch, H5T_STD_I64LE);
@@ -160,6 +193,7 @@ void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Regi
   file.write_string_attribute(own.get(), "config", info.config_ini);
   file.write_string_attribute(own.get(), "trajectory", info.trajectory);
   file.write_string_attribute(own.get(), "lineage", info.lineage);
+  if (!info.derivation.empty()) file.write_string_attribute(own.get(), "derivation", info.derivation);
   file.write_int_attribute(own.get(), "sampler_seed", static_cast<std::int64_t>(info.sampler_seed), H5T_STD_I64LE);
   file.write_int_attribute(own.get(), "parameter_crc32", base::crc32(ckpt.parameters), H5T_STD_U32LE);
   file.write_int_attribute(own.get(), "buffer_crc32", base::crc32(ckpt.buffers), H5T_STD_U32LE);
@@ -179,7 +213,8 @@ void write_contents(const Hdf5File& file, const CheckpointView& ckpt, const Regi
     for (const auto& state : ckpt.optimizer_state) {
       for (const auto& p : r.parameters.entries()) {
         // `<state>/dense/kernel:0`: the parameter name's '/' makes a nested group, created on the way.
-        file.write_floats(optimizer.get(), state.name + "/" + p.name, stored_shape(p), slice(state.values, p));
+        file.write_floats(optimizer.get(), state.name + "/" + p.name, stored_shape(p), slice(state.values, p),
+                          ckpt.gzip_level);
       }
     }
   }
@@ -354,6 +389,7 @@ Checkpoint read_contents(const Hdf5File& file) {
   info.config_ini = file.read_string_attribute(own.get(), "config");
   info.trajectory = file.read_string_attribute(own.get(), "trajectory");
   info.lineage = read_lineage(file, own.get());
+  if (file.has_attribute(own.get(), "derivation")) info.derivation = file.read_string_attribute(own.get(), "derivation");
   info.sampler_seed = static_cast<std::uint64_t>(file.read_int_attribute(own.get(), "sampler_seed"));
   for (const auto& [name, value] : progress_doubles(info.progress)) {
     if (file.has_attribute(own.get(), name)) *value = file.read_double_attribute(own.get(), name);
@@ -364,6 +400,17 @@ Checkpoint read_contents(const Hdf5File& file) {
   if (!ckpt.weights_only) read_optimizer(file, own.get(), r.parameters, ckpt);
   read_scaler(file, own.get(), base::element_count(ckpt.model.input_shape), info);
   return ckpt;
+}
+
+// base::write_atomically (synced) of the file @p fill writes, a file-system failure reported as a
+// CheckpointIoError naming the checkpoint.
+void write_synced(const std::filesystem::path& path, const std::string& label,
+                  const std::function<void(const std::filesystem::path&)>& fill) {
+  try {
+    base::write_atomically(path, fill, base::Durability::synced);
+  } catch (const base::FileError& e) {
+    throw CheckpointIoError("checkpoint " + label + ": " + e.what(), e.error_number());
+  }
 }
 
 }  // namespace
@@ -388,36 +435,46 @@ void write_checkpoint(const std::filesystem::path& path, const CheckpointView& c
   const Registries registries = registries_for(ckpt.model, label);
   validate_for_write(ckpt, registries, label);
 
-  try {
-    base::write_atomically(
-        path,
-        [&](const std::filesystem::path& tmp) {
-          {
-            // Every HDF5 object is closed when write_contents returns, so the close below really closes it.
-            Hdf5File file = Hdf5File::create(tmp, label);
-            write_contents(file, ckpt, registries);
-            file.flush_and_close();
-          }
-          // Read back what reached the file: its checks (shapes, crc32 of the tensors against the values
-          // written) and the fields that say which checkpoint it is.
-          const Checkpoint back = read_contents(Hdf5File::open_read_only(tmp, label));
-          const CheckpointInfo& info = ckpt.info;
-          if (back.info.global_step != info.global_step || back.info.lineage != info.lineage ||
-              back.info.epoch != info.epoch || back.info.step_in_epoch != info.step_in_epoch ||
-              back.weights_only != ckpt.weights_only) {
-            fail(label, "the file written does not read back as written (" + tmp.string() + ")");
-          }
-          if (before_rename) before_rename();  // tests: kill -9 between the complete temporary and the rename
-        },
-        base::Durability::synced);
-  } catch (const base::FileError& e) {
-    throw CheckpointIoError("checkpoint " + label + ": " + e.what(), e.error_number());
-  }
+  write_synced(path, label, [&](const std::filesystem::path& tmp) {
+    {
+      // Every HDF5 object is closed when write_contents returns, so the close below really closes it.
+      Hdf5File file = Hdf5File::create(tmp, label);
+      write_contents(file, ckpt, registries);
+      file.flush_and_close();
+    }
+    // Read back what reached the file: its checks (shapes, crc32 of the tensors against the values
+    // written) and the fields that say which checkpoint it is.
+    const Checkpoint back = read_contents(Hdf5File::open_read_only(tmp, label));
+    const CheckpointInfo& info = ckpt.info;
+    if (back.info.global_step != info.global_step || back.info.lineage != info.lineage ||
+        back.info.epoch != info.epoch || back.info.step_in_epoch != info.step_in_epoch ||
+        back.weights_only != ckpt.weights_only || back.info.derivation != info.derivation) {
+      fail(label, "the file written does not read back as written (" + tmp.string() + ")");
+    }
+    if (before_rename) before_rename();  // tests: kill -9 between the complete temporary and the rename
+  });
 }
 
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
                       const std::function<void()>& before_rename) {
   write_checkpoint(path, ckpt.view(), before_rename);
+}
+
+void write_int8_weights(const std::filesystem::path& path, const CheckpointView& ckpt,
+                        std::span<const Int8TensorView> int8) {
+  const std::string label = path.string();
+  const detail::ErrorSilencer silence;
+  const Registries registries = registries_for(ckpt.model, label);
+  CheckpointView weights = ckpt;
+  weights.optimizer_state.clear();
+  weights.weights_only = true;
+  validate_for_write(weights, registries, label);
+  check_int8(int8, registries, label);
+  write_synced(path, label, [&](const std::filesystem::path& tmp) {
+    Hdf5File file = Hdf5File::create(tmp, label);
+    write_contents(file, weights, registries, int8);
+    file.flush_and_close();
+  });
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& path) {

@@ -203,21 +203,37 @@ void Hdf5File::write_fixed_strings(hid_t loc, const std::string& name, const std
 }
 
 void Hdf5File::write_floats(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
-                            std::span<const float> values) const {
+                            std::span<const float> values, int deflate_level) const {
+  write_dataset(loc, path, dims, values.size(), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, values.data(), deflate_level);
+}
+
+void Hdf5File::write_int8s(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
+                           std::span<const std::int8_t> values, int deflate_level) const {
+  write_dataset(loc, path, dims, values.size(), H5T_STD_I8LE, H5T_NATIVE_INT8, values.data(), deflate_level);
+}
+
+void Hdf5File::write_dataset(hid_t loc, const std::string& path, std::span<const hsize_t> dims, std::size_t size,
+                             hid_t file_type, hid_t memory_type, const void* values, int deflate_level) const {
   const hsize_t count = std::accumulate(dims.begin(), dims.end(), hsize_t{1}, std::multiplies<>());
-  if (count != values.size()) {
-    fail("dataset " + path + ": shape " + format_shape(dims) + " does not hold " + std::to_string(values.size()) +
+  if (count != size) {
+    fail("dataset " + path + ": shape " + format_shape(dims) + " does not hold " + std::to_string(size) +
          " values");
+  }
+  if (deflate_level < 0 || deflate_level > 9) {
+    fail("dataset " + path + ": deflate level " + std::to_string(deflate_level) + " is outside [0, 9]");
   }
   Dataspace space(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), "dataspace"));
   PropertyList lcpl(check(H5Pcreate(H5P_LINK_CREATE), "link property list"));
   check(H5Pset_create_intermediate_group(lcpl.get(), 1), "intermediate groups");
-  Dataset dataset(check(H5Dcreate2(loc, path.c_str(), H5T_IEEE_F32LE, space.get(), lcpl.get(), H5P_DEFAULT,
-                                   H5P_DEFAULT),
+  PropertyList dcpl(check(H5Pcreate(H5P_DATASET_CREATE), "dataset creation property list"));
+  if (deflate_level > 0 && count > 0) {
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(dims.size()), dims.data()), "chunk of " + path);
+    check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(deflate_level)), "deflate filter of " + path);
+  }
+  Dataset dataset(check(H5Dcreate2(loc, path.c_str(), file_type, space.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
                         "create dataset " + path));
   if (count > 0) {
-    check(H5Dwrite(dataset.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-          "write dataset " + path);
+    check(H5Dwrite(dataset.get(), memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values), "write dataset " + path);
   }
 }
 

@@ -110,10 +110,15 @@ class Hdf5File {
   void write_string_attribute(hid_t loc, const std::string& name, const std::string& value) const;
   /// 1-D fixed-length byte strings of the longest value's size (numpy 'S' array); @p values not empty.
   void write_strings_attribute(hid_t loc, const std::string& name, const std::vector<std::string>& values) const;
-  /// Float32 little-endian dataset of shape @p dims (contiguous layout; a zero dimension is allowed),
-  /// creating missing intermediate groups of @p path.
+  /// Float32 little-endian dataset of shape @p dims (a zero dimension is allowed), creating missing
+  /// intermediate groups of @p path. @p deflate_level 0: contiguous layout, uncompressed; 1..9: one chunk
+  /// of the whole dataset through HDF5's deflate filter (zlib, what h5py calls compression="gzip") at
+  /// that level (an empty dataset stays contiguous).
   void write_floats(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
-                    std::span<const float> values) const;
+                    std::span<const float> values, int deflate_level = 0) const;
+  /// Int8 dataset (H5T_STD_I8LE) of shape @p dims, otherwise as write_floats.
+  void write_int8s(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
+                   std::span<const std::int8_t> values, int deflate_level = 0) const;
 
   /// A scalar (or one-element) integer attribute. Fails if missing, not an integer, or not one element.
   [[nodiscard]] std::int64_t read_int_attribute(hid_t loc, const std::string& name) const;
@@ -141,6 +146,8 @@ class Hdf5File {
   Attribute open_attribute(hid_t loc, const std::string& name) const;
   void write_fixed_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values,
                            bool scalar) const;
+  void write_dataset(hid_t loc, const std::string& path, std::span<const hsize_t> dims, std::size_t size,
+                     hid_t file_type, hid_t memory_type, const void* values, int deflate_level) const;
 
   FileHandle file_;
   std::string label_;

@@ -8,18 +8,17 @@ namespace mpitrain::train {
 
 namespace {
 
-// The rows [begin, end) that this rank evaluates: a contiguous run of whole chunks.
-data::Range my_rows(std::int64_t rows, const dist::Communicator& comm) {
-  const std::int64_t chunks = (rows + evaluation_chunk_rows - 1) / evaluation_chunk_rows;
-  const data::Range mine = data::split_range(chunks, comm.size(), comm.rank());
-  return {std::min(rows, mine.begin * evaluation_chunk_rows), std::min(rows, mine.end * evaluation_chunk_rows)};
-}
-
 base::ConstMatrixMap rows_of(const data::RowMatrix& m, std::int64_t begin, std::int64_t end) {
   return {m.data() + begin * m.cols(), end - begin, m.cols()};
 }
 
 }  // namespace
+
+base::Range evaluation_rows(std::int64_t rows, const dist::Communicator& comm) {
+  const std::int64_t chunks = (rows + evaluation_chunk_rows - 1) / evaluation_chunk_rows;
+  const data::Range mine = data::split_range(chunks, comm.size(), comm.rank());
+  return {std::min(rows, mine.begin * evaluation_chunk_rows), std::min(rows, mine.end * evaluation_chunk_rows)};
+}
 
 double EvaluationResult::precision(int k) const {
   std::int64_t predicted = 0;
@@ -40,7 +39,7 @@ EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Da
   result.classes = k;
   result.count = ds.size();
   result.confusion.assign(static_cast<std::size_t>(k) * k, 0);
-  const data::Range rows = my_rows(ds.size(), comm);
+  const data::Range rows = evaluation_rows(ds.size(), comm);
   model.reserve(evaluation_chunk_rows);
   std::vector<double> chunk_losses;
   std::vector<std::int32_t> predicted(evaluation_chunk_rows);
@@ -70,7 +69,7 @@ EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Da
 std::vector<float> predict_probabilities(nn::Model& model, const nn::Task& task, const data::RowMatrix& features,
                                          const dist::Communicator& comm) {
   const std::int64_t k = model.output_size();
-  const data::Range rows = my_rows(features.rows(), comm);
+  const data::Range rows = evaluation_rows(features.rows(), comm);
   model.reserve(evaluation_chunk_rows);
   std::vector<float> local(static_cast<std::size_t>(rows.size() * k));
   for (std::int64_t b = rows.begin; b < rows.end; b += evaluation_chunk_rows) {

@@ -365,7 +365,8 @@ checkpoint::CheckpointInfo Trainer::checkpoint_info(std::int64_t epochs_done, st
           .sampler_seed = config_.train.seed,
           .trajectory = trajectory_,
           .progress = progress,
-          .lineage = lineage_->text()};
+          .lineage = lineage_->text(),
+          .derivation = {}};  // trained, not derived
 }
 
 void Trainer::check_resumable(const checkpoint::Checkpoint& ckpt, const std::filesystem::path& path) const {

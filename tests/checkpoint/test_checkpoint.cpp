@@ -398,6 +398,80 @@ TEST_F(CheckpointTest, WeightsFileHoldsNoOptimizerStateAndReadsBack) {
   EXPECT_THROW(write_checkpoint(dir_ / "bad.h5", c), CheckpointError);
 }
 
+TEST_F(CheckpointTest, GzipCompressedFileReadsBackAndCarriesItsDerivation) {
+  Checkpoint c = make_checkpoint(spec_, 21);
+  c.weights_only = true;
+  c.optimizer_state.clear();
+  c.info.optimizer_name.clear();
+  c.info.optimizer_iterations = 0;
+  std::fill(c.parameters.begin(), c.parameters.begin() + 30, 0.0f);  // zeros compress
+  c.info.derivation = "magnitude pruning (global) at 50% of the kernels";
+  CheckpointView view = c.view();
+  view.gzip_level = 9;
+  const fs::path path = dir_ / "gzip.h5";
+  write_checkpoint(path, view);
+  const Checkpoint back = read_checkpoint(path);
+  expect_equal(back, c);
+  EXPECT_EQ(back.info.derivation, c.info.derivation);
+  // Read with the raw C API: the kernel is chunked with the deflate filter (h5py's compression="gzip").
+  FileHandle f = open_raw(path);
+  Dataset kernel(H5Dopen2(f.get(), "/dense/dense/kernel:0", H5P_DEFAULT));
+  detail::PropertyList dcpl(H5Dget_create_plist(kernel.get()));
+  EXPECT_EQ(H5Pget_layout(dcpl.get()), H5D_CHUNKED);
+  ASSERT_EQ(H5Pget_nfilters(dcpl.get()), 1);
+  unsigned flags = 0;
+  std::size_t cd_count = 1;
+  unsigned level = 0;
+  EXPECT_EQ(H5Pget_filter2(dcpl.get(), 0, &flags, &cd_count, &level, 0, nullptr, nullptr), H5Z_FILTER_DEFLATE);
+  EXPECT_EQ(level, 9u);
+  // An uncompressed file has no derivation attribute at all.
+  c.info.derivation.clear();
+  write_checkpoint(dir_ / "plain.h5", c);
+  FileHandle plain = open_raw(dir_ / "plain.h5");
+  detail::Group own(H5Gopen2(plain.get(), "mpitrain", H5P_DEFAULT));
+  EXPECT_EQ(H5Aexists(own.get(), "derivation"), 0);
+}
+
+TEST_F(CheckpointTest, Int8WeightsAreStoredAsInt8WithScalesAndRefusedByTheReader) {
+  Checkpoint c = make_checkpoint(spec_, 22);
+  const nn::ParameterRegistry registry = nn::registry_of(spec_);
+  const nn::ParameterInfo kernel = *registry.find("dense/kernel:0");  // (7, 5)
+  std::vector<std::int8_t> q(static_cast<std::size_t>(kernel.size()));
+  for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<std::int8_t>(static_cast<int>(i * 9 % 255) - 127);
+  const std::vector<float> scales = {0.5f, 0.25f, 1.0f, 2.0f, 0.125f};
+  const std::vector<Int8TensorView> int8 = {{kernel.name, q, scales}};
+  CheckpointView view = c.view();
+  view.gzip_level = 6;
+  const fs::path path = dir_ / "int8.h5";
+  write_int8_weights(path, view, int8);
+  FileHandle f = open_raw(path);
+  Dataset values(H5Dopen2(f.get(), "/dense/dense/kernel:0", H5P_DEFAULT));
+  Datatype type(H5Dget_type(values.get()));
+  EXPECT_EQ(H5Tget_class(type.get()), H5T_INTEGER);
+  EXPECT_EQ(H5Tget_size(type.get()), 1u);
+  EXPECT_EQ(raw_shape(values.get()), (std::vector<hsize_t>{7, 5}));
+  std::vector<std::int8_t> q_back(q.size());
+  ASSERT_GE(H5Dread(values.get(), H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, q_back.data()), 0);
+  EXPECT_EQ(q_back, q);
+  Dataset scale(H5Dopen2(f.get(), "/dense/dense/kernel:0_scale", H5P_DEFAULT));
+  std::vector<float> scales_back(5);
+  ASSERT_GE(H5Dread(scale.get(), H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, scales_back.data()), 0);
+  EXPECT_EQ(scales_back, scales);
+  EXPECT_EQ(H5Lexists(f.get(), "/mpitrain/optimizer", H5P_DEFAULT), 0);
+  EXPECT_NE(read_error(path).find("attribute kind of /mpitrain is 'weights_int8'"), std::string::npos)
+      << read_error(path);
+  // A tensor the model does not have, or one of the wrong size, is named.
+  const std::vector<Int8TensorView> foreign = {{"dense_9/kernel:0", q, scales}};
+  EXPECT_THROW(write_int8_weights(dir_ / "foreign.h5", view, foreign), CheckpointError);
+  const std::vector<Int8TensorView> short_scales = {{kernel.name, q, std::span(scales).first(4)}};
+  try {
+    write_int8_weights(dir_ / "short.h5", view, short_scales);
+    ADD_FAILURE() << "no error";
+  } catch (const CheckpointError& e) {
+    EXPECT_NE(std::string(e.what()).find("dense/kernel:0 has 35 values and 4 scales"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(CheckpointTest, OptimizerStateIsFoundByName) {
   const Checkpoint c = make_checkpoint(spec_, 13);
   EXPECT_EQ(c.state("v").values, c.optimizer_state[1].values);

@@ -89,6 +89,10 @@ struct CheckpointInfo {
   std::string trajectory;                  ///< The config keys that shape the trajectory, `key = value` lines.
   RunProgress progress;                    ///< Partial epoch metrics and skip counters.
   std::string lineage;                     ///< Lineage::text() of the sessions that led here ("" before lineages).
+  /// How the tensors were derived from the trained ones, e.g. "magnitude pruning (global) at 90% of the
+  /// kernels" (`mpitrain diagnose --write-pruned`); "" for trained tensors. Attribute `derivation` of
+  /// /mpitrain, written only when not empty (missing reads as "").
+  std::string derivation;
 };
 
 /// One optimizer state buffer (e.g. Adam's `m`), laid out like the parameters.
@@ -111,6 +115,9 @@ struct CheckpointView {
   std::vector<OptimizerStateView> optimizer_state; ///< Empty in a weights file.
   const CheckpointInfo& info;                      ///< Everything else.
   bool weights_only = false;                       ///< kind `weights`: no optimizer group is written.
+  /// 0: tensors stored contiguous and uncompressed; 1..9: every tensor dataset one chunk through HDF5's
+  /// deflate (gzip) filter at this level (h5py and Keras read both alike).
+  int gzip_level = 0;
 };
 
 /// Everything a checkpoint file holds, as read_checkpoint returns it.
@@ -150,6 +157,24 @@ void write_checkpoint(const std::filesystem::path& path, const CheckpointView& c
 /// write_checkpoint of ckpt.view().
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& ckpt,
                       const std::function<void()>& before_rename = {});
+
+/// One parameter tensor stored as int8 with one float32 scale per output channel (its last dimension):
+/// its value at flat index i is values[i] · scales[i mod channels] (symmetric quantization).
+struct Int8TensorView {
+  std::string name;                   ///< The parameter's registry name, e.g. `dense/kernel:0`.
+  std::span<const std::int8_t> values;///< The tensor's element count, in its registry layout.
+  std::span<const float> scales;      ///< Its last dimension's size.
+};
+
+/// Writes a weights file of @p ckpt (optimizer state not written) whose tensors named in @p int8 are int8
+/// datasets at their usual paths, each with a float32 dataset `<path>_scale` of its per-channel scales,
+/// the others float32 as in write_checkpoint; every dataset compressed at ckpt.gzip_level. Its kind is
+/// `weights_int8`, which read_checkpoint refuses: the file measures the bytes of a quantized model on
+/// disk (`mpitrain diagnose`). Written atomically like write_checkpoint, without the read-back check.
+/// @throws as write_checkpoint; CheckpointError naming the tensor for a name not in the model's registry
+///         or sizes that do not match its shape.
+void write_int8_weights(const std::filesystem::path& path, const CheckpointView& ckpt,
+                        std::span<const Int8TensorView> int8);
 
 /// Reads and validates a checkpoint or weights file: format version, the model spec, every dataset's
 /// shape against the spec's registry (naming the tensor and both shapes), and the crc32 of the parameters,

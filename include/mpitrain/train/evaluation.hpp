@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mpitrain/base/range.hpp"
 #include "mpitrain/data/dataset.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/nn/model.hpp"
@@ -19,6 +20,11 @@ namespace mpitrain::train {
 
 /// Rows per evaluation chunk.
 inline constexpr std::int64_t evaluation_chunk_rows = 256;
+
+/// The rows [begin, end) of @p rows that this rank evaluates: a contiguous run of whole chunks of
+/// evaluation_chunk_rows at fixed global positions (data::split_range of the chunks over the ranks), so
+/// that concatenating every rank's per-chunk results in rank order gives them in chunk order.
+base::Range evaluation_rows(std::int64_t rows, const dist::Communicator& comm);
 
 /// Metrics of a labelled set.
 struct EvaluationResult {
