@@ -16,6 +16,7 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
 int predict_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 int evaluate_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 int diagnose_command(const std::vector<std::string>& args, const dist::Communicator& comm);
+int explain_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 
 /// Runs @p fn under dist::run_agreed; on failure logs the agreed message once (rank 0) and returns
 /// @p code on every rank, else returns 0.

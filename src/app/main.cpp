@@ -16,6 +16,7 @@ constexpr const char* usage =
     "  predict   --checkpoint FILE --input FILE --output FILE.csv   class probabilities\n"
     "  evaluate  --checkpoint FILE --data FILE [--labels FILE]      loss, accuracy, confusion matrix\n"
     "  diagnose  --checkpoint FILE --data FILE --output DIR        calibration, per-class metrics, pruning\n"
+    "  explain   --checkpoint FILE --data FILE --method M --output DIR   attributions, feature importance\n"
     "Run 'mpitrain <command> --help' for a command's options.\n";
 }  // namespace
 
@@ -40,6 +41,8 @@ int main(int argc, char** argv) {
         code = app::evaluate_command(args, comm);
       } else if (command == "diagnose") {
         code = app::diagnose_command(args, comm);
+      } else if (command == "explain") {
+        code = app::explain_command(args, comm);
       } else if (command == "--help" || command == "-h" || command == "help") {
         if (comm.rank() == 0) std::fputs(usage, stdout);
         code = base::exit_ok;

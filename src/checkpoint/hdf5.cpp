@@ -183,18 +183,32 @@ void Hdf5File::write_strings_attribute(hid_t loc, const std::string& name,
   write_fixed_strings(loc, name, values, /*scalar=*/false);
 }
 
-void Hdf5File::write_fixed_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values,
-                                   bool scalar) const {
-  // HDF5 has no zero-size fixed-length string type: an empty string is one NUL byte (numpy reads b'').
-  std::size_t size = 1;
+namespace {
+// @p values packed into fixed-length, NUL-padded slots of @p size bytes each (the longest value's size).
+// HDF5 has no zero-size fixed-length string type: an empty string is one NUL byte (numpy reads b'').
+std::vector<char> packed_strings(const std::vector<std::string>& values, std::size_t& size) {
+  size = 1;
   for (const auto& v : values) size = std::max(size, v.size());
   std::vector<char> buffer(values.size() * size, '\0');
   for (std::size_t i = 0; i < values.size(); ++i) {
     std::memcpy(buffer.data() + i * size, values[i].data(), values[i].size());
   }
+  return buffer;
+}
+}  // namespace
+
+Datatype Hdf5File::string_type(std::size_t size) const {
   Datatype type(check(H5Tcopy(H5T_C_S1), "string type"));
   check(H5Tset_size(type.get(), size), "string size");
   check(H5Tset_strpad(type.get(), H5T_STR_NULLPAD), "string padding");
+  return type;
+}
+
+void Hdf5File::write_fixed_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values,
+                                   bool scalar) const {
+  std::size_t size = 0;
+  const std::vector<char> buffer = packed_strings(values, size);
+  const Datatype type = string_type(size);
   const hsize_t count = values.size();
   Dataspace space(check(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &count, nullptr), "dataspace"));
   Attribute attr(check(H5Acreate2(loc, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT),
@@ -210,6 +224,24 @@ void Hdf5File::write_floats(hid_t loc, const std::string& path, std::span<const 
 void Hdf5File::write_int8s(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
                            std::span<const std::int8_t> values, int deflate_level) const {
   write_dataset(loc, path, dims, values.size(), H5T_STD_I8LE, H5T_NATIVE_INT8, values.data(), deflate_level);
+}
+
+void Hdf5File::write_doubles(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
+                             std::span<const double> values) const {
+  write_dataset(loc, path, dims, values.size(), H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, values.data(), 0);
+}
+
+void Hdf5File::write_ints(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
+                          std::span<const std::int32_t> values) const {
+  write_dataset(loc, path, dims, values.size(), H5T_STD_I32LE, H5T_NATIVE_INT32, values.data(), 0);
+}
+
+void Hdf5File::write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values) const {
+  std::size_t size = 0;
+  const std::vector<char> buffer = packed_strings(values, size);
+  const Datatype type = string_type(size);
+  const hsize_t dims[] = {values.size()};
+  write_dataset(loc, path, dims, values.size(), type.get(), type.get(), buffer.data(), 0);
 }
 
 void Hdf5File::write_dataset(hid_t loc, const std::string& path, std::span<const hsize_t> dims, std::size_t size,

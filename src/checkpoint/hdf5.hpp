@@ -119,6 +119,14 @@ class Hdf5File {
   /// Int8 dataset (H5T_STD_I8LE) of shape @p dims, otherwise as write_floats.
   void write_int8s(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
                    std::span<const std::int8_t> values, int deflate_level = 0) const;
+  /// Float64 little-endian dataset, as write_floats (uncompressed).
+  void write_doubles(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
+                     std::span<const double> values) const;
+  /// Int32 little-endian dataset, as write_floats (uncompressed).
+  void write_ints(hid_t loc, const std::string& path, std::span<const hsize_t> dims,
+                  std::span<const std::int32_t> values) const;
+  /// 1-D dataset of fixed-length byte strings of the longest value's size (numpy 'S'); @p values may be empty.
+  void write_strings(hid_t loc, const std::string& path, const std::vector<std::string>& values) const;
 
   /// A scalar (or one-element) integer attribute. Fails if missing, not an integer, or not one element.
   [[nodiscard]] std::int64_t read_int_attribute(hid_t loc, const std::string& name) const;
@@ -146,6 +154,8 @@ class Hdf5File {
   Attribute open_attribute(hid_t loc, const std::string& name) const;
   void write_fixed_strings(hid_t loc, const std::string& name, const std::vector<std::string>& values,
                            bool scalar) const;
+  // The fixed-length, NUL-padded byte-string type of @p size bytes.
+  Datatype string_type(std::size_t size) const;
   void write_dataset(hid_t loc, const std::string& path, std::span<const hsize_t> dims, std::size_t size,
                      hid_t file_type, hid_t memory_type, const void* values, int deflate_level) const;
 

@@ -114,6 +114,12 @@ ConstMatrixMap BatchNorm::forward(ConstMatrixMap x, const Context& context) {
 ConstMatrixMap BatchNorm::backward(ConstMatrixMap dy) {
   const Eigen::Index n = rows_ * positions_, c = channels_;
   const ConstChannels d(dy.data(), n, c), x_hat(x_hat_.data(), n, c);
+  if (!parameter_gradient() && !training_) {  // dx alone, with the running statistics: no sums needed
+    if (!input_gradient()) return {dx_.data(), 0, inputs()};
+    scale_ = ConstRow(gamma_, c) * inv_std_;
+    Channels(dx_.data(), n, c) = d.rowwise() * scale_;
+    return {dx_.data(), rows_, inputs()};
+  }
   Eigen::Map<Eigen::ArrayXd> dy_sum(sums_.data(), c), dyx_sum(sums_.data() + c, c);
   dy_sum.setZero();
   dyx_sum.setZero();
@@ -122,7 +128,7 @@ ConstMatrixMap BatchNorm::backward(ConstMatrixMap dy) {
     dyx_sum += d.row(r).transpose().cast<double>() * x_hat.row(r).transpose().cast<double>();
   }
   // This replica's share of dγ and dβ, before the sums become global.
-  for (Eigen::Index j = 0; j < c; ++j) {
+  for (Eigen::Index j = 0; parameter_gradient() && j < c; ++j) {
     gamma_grad_[j] += static_cast<float>(dyx_sum[j]);
     beta_grad_[j] += static_cast<float>(dy_sum[j]);
   }

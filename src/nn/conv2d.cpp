@@ -143,7 +143,7 @@ ConstMatrixMap Conv2D::backward(ConstMatrixMap dy) {
     kernel = kernel16_.data();
   }
   const void* dz_in = dz != nullptr ? static_cast<const void*>(dz) : static_cast<const void*>(dz16_.data());
-  convolution_.backward_weights(x, dz_in, kernel_grad_, bias_grad_, rows_);
+  if (parameter_gradient()) convolution_.backward_weights(x, dz_in, kernel_grad_, bias_grad_, rows_);
   if (!input_gradient()) return {dx_.data(), 0, inputs()};
   convolution_.backward_data(dz_in, kernel, dx_.data(), rows_);
   return {dx_.data(), rows_, inputs()};

@@ -61,10 +61,13 @@ ConstMatrixMap Dense::backward(ConstMatrixMap dy) {
   ConstMatrixMap x(input_, m, features_);
   ConstMatrixMap g(dy.data(), m, units_);
   Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, units_);
-  products_.backward(x, g, kernel_, kernel_grad_, input_gradient() ? dx_.data() : nullptr);
+  products_.backward(x, g, kernel_, parameter_gradient() ? kernel_grad_ : nullptr,
+                     input_gradient() ? dx_.data() : nullptr);
   // Row by row, not dy.colwise().sum(): Eigen's vectorised reduction peels a head whose length depends
   // on the run-time address alignment, which changed the last bit from run to run and between ranks.
-  for (std::int64_t i = 0; i < m; ++i) db += g.row(i);
+  if (parameter_gradient()) {
+    for (std::int64_t i = 0; i < m; ++i) db += g.row(i);
+  }
   return {dx_.data(), input_gradient() ? rows_ : 0, inputs()};
 }
 

@@ -52,12 +52,12 @@ void LinearProducts::backward(base::ConstMatrixMap x, base::ConstMatrixMap dy, c
                                 " rows after a forward over " + std::to_string(rows_));
   }
   if (precision_ == Precision::fp32) {
-    weight_gradient_.run(x.data(), dy.data(), dw, inputs_, outputs_, rows);
+    if (dw != nullptr) weight_gradient_.run(x.data(), dy.data(), dw, inputs_, outputs_, rows);
     if (dx != nullptr) input_gradient_.run(dy.data(), w, dx, rows, inputs_, outputs_);
     return;
   }
   base::round_to_bf16(elements(dy.data(), rows * outputs_), head(dy16_, rows * outputs_));
-  weight_gradient_.run(x16_.data(), dy16_.data(), dw, inputs_, outputs_, rows);
+  if (dw != nullptr) weight_gradient_.run(x16_.data(), dy16_.data(), dw, inputs_, outputs_, rows);
   if (dx != nullptr) input_gradient_.run(dy16_.data(), w16_.data(), dx, rows, inputs_, outputs_);
 }
 

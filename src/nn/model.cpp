@@ -208,12 +208,18 @@ ConstMatrixMap Model::forward(ConstMatrixMap x, const Context& context) {
   return {data, rows_, cols};
 }
 
-void Model::backward(ConstMatrixMap grad_output, GradientReadyHook* hook) {
-  if (grad_output.rows() != rows_ || grad_output.cols() != output_size()) {
-    throw std::invalid_argument("model backward: the output gradient is " + std::to_string(grad_output.rows()) +
-                                " x " + std::to_string(grad_output.cols()) + ", the last forward gave " +
-                                std::to_string(rows_) + " x " + std::to_string(output_size()));
+namespace {
+void check_output_gradient(ConstMatrixMap grad_output, std::int64_t rows, std::int64_t outputs, const char* pass) {
+  if (grad_output.rows() != rows || grad_output.cols() != outputs) {
+    throw std::invalid_argument(std::string("model ") + pass + ": the output gradient is " +
+                                std::to_string(grad_output.rows()) + " x " + std::to_string(grad_output.cols()) +
+                                ", the last forward gave " + std::to_string(rows) + " x " + std::to_string(outputs));
   }
+}
+}  // namespace
+
+void Model::backward(ConstMatrixMap grad_output, GradientReadyHook* hook) {
+  check_output_gradient(grad_output, rows_, output_size(), "backward");
   const float* data = grad_output.data();
   std::int64_t cols = grad_output.cols();
   for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -225,6 +231,36 @@ void Model::backward(ConstMatrixMap grad_output, GradientReadyHook* hook) {
     data = dx.data();
     cols = dx.cols();
   }
+}
+
+ConstMatrixMap Model::input_gradient(ConstMatrixMap grad_output) {
+  check_output_gradient(grad_output, rows_, output_size(), "input gradient");
+  if (!every_input_gradient_) {
+    for (auto& layer : layers_) layer->set_input_gradient(true);
+    if (reserved_rows_ > 0) {
+      for (auto& layer : layers_) layer->reserve(reserved_rows_);  // the first layer's dx, sized once
+    }
+    every_input_gradient_ = true;
+  }
+  struct ParameterGradientsOff {  // restored even when a layer throws
+    std::vector<std::unique_ptr<Layer>>& layers;
+    explicit ParameterGradientsOff(std::vector<std::unique_ptr<Layer>>& l) : layers(l) {
+      for (auto& layer : layers) layer->set_parameter_gradient(false);
+    }
+    ~ParameterGradientsOff() {
+      for (auto& layer : layers) layer->set_parameter_gradient(true);
+    }
+    ParameterGradientsOff(const ParameterGradientsOff&) = delete;
+    ParameterGradientsOff& operator=(const ParameterGradientsOff&) = delete;
+  } off(layers_);
+  const float* data = grad_output.data();
+  std::int64_t cols = grad_output.cols();
+  for (std::size_t i = layers_.size(); i-- > 0;) {
+    ConstMatrixMap dx = layers_[i]->backward(ConstMatrixMap(data, rows_, cols));
+    data = dx.data();
+    cols = dx.cols();
+  }
+  return {data, rows_, cols};
 }
 
 std::int64_t Model::flops_per_sample() const {

@@ -97,6 +97,12 @@ class Layer {
   void set_input_gradient(bool needed) { input_gradient_ = needed; }
   /// See set_input_gradient.
   [[nodiscard]] bool input_gradient() const { return input_gradient_; }
+  /// Whether backward adds the parameter gradients (default true). Model::input_gradient turns it off for
+  /// one backward pass: attributions need d output / d input only, and the weight-gradient products
+  /// (dW += Xᵀ·dY, a convolution's backward-weights, batch norm's dγ and dβ) are skipped.
+  void set_parameter_gradient(bool needed) { parameter_gradient_ = needed; }
+  /// See set_parameter_gradient.
+  [[nodiscard]] bool parameter_gradient() const { return parameter_gradient_; }
   /// The element type of the inputs of this layer's matrix products (default fp32; layers without products
   /// ignore it). Call before reserve().
   void set_precision(Precision precision) { precision_ = precision; }
@@ -114,6 +120,7 @@ class Layer {
   std::int64_t inputs_;
   std::int64_t outputs_;
   bool input_gradient_ = true;
+  bool parameter_gradient_ = true;
   Precision precision_ = Precision::fp32;
 };
 

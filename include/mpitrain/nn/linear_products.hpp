@@ -27,9 +27,9 @@ class LinearProducts {
   /// y = x·w. @param x rows × inputs. @param w inputs × outputs. @param y rows × outputs (written).
   /// @throws std::invalid_argument at bf16 when x has more rows than reserve() allowed.
   void forward(base::ConstMatrixMap x, const float* w, base::MatrixMap y);
-  /// dw += xᵀ·dy and, when @p dx is not null, dx = dy·wᵀ. @param x the last forward's input, rows × inputs.
-  /// @param dy rows × outputs. @param w the last forward's weights. @param dw inputs × outputs (added to).
-  /// @param dx rows × inputs (written), or null. @throws std::invalid_argument when dy's rows differ from
+  /// dw += xᵀ·dy when @p dw is not null and dx = dy·wᵀ when @p dx is not null. @param x the last forward's
+  /// input, rows × inputs. @param dy rows × outputs. @param w the last forward's weights.
+  /// @param dw inputs × outputs (added to), or null. @param dx rows × inputs (written), or null. @throws std::invalid_argument when dy's rows differ from
   ///        the last forward's.
   void backward(base::ConstMatrixMap x, base::ConstMatrixMap dy, const float* w, float* dw, float* dx);
 

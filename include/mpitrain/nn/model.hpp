@@ -63,6 +63,19 @@ class Model {
   /// @throws std::invalid_argument when grad_output's shape differs from the last forward's output.
   void backward(ConstMatrixMap grad_output, GradientReadyHook* hook = nullptr);
 
+  /// d output / d input of the last forward, without parameter gradients: every layer's backward runs with
+  /// Layer::set_parameter_gradient(false) (no weight-gradient products; gradients() is left unchanged), and
+  /// the first layer returns its dx. For attributions (saliency, integrated gradients): call after a
+  /// forward in evaluation mode, with @p grad_output the gradient of the explained scalar per row (e.g. a
+  /// one-hot row for one logit). The first call turns on every layer's input gradient for good and sizes
+  /// its memory for the rows reserved so far (one allocation; backward then also computes the first
+  /// layer's dx, which nobody reads: the parameter gradients are unchanged).
+  /// @param grad_output rows × output_size(), rows as in the last forward.
+  /// @return rows × input_size(): row i is d (Σ_j grad_output(i, j)·output(i, j)) / d input row i, valid
+  ///         until the next backward or input_gradient.
+  /// @throws std::invalid_argument when grad_output's shape differs from the last forward's output.
+  ConstMatrixMap input_gradient(ConstMatrixMap grad_output);
+
   /// The order in which backward makes the gradients final: one group per layer with parameters, last
   /// layer first, each group the layer's ranges of the gradient buffer (adjacent tensors merged into one
   /// range). Every gradient element is in exactly one group. The one source of truth for the reducers.
@@ -106,6 +119,7 @@ class Model {
   std::vector<std::ptrdiff_t> ready_group_;  // per layer: its group in ready_order_, or -1 (no parameters)
   std::int64_t rows_ = 0;                    // rows of the last forward
   std::int64_t reserved_rows_ = 0;           // the largest reserve()
+  bool every_input_gradient_ = false;        // every layer computes dx (after the first input_gradient)
 };
 
 /// Builds the model @p spec describes. @throws std::invalid_argument as Model::Model.
