@@ -55,10 +55,11 @@ void draw_bar_chart(const std::filesystem::path& png, const std::vector<std::str
   std::string script = "$bars << EOD\n";
   const std::size_t n = values.size();
   for (std::size_t i = 0; i < n; ++i) {  // largest at the top: last line drawn highest
-    fmt::format_to(std::back_inserter(script), "{} {:.9g} {}\n", n - 1 - i, values[i], gnuplot_quoted(labels[i]));
+    // A data file's strings are double-quoted; feature and group names hold no double quote.
+    fmt::format_to(std::back_inserter(script), "{} {:.9g} \"{}\"\n", n - 1 - i, values[i], labels[i]);
   }
   script += "EOD\n";
-  script += fmt::format("set terminal pngcairo size 800,{} font ',9'\nset output {}\n", 120 + 22 * n,
+  script += fmt::format("set terminal pngcairo size 800,{} font ',9' noenhanced\nset output {}\n", 120 + 22 * n,
                         gnuplot_quoted(png.string()));
   script += fmt::format("set title {} noenhanced\nset xlabel {} noenhanced\nset key off\nset grid xtics\n",
                         gnuplot_quoted(title), gnuplot_quoted(axis));
