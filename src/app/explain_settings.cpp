@@ -82,7 +82,9 @@ data::Dataset load_explained_data(const LoadedModel& loaded, const ExplainSettin
   try {
     ds = load_inputs(loaded, settings.data, settings.labels, need_labels);
   } catch (const data::DataError& e) {
-    throw data::DataError("--data " + settings.data + ": " + e.what());
+    std::string why = e.what();  // the reader's message names the file already when it is the data's
+    if (why.starts_with(settings.data + ": ")) why.erase(0, settings.data.size() + 2);
+    throw data::DataError("--data " + settings.data + ": " + why);
   }
   if (settings.limit > 0 && settings.limit < ds.size()) {
     ds.features.conservativeResize(settings.limit, ds.features.cols());

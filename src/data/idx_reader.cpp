@@ -178,6 +178,7 @@ Dataset load_idx_unlabelled(const std::filesystem::path& images) {
   detail::set_idx_samples(ds, raw.pixels.data(), raw.count, raw.rows * raw.cols, false);
   ds.labels.assign(static_cast<std::size_t>(raw.count), 0);
   ds.source = images.string();
+  ds.shape = {static_cast<std::int64_t>(raw.rows), static_cast<std::int64_t>(raw.cols), 1};
   return ds;
 }
 

@@ -44,7 +44,7 @@ Dataset load_idx_dataset(const std::filesystem::path& images, const std::filesys
                          int classes);
 
 /// Reads an IDX images file without a labels file (predict): count × (rows·cols) unscaled float features
-/// (0..255), every label 0, source = @p images.
+/// (0..255), every label 0, source = @p images, shape (rows, cols, 1).
 /// @throws DataError as read_idx_images.
 Dataset load_idx_unlabelled(const std::filesystem::path& images);
 
