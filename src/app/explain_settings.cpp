@@ -69,6 +69,7 @@ ExplainSettings explain_settings(const boost::program_options::variables_map& vm
   s.limit = vm["limit"].as<std::int64_t>();
   if (s.limit < 0) throw std::invalid_argument("--limit " + std::to_string(s.limit) + ": must be >= 0");
   s.show = parse_show(vm["show"].as<std::string>());
+  s.show_given = !vm["show"].defaulted();
   s.top = vm["top"].as<int>();
   if (s.top < 0) throw std::invalid_argument("--top " + std::to_string(s.top) + ": must be >= 0");
   s.checkpoint = vm["checkpoint"].as<std::string>();
@@ -96,6 +97,7 @@ data::Dataset load_explained_data(const LoadedModel& loaded, const ExplainSettin
 void check_against_model(ExplainSettings& settings, const LoadedModel& loaded, const data::Dataset& ds) {
   settings.target = explain::parse_target(settings.target_text, loaded.task->classes());
   if (settings.permutation) (void)explain::feature_groups(settings.group, ds.sample_shape());
+  if (!settings.show_given) std::erase_if(settings.show, [&](std::int64_t i) { return i >= ds.size(); });
   for (const std::int64_t i : settings.show) {
     if (i >= ds.size()) {
       throw std::invalid_argument("--show: sample " + std::to_string(i) + " is not among the " +

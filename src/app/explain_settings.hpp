@@ -26,6 +26,7 @@ struct ExplainSettings {
   bool score_loss = false;                 // permutation_importance: --score loss
   std::int64_t limit = 0;                  // first N samples, 0: all
   std::vector<std::int64_t> show;          // samples drawn beside their image
+  bool show_given = false;                 // --show given (else the default's samples beyond N are dropped)
   int top = 10;                            // rows printed
   std::string checkpoint, data, labels;    // the input files, for messages and attributes
 };

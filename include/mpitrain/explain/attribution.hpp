@@ -66,6 +66,7 @@ class Attributor {
                  base::MatrixMap attributions, std::span<double> values, std::span<double> base_values,
                  std::span<double> gaps);
 
+  /// The settings given to the constructor.
   [[nodiscard]] const AttributionOptions& options() const { return options_; }
 
  private:

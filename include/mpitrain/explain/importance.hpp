@@ -17,17 +17,25 @@ namespace mpitrain::explain {
 /// [Σ|a| (K × F), Σa (K × F), Σa² (K × F), count (K)], row k = the samples whose explained class is k.
 class FeatureSums {
  public:
+  /// Zero sums for @p features features and @p classes classes.
   FeatureSums(std::int64_t features, int classes);
   /// Adds rows of @p attributions (rows × F) with their explained classes @p targets (rows, in [0, K)).
   void add(base::ConstMatrixMap attributions, std::span<const std::int32_t> targets);
   /// Adds another chunk's flat sums (same F and K). @throws std::invalid_argument on a size mismatch.
   void add(std::span<const double> flat);
+  /// The sums as one vector, laid out as the class comment says.
   [[nodiscard]] std::span<const double> flat() const { return flat_; }
+  /// F.
   [[nodiscard]] std::int64_t features() const { return features_; }
+  /// K.
   [[nodiscard]] int classes() const { return classes_; }
+  /// Σ|a_j| over the samples of class @p k (k in [0, K), j in [0, F)).
   [[nodiscard]] double abs_sum(int k, std::int64_t j) const { return at(0, k, j); }
+  /// Σa_j over the samples of class @p k.
   [[nodiscard]] double sum(int k, std::int64_t j) const { return at(1, k, j); }
+  /// Σa_j² over the samples of class @p k.
   [[nodiscard]] double square_sum(int k, std::int64_t j) const { return at(2, k, j); }
+  /// The number of samples of class @p k.
   [[nodiscard]] double count(int k) const { return flat_[static_cast<std::size_t>(3 * classes_ * features_ + k)]; }
   /// Size of flat() for @p features and @p classes.
   static std::size_t flat_size(std::int64_t features, int classes) {
