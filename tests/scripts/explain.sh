@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mpitrain explain (issue 13) end to end on a Fashion-MNIST MLP trained for 100 steps:
 # - importance.csv, attributions.h5 and permutation importance are identical, byte for byte, at 1, 2 and 3
-#   ranks (saliency, smoothgrad over integrated gradients, permutation importance over 7 x 7 patches);
+#   ranks (saliency, smoothgrad over integrated gradients, permutation importance over 7 x 7 patches), and
+#   a CNN's integrated gradients at 1 and 3 ranks;
 # - gradient_x_input's attributions.h5 against a numpy forward and backward pass (tests/python/explain_check.py),
 #   and its layout for shap.Explanation;
 # - integrated gradients at 500 points: every completeness gap below 0.07, none over 5% reported;
@@ -37,6 +38,22 @@ for key in ("values", "data", "base_values", "output_values", "gaps", "predictio
 PY
 done
 pass "importance.csv, permutation importance and attributions.h5 identical at 1, 2 and 3 ranks"
+
+# A CNN (conv2d and pooling through oneDNN) alike: integrated gradients at 1 and 3 ranks.
+(cd "$REPO" && run_np 2 train --config configs/fashion_mnist_cnn.ini --train.max_steps=20 --checkpoint.dir="$WORK/cnn" \
+  --log.progress=false) > "$WORK/cnn.log" 2>&1 || { cat "$WORK/cnn.log"; fail "CNN training"; }
+for np in 1 3; do
+  run_np $np explain --checkpoint "$WORK/cnn/model.h5" --data "$IMAGES" --method integrated_gradients --steps 6 \
+    --limit 300 --output "$WORK/cnn$np" > "$WORK/cnn$np.txt" 2>&1 || { cat "$WORK/cnn$np.txt"; fail "CNN explain at $np ranks"; }
+done
+cmp "$WORK/cnn1/importance.csv" "$WORK/cnn3/importance.csv" || fail "CNN: importance.csv differs between 1 and 3 ranks"
+"$PYTHON" - "$WORK/cnn1/attributions.h5" "$WORK/cnn3/attributions.h5" <<'PY' || fail "CNN: attributions differ between 1 and 3 ranks"
+import sys, h5py, numpy as np
+a, b = (h5py.File(p, "r") for p in sys.argv[1:])
+assert a["values"].shape == (300, 28, 28, 1), a["values"].shape
+assert np.array_equal(a["values"][()], b["values"][()]) and np.array_equal(a["gaps"][()], b["gaps"][()])
+PY
+pass "a CNN's importance.csv and attributions identical at 1 and 3 ranks"
 grep -q "sum of the other 774 features" "$WORK/sal1.txt" || { cat "$WORK/sal1.txt"; fail "no 'sum of the other N features' line"; }
 grep -q "sum of the other 6 features" "$WORK/perm1.txt" || { cat "$WORK/perm1.txt"; fail "permutation: no 'sum of the other' line"; }
 "$PYTHON" - "$WORK" "$LABELS" <<'PY' || fail "outputs"
