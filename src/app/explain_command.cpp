@@ -75,7 +75,8 @@ int explain_command(const std::vector<std::string>& args, const dist::Communicat
   po::options_description desc(help_text);
   add_options(desc);
   po::variables_map vm;
-  if (const auto done = parse_command_line("explain", args, desc, {"checkpoint", "data", "method", "output"}, vm, comm)) {
+  if (const auto done =
+          parse_command_line("explain", args, desc, {"checkpoint", "data", "method", "output"}, vm, comm)) {
     return *done;
   }
   ExplainSettings settings;

@@ -52,7 +52,8 @@ void warn_gaps(const explain::Explanation& e) {
     return;
   }
   std::string list;
-  for (std::size_t i = 0; i < std::min<std::size_t>(over.size(), 20); ++i) list += (i ? ", " : "") + std::to_string(over[i]);
+  for (std::size_t i = 0; i < std::min<std::size_t>(over.size(), 20); ++i)
+    list += (i ? ", " : "") + std::to_string(over[i]);
   spdlog::warn("explain: {} of {} samples have a completeness gap over 5% of |f(x) - f(baseline)| (more --steps "
                "may help): {}{}", over.size(), e.gaps.size(), list, over.size() > 20 ? ", ..." : "");
 }
@@ -82,8 +83,9 @@ void draw_images(const std::filesystem::path& dir, const ExplainSettings& s, con
     const std::vector<double> x(ds.features.data() + at, ds.features.data() + at + f);
     explain::draw_sample(dir / ("sample_" + std::to_string(i) + ".png"), explain::channel_sum(x, shape),
                          explain::channel_sum(a, shape), shape[0], shape[1],
-                         "sample " + std::to_string(i) + ": predicted " + std::to_string(e.predictions[static_cast<std::size_t>(i)]) +
-                             ", explained class " + std::to_string(e.targets[static_cast<std::size_t>(i)]));
+                         "sample " + std::to_string(i) + ": predicted " +
+                             std::to_string(e.predictions[static_cast<std::size_t>(i)]) + ", explained class " +
+                             std::to_string(e.targets[static_cast<std::size_t>(i)]));
   }
 }
 
@@ -113,7 +115,8 @@ void write_attribution_outputs(const std::filesystem::path& dir, const ExplainSe
 void write_permutation_outputs(const std::filesystem::path& dir, const ExplainSettings& s,
                                const std::vector<explain::FeatureGroup>& groups,
                                const explain::PermutationResult& result) {
-  base::write_text_atomically(dir / "importance.csv", explain::permutation_csv(result, groups), base::Durability::synced);
+  base::write_text_atomically(dir / "importance.csv", explain::permutation_csv(result, groups),
+                              base::Durability::synced);
   base::write_text_atomically(dir / "permutation_repeats.csv", explain::permutation_repeats_csv(result, groups),
                               base::Durability::synced);
   const std::string score = s.score_loss ? "minus the loss" : "accuracy";

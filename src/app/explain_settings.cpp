@@ -121,7 +121,8 @@ std::vector<float> explain_baseline(const LoadedModel& loaded, const ExplainSett
     }
   } else {
     source = "--baseline mean: the training file";
-    ds = d.format == "csv" ? load_inputs(loaded, d.train_csv, {}, false) : load_inputs(loaded, d.train_images, {}, false);
+    ds = d.format == "csv" ? load_inputs(loaded, d.train_csv, {}, false)
+                           : load_inputs(loaded, d.train_images, {}, false);
   }
   if (ds.size() == 0) throw data::DataError(source + ": no rows to average");
   std::vector<double> sum(f, 0.0);

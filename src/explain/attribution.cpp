@@ -117,7 +117,8 @@ void Attributor::method(ConstMatrixMap x, std::span<const std::int32_t> targets,
           path(i, j) = static_cast<float>(b + alpha * (static_cast<double>(x(i, j)) - b));
         }
       }
-      const ConstMatrixMap g = gradient(as_const(path), targets, std::span<double>(scratch_).first(static_cast<std::size_t>(rows)));
+      const ConstMatrixMap g =
+          gradient(as_const(path), targets, std::span<double>(scratch_).first(static_cast<std::size_t>(rows)));
       attribution += quadrature_.weights[s] * g.cast<double>();
     }
     for (std::int64_t i = 0; i < rows; ++i) {
@@ -166,8 +167,8 @@ void Attributor::attribute(ConstMatrixMap x, std::span<const std::int32_t> targe
     for (std::int64_t i = 0; i < rows; ++i) {
       const float lo = x.row(i).minCoeff(), hi = x.row(i).maxCoeff();
       const double sigma = options_.noise * (static_cast<double>(hi) - lo);
-      base::SplitMix64 rng(base::keyed_seed({options_.seed, smoothgrad_key,
-                                             static_cast<std::uint64_t>(first_index + i), static_cast<std::uint64_t>(s)}));
+      base::SplitMix64 rng(base::keyed_seed(
+          {options_.seed, smoothgrad_key, static_cast<std::uint64_t>(first_index + i), static_cast<std::uint64_t>(s)}));
       for (std::int64_t j = 0; j < f; ++j) noisy(i, j) = static_cast<float>(x(i, j) + sigma * normal(rng));
     }
     method(as_const(noisy), targets, attributions, std::span<double>(scratch2_).first(n),

@@ -63,7 +63,8 @@ Explanation explain_dataset(nn::Model& model, const data::Dataset& ds, const Tar
   if (comm.rank() == 0) {
     out.sums = FeatureSums(f, k);
     const std::size_t size = FeatureSums::flat_size(f, k);
-    for (std::size_t c = 0; c < all.size() / size; ++c) out.sums.add(std::span<const double>(all).subspan(c * size, size));
+    for (std::size_t c = 0; c < all.size() / size; ++c)
+      out.sums.add(std::span<const double>(all).subspan(c * size, size));
   }
   return out;
 }

@@ -103,8 +103,8 @@ std::string importance_summary(const std::vector<ImportanceRow>& rows, const std
   for (const auto& r : rows) {
     if (r.target_class >= 0) break;
     if (shown < top) {
-      fmt::format_to(std::back_inserter(text), "{:<18} {:>19.6g} {:>18.6g}\n", names[static_cast<std::size_t>(r.feature)],
-                     r.mean_abs, r.mean);
+      fmt::format_to(std::back_inserter(text), "{:<18} {:>19.6g} {:>18.6g}\n",
+                     names[static_cast<std::size_t>(r.feature)], r.mean_abs, r.mean);
       ++shown;
     } else {
       rest += r.mean_abs;

@@ -51,7 +51,8 @@ std::vector<FeatureGroup> feature_groups(const std::string& spec, const base::Sh
 
 double PermutationResult::mean(std::size_t g) const {
   double s = 0.0;
-  for (std::int64_t r = 0; r < repeats; ++r) s += drops[g * static_cast<std::size_t>(repeats) + static_cast<std::size_t>(r)];
+  for (std::int64_t r = 0; r < repeats; ++r)
+    s += drops[g * static_cast<std::size_t>(repeats) + static_cast<std::size_t>(r)];
   return s / static_cast<double>(repeats);
 }
 
@@ -138,7 +139,8 @@ std::string permutation_repeats_csv(const PermutationResult& result, const std::
   for (std::size_t g = 0; g < groups.size(); ++g) {
     text += groups[g].name;
     for (std::int64_t r = 0; r < result.repeats; ++r) {
-      fmt::format_to(std::back_inserter(text), ",{:.17g}", result.drops[g * static_cast<std::size_t>(result.repeats) + static_cast<std::size_t>(r)]);
+      fmt::format_to(std::back_inserter(text), ",{:.17g}",
+                     result.drops[g * static_cast<std::size_t>(result.repeats) + static_cast<std::size_t>(r)]);
     }
     text += '\n';
   }

@@ -32,8 +32,8 @@ void append_matrix(std::string& script, const std::string& name, std::span<const
 
 // Axes of an image panel: row 0 at the top, square pixels, no tics.
 std::string image_axes(std::int64_t h, std::int64_t w) {
-  return fmt::format("set xrange [-0.5:{}-0.5]\nset yrange [{}-0.5:-0.5]\nset size ratio -1\nunset xtics\nunset ytics\n",
-                     w, h);
+  return fmt::format(
+      "set xrange [-0.5:{}-0.5]\nset yrange [{}-0.5:-0.5]\nset size ratio -1\nunset xtics\nunset ytics\n", w, h);
 }
 
 }  // namespace
@@ -75,8 +75,10 @@ void draw_heat_maps(const std::filesystem::path& png, const std::vector<std::vec
   for (const auto& m : maps) every.insert(every.end(), m.begin(), m.end());
   const double clip = clip_level(every);
   std::string script;
-  for (std::size_t i = 0; i < maps.size(); ++i) append_matrix(script, fmt::format("m{}", i), maps[i], height, width, clip);
-  const int rows = static_cast<int>((maps.size() + static_cast<std::size_t>(columns) - 1) / static_cast<std::size_t>(columns));
+  for (std::size_t i = 0; i < maps.size(); ++i)
+    append_matrix(script, fmt::format("m{}", i), maps[i], height, width, clip);
+  const int rows =
+      static_cast<int>((maps.size() + static_cast<std::size_t>(columns) - 1) / static_cast<std::size_t>(columns));
   script += fmt::format("set terminal pngcairo size {},{} font ',9'\nset output {}\n", 170 * columns + 80,
                         170 * rows + 40, gnuplot_quoted(png.string()));
   script += diverging_palette + fmt::format("set cbrange [{:.6g}:{:.6g}]\nunset colorbox\n", -clip, clip);
@@ -84,7 +86,8 @@ void draw_heat_maps(const std::filesystem::path& png, const std::vector<std::vec
   script += fmt::format("set multiplot layout {},{} title {} noenhanced\n", rows, columns,
                         gnuplot_quoted(title + fmt::format(" (colour clipped at ±{:.3g})", clip)));
   for (std::size_t i = 0; i < maps.size(); ++i) {
-    script += fmt::format("set title {} noenhanced\nplot $m{} matrix with image notitle\n", gnuplot_quoted(titles[i]), i);
+    script +=
+        fmt::format("set title {} noenhanced\nplot $m{} matrix with image notitle\n", gnuplot_quoted(titles[i]), i);
   }
   script += "unset multiplot\n";
   telemetry::run_gnuplot(script, "heat maps " + png.string());
@@ -111,7 +114,8 @@ std::vector<double> channel_sum(std::span<const double> values, const base::Shap
   const std::int64_t h = shape[0], w = shape[1], c = shape.size() > 2 ? shape[2] : 1;
   std::vector<double> out(static_cast<std::size_t>(h * w), 0.0);
   for (std::int64_t p = 0; p < h * w; ++p) {
-    for (std::int64_t ch = 0; ch < c; ++ch) out[static_cast<std::size_t>(p)] += values[static_cast<std::size_t>(p * c + ch)];
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      out[static_cast<std::size_t>(p)] += values[static_cast<std::size_t>(p * c + ch)];
   }
   return out;
 }

@@ -37,8 +37,10 @@ TEST(Quadrature, GaussLegendreAgainstTables) {
   const double r3 = 1.0 / std::sqrt(3.0);
   expect_rule(QuadratureRule::gauss_legendre, 2, {0.5 - 0.5 * r3, 0.5 + 0.5 * r3}, {0.5, 0.5});
   const double r35 = std::sqrt(0.6);
-  expect_rule(QuadratureRule::gauss_legendre, 3, {0.5 - 0.5 * r35, 0.5, 0.5 + 0.5 * r35}, {5.0 / 18, 8.0 / 18, 5.0 / 18});
-  const double inner = std::sqrt(3.0 / 7 - 2.0 / 7 * std::sqrt(6.0 / 5)), outer = std::sqrt(3.0 / 7 + 2.0 / 7 * std::sqrt(6.0 / 5));
+  expect_rule(QuadratureRule::gauss_legendre, 3, {0.5 - 0.5 * r35, 0.5, 0.5 + 0.5 * r35},
+              {5.0 / 18, 8.0 / 18, 5.0 / 18});
+  const double inner = std::sqrt(3.0 / 7 - 2.0 / 7 * std::sqrt(6.0 / 5)),
+               outer = std::sqrt(3.0 / 7 + 2.0 / 7 * std::sqrt(6.0 / 5));
   const double w_inner = (18 + std::sqrt(30.0)) / 36, w_outer = (18 - std::sqrt(30.0)) / 36;
   expect_rule(QuadratureRule::gauss_legendre, 4,
               {0.5 - 0.5 * outer, 0.5 - 0.5 * inner, 0.5 + 0.5 * inner, 0.5 + 0.5 * outer},
@@ -141,7 +143,8 @@ TEST(IntegratedGradients, DenseLogitIsWeightTimesDifference) {
   const RowMatrix b = test::random_matrix(1, 7, 6);
   const std::vector<float> baseline(b.data(), b.data() + 7);
   const std::vector<std::int32_t> targets{0, 1, 2, 2, 1};
-  for (const auto rule : {QuadratureRule::gauss_legendre, QuadratureRule::riemann_trapezoid, QuadratureRule::riemann_left}) {
+  for (const auto rule :
+       {QuadratureRule::gauss_legendre, QuadratureRule::riemann_trapezoid, QuadratureRule::riemann_left}) {
     AttributionOptions o;
     o.method.method = Method::integrated_gradients;
     o.output = TargetOutput::logit;
@@ -230,7 +233,8 @@ TEST(IntegratedGradients, CompletenessOnATrainedMlp) {
     const nn::LossSums s = nn::softmax_cross_entropy(z, labels, MatrixMap(grad.data(), n, 3));
     (step == 0 ? first_loss : last_loss) = s.loss / n;
     model.backward(ConstMatrixMap(grad.data(), n, 3));
-    for (std::size_t p = 0; p < model.parameters().size(); ++p) model.parameters()[p] -= 0.5f / n * model.gradients()[p];
+    for (std::size_t p = 0; p < model.parameters().size(); ++p)
+      model.parameters()[p] -= 0.5f / n * model.gradients()[p];
   }
   ASSERT_LT(last_loss, 0.5 * first_loss) << "the MLP did not train";
   AttributionOptions o;
@@ -245,7 +249,8 @@ TEST(IntegratedGradients, CompletenessOnATrainedMlp) {
   // The same gap, recomputed here from the attributions and the two outputs.
   for (std::int64_t i = 0; i < 40; ++i) {
     const double total = r.a.row(i).cast<double>().sum();
-    EXPECT_NEAR(r.gaps[static_cast<std::size_t>(i)], total - (r.values[static_cast<std::size_t>(i)] - r.base_values[static_cast<std::size_t>(i)]), 1e-5);
+    EXPECT_NEAR(r.gaps[static_cast<std::size_t>(i)],
+                total - (r.values[static_cast<std::size_t>(i)] - r.base_values[static_cast<std::size_t>(i)]), 1e-5);
   }
 }
 

@@ -27,9 +27,11 @@ using test::world;
 
 constexpr std::int64_t rows = 2 * train::evaluation_chunk_rows + 89;  // three chunks, the last partial
 
-nn::Model dense_model(std::int64_t inputs, std::int64_t units, const std::vector<float>& kernel, std::vector<float> bias) {
+nn::Model dense_model(std::int64_t inputs, std::int64_t units, const std::vector<float>& kernel,
+                      std::vector<float> bias) {
   nn::Model model(nn::parse_model_spec("{\"input_shape\": [" + std::to_string(inputs) +
-                                       "], \"layers\": [{\"type\": \"dense\", \"units\": " + std::to_string(units) + "}]}"));
+                                       "], \"layers\": [{\"type\": \"dense\", \"units\": " + std::to_string(units) +
+                                       "}]}"));
   std::copy(kernel.begin(), kernel.end(), model.parameters().begin());
   std::copy(bias.begin(), bias.end(), model.parameters().begin() + static_cast<std::ptrdiff_t>(kernel.size()));
   model.reserve(train::evaluation_chunk_rows);

@@ -32,6 +32,13 @@ ModelSpec cnn() {
       {"type": "dense", "units": 3}]})");
 }
 
+// A relu convolution followed by a max pooling: the pair the model fuses (the pool applies relu's mask).
+ModelSpec cnn_fused() {
+  return parse_model_spec(R"({"input_shape": [6, 6, 1], "layers": [
+      {"type": "conv2d", "filters": 2, "kernel_size": 3, "padding": "same", "activation": "relu"},
+      {"type": "max_pool2d", "pool_size": 2}, {"type": "flatten"}, {"type": "dense", "units": 3}]})");
+}
+
 ModelSpec cnn_global_pool() {
   return parse_model_spec(R"({"input_shape": [5, 5, 1], "layers": [
       {"type": "conv2d", "filters": 3, "kernel_size": 3, "activation": "tanh"}, {"type": "global_avg_pool2d"},
@@ -70,18 +77,23 @@ TEST(InputGradient, MlpMatchesFiniteDifferences) { check_input_gradient(mlp(), 1
 
 TEST(InputGradient, CnnMatchesFiniteDifferences) { check_input_gradient(cnn(), 1e-3, 5e-3); }
 
+TEST(InputGradient, FusedReluConvolutionAndMaxPoolingMatchFiniteDifferences) {
+  check_input_gradient(cnn_fused(), 1e-3, 5e-3);
+}
+
 TEST(InputGradient, GlobalPoolingCnnMatchesFiniteDifferences) { check_input_gradient(cnn_global_pool(), 1e-2, 2e-3); }
 
 // Training's numbers do not change: the parameter gradients of a training step are the same, bit for bit,
 // whether or not input_gradient ran before it (it turns every layer's dx on for good).
 TEST(InputGradient, LeavesTrainingGradientsUnchanged) {
-  for (const ModelSpec& spec : {mlp(), cnn()}) {
+  for (const ModelSpec& spec : {mlp(), cnn(), cnn_fused()}) {
     const std::int64_t rows = 4;
     const RowMatrix x = test::random_matrix(rows, Model(spec).input_size(), 31);
     const std::vector<std::int64_t> indices{0, 1, 2, 3};
     const auto training_gradients = [&](Model& model) {
       model.zero_gradients();
-      const ConstMatrixMap y = model.forward(ConstMatrixMap(x.data(), rows, x.cols()), Context::training(3, 1, indices));
+      const ConstMatrixMap y =
+          model.forward(ConstMatrixMap(x.data(), rows, x.cols()), Context::training(3, 1, indices));
       const RowMatrix r = test::random_matrix(rows, y.cols(), 32);
       model.backward(ConstMatrixMap(r.data(), rows, r.cols()));
       return std::vector<float>(model.gradients().begin(), model.gradients().end());

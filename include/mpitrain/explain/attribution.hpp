@@ -19,9 +19,13 @@ namespace mpitrain::explain {
 
 /// The gradient methods.
 enum class Method {
-  saliency,              ///< |∂f/∂x| (Simonyan, Vedaldi and Zisserman 2013; Captum's Saliency, abs=True).
-  gradient_x_input,      ///< x ⊙ ∂f/∂x (Shrikumar et al. 2016).
-  integrated_gradients,  ///< (x − x′) ⊙ Σ_i w_i ∂f/∂x(x′ + α_i(x − x′)) (Sundararajan et al., ICML 2017, eq. 3).
+  /// |∂f/∂x| (Simonyan, Vedaldi and Zisserman 2013; Captum's Saliency, abs=True).
+  saliency,
+  /// x ⊙ ∂f/∂x (Shrikumar et al. 2016).
+  gradient_x_input,
+  /// (x − x′) ⊙ Σ_i w_i ∂f/∂x(x′ + α_i(x − x′)) (Sundararajan, Taly and Yan, ICML 2017, eq. 3 with a
+  /// quadrature rule in place of the Riemann sum).
+  integrated_gradients,
 };
 
 /// A method as named on the command line, possibly wrapped in SmoothGrad.
