@@ -29,6 +29,7 @@ void write_h5(const std::filesystem::path& path, const ExplainSettings& s, const
   checkpoint::write_array_file(path, [&](const checkpoint::ArrayWriter& w) {
     w.floats("values", shape, e.attributions);
     w.floats("data", shape, std::span<const float>(ds.features.data(), static_cast<std::size_t>(ds.features.size())));
+    w.floats("baseline", ds.sample_shape(), e.baseline);
     w.doubles("base_values", per_sample, e.base_values);
     w.doubles("output_values", per_sample, e.values);
     w.doubles("gaps", per_sample, e.gaps);

@@ -22,6 +22,8 @@ Explanation explain_dataset(nn::Model& model, const data::Dataset& ds, const Tar
                                 std::to_string(k) + ")");
   }
   model.reserve(train::evaluation_chunk_rows);
+  Explanation out;
+  out.baseline = baseline;
   Attributor attributor(model, options, std::move(baseline));
   const base::Range mine = train::evaluation_rows(n, comm);
   const auto rows = static_cast<std::size_t>(mine.size());
@@ -50,7 +52,6 @@ Explanation explain_dataset(nn::Model& model, const data::Dataset& ds, const Tar
     sums.add(base::ConstMatrixMap(a.data(), a.rows(), a.cols()), chunk_targets);
     chunk_sums.insert(chunk_sums.end(), sums.flat().begin(), sums.flat().end());
   }
-  Explanation out;
   out.samples = n;
   out.features = f;
   out.attributions = comm.gatherv(std::span<const float>(attributions), 0);

@@ -73,6 +73,13 @@ assert abs(np.abs(values[:, top]).mean() - means[0]) <= 1e-9 * means[0], (np.abs
 assert (values >= 0).all(), "saliency is |gradient|"
 sg = h5py.File(f"{work}/sg1/attributions.h5", "r")
 assert (sg["targets"][()] == labels).all(), "--target true explains the labels"
+# --baseline mean: the mean of the training images of the checkpoint's config, scaled by 1/255.
+raw = gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").read()
+train = np.frombuffer(raw, dtype=np.uint8, offset=16).reshape(-1, 784).astype(np.float64) / 255
+baseline = sg["baseline"][()]
+assert baseline.shape == (28, 28, 1), baseline.shape
+assert np.abs(baseline.reshape(-1) - train.mean(axis=0)).max() < 1e-6, np.abs(baseline.reshape(-1) - train.mean(axis=0)).max()
+assert not a["baseline"][()].any(), "the default baseline is zero"
 perm = list(csv.DictReader(open(f"{work}/perm1/importance.csv")))
 assert len(perm) == 16 and perm[0]["features"] == "49", perm[0]
 drops = [float(r["mean_drop"]) for r in perm]

@@ -28,6 +28,7 @@ struct Explanation {
   std::vector<double> gaps;               ///< N: completeness gaps (attribution.hpp).
   std::vector<std::int32_t> predictions;  ///< N: arg-max logit.
   std::vector<std::int32_t> targets;      ///< N: the explained class.
+  std::vector<float> baseline;            ///< F: x′ (on every rank).
   FeatureSums sums{0, 1};                 ///< On rank 0: per feature and class.
 };
 
