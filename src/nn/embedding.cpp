@@ -73,7 +73,7 @@ ConstMatrixMap Embedding::forward(ConstMatrixMap x, const Context&) {
 }
 
 ConstMatrixMap Embedding::backward(ConstMatrixMap dy) {
-  for (std::int64_t n = 0; n < rows_; ++n) {
+  for (std::int64_t n = 0; parameter_gradient() && n < rows_; ++n) {
     for (std::int64_t t = 0; t < tokens_; ++t) {
       const float* g = dy.data() + n * outputs() + t * dim_;
       float* token = wte_grad_ + ids_[static_cast<std::size_t>(n * tokens_ + t)] * dim_;
@@ -132,7 +132,7 @@ ConstMatrixMap TiedOutput::forward(ConstMatrixMap x, const Context&) {
 ConstMatrixMap TiedOutput::backward(ConstMatrixMap dy) {
   const ConstMatrixMap h(input_, rows_ * tokens_, dim_);
   const ConstMatrixMap g(dy.data(), rows_ * tokens_, vocabulary_);
-  MatrixMap(wte_grad_, vocabulary_, dim_).noalias() += g.transpose() * h;
+  if (parameter_gradient()) MatrixMap(wte_grad_, vocabulary_, dim_).noalias() += g.transpose() * h;
   if (!input_gradient()) return {dx_.data(), 0, inputs()};
   MatrixMap(dx_.data(), rows_ * tokens_, dim_).noalias() = g * ConstMatrixMap(wte_, vocabulary_, dim_);
   return {dx_.data(), rows_, inputs()};

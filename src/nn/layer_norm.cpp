@@ -71,9 +71,11 @@ ConstMatrixMap LayerNorm::backward(ConstMatrixMap dy) {
       const float* g = dy.data() + n * outputs() + p * c;
       const float* hat = x_hat_.data() + n * inputs() + p * c;
       double g_mean = 0.0, g_hat_mean = 0.0;
-      for (std::int64_t k = 0; k < c; ++k) {
+      for (std::int64_t k = 0; parameter_gradient() && k < c; ++k) {
         gamma_grad_[k] += g[k] * hat[k];
         beta_grad_[k] += g[k];
+      }
+      for (std::int64_t k = 0; k < c; ++k) {
         const double scaled = static_cast<double>(g[k]) * gamma_[k];
         g_mean += scaled;
         g_hat_mean += scaled * hat[k];

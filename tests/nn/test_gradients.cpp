@@ -177,6 +177,13 @@ TEST(TransformerLayersGradient, TiedEmbeddingStackMatchesFiniteDifferences) {
   model.backward(ConstMatrixMap(r.data(), rows, 21));
   const std::vector<float> analytic(model.gradients().begin(), model.gradients().end());
   test::expect_gradient(model.parameters(), analytic, objective, 1e-3, 1e-2);
+  // The attribution pass adds no parameter gradient (the tied table's two uses included); ids get zeros.
+  model.zero_gradients();
+  (void)objective();
+  const ConstMatrixMap dx = model.input_gradient(ConstMatrixMap(r.data(), rows, 21));
+  EXPECT_EQ(dx.rows(), rows);
+  EXPECT_TRUE(dx.isZero(0.0f));
+  for (const float g : model.gradients()) ASSERT_EQ(g, 0.0f);
 }
 
 TEST(Embedding, AddsTokenAndPositionRowsAndRefusesBadIds) {

@@ -81,6 +81,14 @@ TEST(InputGradient, FusedReluConvolutionAndMaxPoolingMatchFiniteDifferences) {
   check_input_gradient(cnn_fused(), 1e-3, 5e-3);
 }
 
+// The Transformer's layers on a (T, C) sequence: layer norm, dense on the last axis, causal attention, gelu.
+TEST(InputGradient, SequenceLayersMatchFiniteDifferences) {
+  check_input_gradient(parse_model_spec(R"({"input_shape": [4, 6], "layers": [
+      {"type": "layer_norm"}, {"type": "dense", "units": 18}, {"type": "causal_self_attention", "heads": 2},
+      {"type": "dense", "units": 6}, {"type": "activation", "activation": "gelu"}, {"type": "dense", "units": 3}]})"),
+                       1e-3, 5e-3);
+}
+
 TEST(InputGradient, GlobalPoolingCnnMatchesFiniteDifferences) { check_input_gradient(cnn_global_pool(), 1e-2, 2e-3); }
 
 // Training's numbers do not change: the parameter gradients of a training step are the same, bit for bit,
