@@ -16,7 +16,6 @@
 #include "mpitrain/diagnose/reports.hpp"
 #include "mpitrain/diagnose/simplification.hpp"
 #include "mpitrain/diagnose/temperature.hpp"
-#include "mpitrain/nn/matmul.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
 namespace po = boost::program_options;
@@ -262,9 +261,6 @@ int diagnose_command(const std::vector<std::string>& args, const dist::Communica
       })) {
     return code;
   }
-  // The training run's threads per rank, not the default of the CPUs mpirun's binding leaves each rank (1 at 2
-  // ranks on 2 cores, 2 at 3): no kernel can then be chosen by thread count differently at another world size.
-  nn::set_compute_threads(loaded.config.train.threads);
   Diagnosis diagnosis;
   if (const int code = agreed(comm, base::exit_error,
                               [&] { diagnosis = run_diagnosis(loaded, test, held_out, options, comm); })) {

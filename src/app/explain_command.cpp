@@ -11,7 +11,6 @@
 #include "app/model_io.hpp"
 #include "mpitrain/explain/explanation.hpp"
 #include "mpitrain/explain/permutation.hpp"
-#include "mpitrain/nn/matmul.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
 namespace po = boost::program_options;
@@ -89,7 +88,6 @@ int explain_command(const std::vector<std::string>& args, const dist::Communicat
     loaded = load_model(vm["checkpoint"].as<std::string>());
     const bool labels = settings.permutation || settings.target_text == "true";
     ds = load_explained_data(loaded, settings, labels);
-    nn::set_compute_threads(loaded.config.train.threads);  // the same kernels at any world size
   });
   if (code != base::exit_ok) return code;
   code = agreed(comm, base::exit_usage, [&] { check_against_model(settings, loaded, ds); });

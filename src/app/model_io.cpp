@@ -2,6 +2,7 @@
 
 #include "mpitrain/data/csv_reader.hpp"
 #include "mpitrain/data/idx_reader.hpp"
+#include "mpitrain/nn/matmul.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
 
 namespace mpitrain::app {
@@ -22,6 +23,9 @@ LoadedModel load_model(const std::filesystem::path& checkpoint) {
   out.scaler = data::Scaler(c.info.scaler_method, out.config.data.scale_divisor);
   out.scaler.set(c.info.scaler_shift, c.info.scaler_scale);
   out.info = std::move(c.info);
+  // The training run's threads per rank, not the default of the CPUs mpirun's binding leaves each rank (1 at 2
+  // ranks on 2 cores, 2 at 3): no kernel is then chosen by thread count differently at another world size.
+  nn::set_compute_threads(out.config.train.threads);
   return out;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// Shared by predict and evaluate: a trained model restored from a checkpoint, and input files read and
+// Shared by predict, evaluate, explain and diagnose: a trained model restored from a checkpoint, and input files read and
 // scaled the way its training data was.
 
 #include <filesystem>
@@ -23,8 +23,10 @@ struct LoadedModel {
   checkpoint::CheckpointInfo info;  // everything else the checkpoint holds (lineage, scaler, ...)
 };
 
-// Reads and validates the checkpoint. Throws checkpoint::CheckpointError naming the file (also when the
-// model's outputs do not fit the stored config's task).
+// Reads and validates the checkpoint, and sets this process's compute threads to the training run's
+// train.threads (nn::set_compute_threads), so that predict, evaluate, explain and diagnose compute alike at any
+// world size. Throws checkpoint::CheckpointError naming the file (also when the model's outputs do not fit the
+// stored config's task).
 LoadedModel load_model(const std::filesystem::path& checkpoint);
 
 // Reads an IDX images file (with @p labels an IDX labels file, else labels are 0) or a CSV file (with

@@ -37,11 +37,7 @@ std::vector<double> sum_over_chunks(const RankLogits& local, std::size_t width, 
               std::span(local.labels).subspan(static_cast<std::size_t>(b), static_cast<std::size_t>(e - b)), sums);
     mine.insert(mine.end(), sums.begin(), sums.end());
   }
-  // Rank order is chunk order: each rank holds a contiguous run of chunks (train::evaluation_rows).
-  const std::vector<double> all = comm.allgatherv(std::span<const double>(mine));
-  std::vector<double> total(width, 0.0);
-  for (std::size_t i = 0; i < all.size(); ++i) total[i % width] += all[i];
-  return total;
+  return train::add_chunk_sums(mine, width, comm);
 }
 
 }  // namespace mpitrain::diagnose

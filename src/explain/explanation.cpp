@@ -60,12 +60,10 @@ Explanation explain_dataset(nn::Model& model, const data::Dataset& ds, const Tar
   out.gaps = comm.gatherv(std::span<const double>(gaps), 0);
   out.predictions = comm.gatherv(std::span<const std::int32_t>(predictions), 0);
   out.targets = comm.gatherv(std::span<const std::int32_t>(targets), 0);
-  const std::vector<double> all = comm.gatherv(std::span<const double>(chunk_sums), 0);
+  const std::vector<double> total = train::add_chunk_sums(chunk_sums, FeatureSums::flat_size(f, k), comm, 0);
   if (comm.rank() == 0) {
     out.sums = FeatureSums(f, k);
-    const std::size_t size = FeatureSums::flat_size(f, k);
-    for (std::size_t c = 0; c < all.size() / size; ++c)
-      out.sums.add(std::span<const double>(all).subspan(c * size, size));
+    out.sums.add(total);
   }
   return out;
 }

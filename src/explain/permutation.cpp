@@ -101,12 +101,7 @@ PermutationResult permutation_importance(const base::RowMatrix& features, const 
       }
     }
   }
-  // Ranks hold contiguous runs of chunks in rank order: the gathered blocks are in chunk order.
-  const std::vector<double> all = comm.allgatherv(std::span<const double>(local));
-  std::vector<double> totals(per_chunk, 0.0);
-  for (std::size_t c = 0; c < all.size() / per_chunk; ++c) {
-    for (std::size_t q = 0; q < per_chunk; ++q) totals[q] += all[c * per_chunk + q];
-  }
+  const std::vector<double> totals = train::add_chunk_sums(local, per_chunk, comm);
   PermutationResult result;
   result.repeats = repeats;
   const double samples = static_cast<double>(std::max<std::int64_t>(n, 1));

@@ -32,6 +32,21 @@ double EvaluationResult::recall(int k) const {
   return actual == 0 ? 0.0 : static_cast<double>(confusion[static_cast<std::size_t>(k * classes + k)]) / actual;
 }
 
+std::vector<double> add_chunk_sums(std::span<const double> mine, std::size_t width, const dist::Communicator& comm,
+                                   int root) {
+  if (width == 0 || mine.size() % width != 0) {
+    throw std::invalid_argument("add_chunk_sums: " + std::to_string(mine.size()) + " values are not chunks of " +
+                                std::to_string(width));
+  }
+  const std::vector<double> all = root < 0 ? comm.allgatherv(mine) : comm.gatherv(mine, root);
+  if (root >= 0 && comm.rank() != root) return {};
+  std::vector<double> total(width, 0.0);
+  for (std::size_t c = 0; c < all.size() / width; ++c) {
+    for (std::size_t i = 0; i < width; ++i) total[i] += all[c * width + i];
+  }
+  return total;
+}
+
 EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Dataset& ds,
                           const dist::Communicator& comm) {
   const int k = task.classes();
@@ -52,10 +67,7 @@ EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Da
     task.predict(logits, chunk_predicted);
     nn::add_confusion(labels, chunk_predicted, k, result.confusion);
   }
-  // Chunk sums in chunk order: the same additions at every world size.
-  const std::vector<double> all = comm.allgatherv(std::span<const double>(chunk_losses));
-  double loss = 0.0;
-  for (double l : all) loss += l;
+  const double loss = add_chunk_sums(chunk_losses, 1, comm)[0];
   comm.allreduce(std::span<std::int64_t>(result.confusion), dist::ReduceOp::sum);
   std::int64_t correct = 0;
   for (int c = 0; c < k; ++c) correct += result.confusion[static_cast<std::size_t>(c * k + c)];

@@ -133,6 +133,28 @@ TEST_F(EvaluationTest, EmptySetGivesZeros) {
 
 // Rows: true class; columns: predicted.  [[5, 1, 0], [2, 3, 0], [0, 0, 0]]: class 0 predicted 7 times,
 // 5 right; class 1 predicted 4 times, 3 right; class 2 neither occurs nor is predicted.
+// Each rank's chunks (evaluation_rows over 1000 rows: 4 chunks) hold sums that cannot be added in another order
+// without rounding differently; the total equals the serial sum over chunks in chunk order, bit for bit, on
+// every rank, and at root only with a root.
+TEST(AddChunkSumsTest, EqualsTheSerialSumInChunkOrder) {
+  const dist::Communicator& comm = *world;
+  const std::int64_t rows = 1000, chunks = (rows + evaluation_chunk_rows - 1) / evaluation_chunk_rows;
+  const auto value = [](std::int64_t c, std::size_t i) { return std::pow(10.0, double((c * 7 + i * 3) % 17) - 8.0) / 3.0; };
+  std::vector<double> serial(2, 0.0);
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    for (std::size_t i = 0; i < 2; ++i) serial[i] += value(c, i);
+  }
+  const base::Range mine = evaluation_rows(rows, comm);
+  std::vector<double> local;
+  for (std::int64_t b = mine.begin; b < mine.end; b += evaluation_chunk_rows) {
+    for (std::size_t i = 0; i < 2; ++i) local.push_back(value(b / evaluation_chunk_rows, i));
+  }
+  EXPECT_EQ(add_chunk_sums(local, 2, comm), serial);
+  const std::vector<double> at_root = add_chunk_sums(local, 2, comm, 0);
+  EXPECT_EQ(at_root, comm.rank() == 0 ? serial : std::vector<double>());
+  EXPECT_THROW((void)add_chunk_sums(std::vector<double>(3), 2, comm), std::invalid_argument);
+}
+
 TEST(EvaluationResultTest, PrecisionAndRecallByHand) {
   EvaluationResult r;
   r.classes = 3;

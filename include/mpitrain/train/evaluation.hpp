@@ -4,10 +4,13 @@
 /// a fixed size at fixed global positions, each rank computes whole chunks (a contiguous run of them), and
 /// per-chunk sums are combined in chunk order. Every chunk is computed with the same shapes at any world
 /// size, so the counts (accuracy, confusion matrix, predicted classes) are identical for any number of
-/// ranks; the mean loss and probabilities were seen to differ in the last bits at 3 ranks (cause not yet
-/// found), so they are only claimed equal to float rounding.
+/// ranks; the mean loss and probabilities were seen to differ in the last bits at 3 ranks when each rank
+/// computed with the CPUs mpirun's binding left it (1 at 2 ranks on 2 cores, 2 at 3, so kernels chosen by
+/// thread count differed); the commands now run at the training run's train.threads (app's load_model),
+/// but only the counts are claimed identical, the rest equal to float rounding.
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "mpitrain/base/range.hpp"
@@ -25,6 +28,16 @@ inline constexpr std::int64_t evaluation_chunk_rows = 256;
 /// evaluation_chunk_rows at fixed global positions (data::split_range of the chunks over the ranks), so
 /// that concatenating every rank's per-chunk results in rank order gives them in chunk order.
 base::Range evaluation_rows(std::int64_t rows, const dist::Communicator& comm);
+
+/// Adds up per-chunk sums in chunk order, so that the result is the same, bit for bit, at any world size.
+/// @param mine this rank's chunks' sums, @p width values per chunk, back to back in chunk order (the
+///        chunks of evaluation_rows: every rank's in rank order are every chunk in chunk order).
+/// @param root the rank that gets the total (the others get an empty vector), or -1 for every rank.
+/// @return width values: Σ over chunks c, in order, of chunk c's values.
+/// @throws std::invalid_argument when mine.size() is not a multiple of @p width (width 0 included);
+///         dist::MpiError.
+std::vector<double> add_chunk_sums(std::span<const double> mine, std::size_t width, const dist::Communicator& comm,
+                                   int root = -1);
 
 /// Metrics of a labelled set.
 struct EvaluationResult {
