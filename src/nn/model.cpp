@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string_view>
 
@@ -16,6 +17,7 @@
 #include "mpitrain/nn/dropout.hpp"
 #include "mpitrain/nn/flatten.hpp"
 #include "mpitrain/nn/pooling.hpp"
+#include "mpitrain/nn/transformer_block.hpp"
 
 namespace mpitrain::nn {
 
@@ -45,6 +47,9 @@ std::unique_ptr<Layer> make_layer(const EmbeddingSpec& s, std::string name, cons
 }
 std::unique_ptr<Layer> make_layer(const TiedOutputSpec& s, std::string name, const Shape& input) {
   return std::make_unique<TiedOutput>(std::move(name), input, s.embedding + "/wte:0", s.vocabulary);
+}
+std::unique_ptr<Layer> make_layer(const TransformerBlockSpec& s, std::string name, const Shape& input) {
+  return std::make_unique<TransformerBlock>(std::move(name), input, s.heads, s.epsilon);
 }
 std::unique_ptr<Layer> make_layer(const Conv2DSpec& s, std::string name, const Shape& input) {
   return std::make_unique<Conv2D>(std::move(name), input, s);
@@ -89,15 +94,23 @@ Layers build_layers(const ModelSpec& spec) {
   if (spec.layers.empty()) throw std::invalid_argument("model spec: no layer");
   Layers out;
   std::map<std::string_view, int> seen;  // per Keras name: layers so far, for Keras-style names
+  std::set<std::string> names;           // the layers' names so far
   Shape shape = spec.input_shape;
   bool earlier_parameters = false;
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     try {
       auto layer = std::visit(
           [&](const auto& s) {
+            using Spec = std::decay_t<decltype(s)>;
             const int n = seen[keras_name(s)]++;
             std::string name(keras_name(s));
-            if (n > 0) name.append("_").append(std::to_string(n));
+            if constexpr (requires { Spec::dotted_index; }) {
+              name.append(".").append(std::to_string(n));
+            } else if (n > 0) {
+              name.append("_").append(std::to_string(n));
+            }
+            if (i < spec.names.size() && !spec.names[i].empty()) name = spec.names[i];
+            if (!names.insert(name).second) throw std::invalid_argument("two layers are named '" + name + "'");
             return make_layer(s, std::move(name), shape);
           },
           spec.layers[i]);

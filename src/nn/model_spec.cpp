@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -82,6 +83,21 @@ void write_fields(json& out, const EmbeddingSpec& s) {
 void write_fields(json& out, const TiedOutputSpec& s) {
   out["embedding"] = s.embedding;
   out["vocabulary"] = s.vocabulary;
+}
+
+void write_fields(json& out, const TransformerBlockSpec& s) {
+  out["heads"] = s.heads;
+  out["epsilon"] = s.epsilon;
+}
+
+TransformerBlockSpec read_fields(const json& in, std::type_identity<TransformerBlockSpec>, const Where& where) {
+  only_keys(in, {"type", "heads", "epsilon"}, where);
+  TransformerBlockSpec spec;
+  spec.heads = positive_integer(member(in, "heads", where), where.key("heads"));
+  if (in.contains("epsilon")) {
+    spec.epsilon = number_in(in.at("epsilon"), 0.0, std::numeric_limits<double>::infinity(), true, where.key("epsilon"));
+  }
+  return spec;
 }
 
 EmbeddingSpec read_fields(const json& in, std::type_identity<EmbeddingSpec>, const Where& where) {
@@ -261,14 +277,15 @@ ModelSpec mlp_spec(std::int64_t inputs, const std::vector<int>& hidden, Activati
 
 nlohmann::json to_json(const ModelSpec& spec) {
   json layers = json::array();
-  for (const LayerSpec& layer : spec.layers) {
+  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     std::visit(
         [&](const auto& s) {
           json out = {{"type", std::string(s.type)}};
+          if (i < spec.names.size() && !spec.names[i].empty()) out["name"] = spec.names[i];
           write_fields(out, s);
           layers.push_back(std::move(out));
         },
-        layer);
+        spec.layers[i]);
   }
   return json{{"input_shape", spec.input_shape}, {"layers", std::move(layers)}};
 }
@@ -291,7 +308,18 @@ ModelSpec model_spec_from_json(const nlohmann::json& in) {
     const Where at{top.text + ": layer " + std::to_string(i)};
     if (!layer.is_object()) at.fail("must be an object with a key 'type', got " + layer.dump());
     const std::string type = string_value(member(layer, "type", at), at.key("type"));
-    spec.layers.push_back(read_layer(layer, type, {at.text + " (" + type + ")"}));
+    const Where typed{at.text + " (" + type + ")"};
+    json fields = layer;  // the type's own keys, without the optional name every layer may have
+    spec.names.emplace_back();
+    if (layer.contains("name")) {
+      spec.names.back() = string_value(layer["name"], typed.key("name"));
+      if (spec.names.back().empty()) typed.key("name").fail("must not be empty");
+      fields.erase("name");
+    }
+    spec.layers.push_back(read_layer(fields, type, typed));
+  }
+  if (std::all_of(spec.names.begin(), spec.names.end(), [](const std::string& n) { return n.empty(); })) {
+    spec.names.clear();  // equal to a spec built in code without names
   }
   return spec;
 }

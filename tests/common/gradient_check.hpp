@@ -19,6 +19,7 @@
 #include "mpitrain/base/random.hpp"
 #include "mpitrain/base/tensor.hpp"
 #include "mpitrain/nn/layer.hpp"
+#include "mpitrain/nn/model.hpp"
 #include "mpitrain/nn/parameters.hpp"
 
 namespace mpitrain::test {
@@ -111,5 +112,23 @@ inline void check_layer_gradient(nn::Layer& layer, const LayerCheck& c = {}) {
 
 /// The same for a temporary: `check_layer_gradient(nn::Dense("dense", {4}, 3))`.
 inline void check_layer_gradient(nn::Layer&& layer, const LayerCheck& c = {}) { check_layer_gradient(layer, c); }
+
+/// Every parameter of @p model (already initialised and reserved for x's rows) against finite differences of
+/// sum(outputs ∘ R), R random from @p seed, with the model's inputs @p x (evaluation mode). The model's
+/// gradients are left holding the analytic gradient.
+inline void check_model_parameter_gradient(nn::Model& model, const base::RowMatrix& x, std::uint64_t seed,
+                                           double eps = 1e-3, double tol = 1e-2) {
+  const std::int64_t rows = x.rows();
+  const base::RowMatrix r = random_matrix(rows, model.output_size(), seed);
+  auto objective = [&] {
+    const auto y = model.forward(base::ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+    return static_cast<double>((y.array() * r.array()).sum());
+  };
+  (void)objective();
+  model.zero_gradients();
+  model.backward(base::ConstMatrixMap(r.data(), rows, r.cols()));
+  const std::vector<float> analytic(model.gradients().begin(), model.gradients().end());
+  expect_gradient(model.parameters(), analytic, objective, eps, tol);
+}
 
 }  // namespace mpitrain::test

@@ -83,7 +83,7 @@ TEST(ModelSpecJson, ErrorsNameTheLayerIndexAndKey) {
       {R"({"input_shape": [4], "layers": [{"units": 3}]})", "model spec: layer 0: missing key 'type'"},
       {R"({"input_shape": [4], "layers": [{"type": "conv3d"}]})",
        "model spec: layer 0 (conv3d): key 'type': unknown layer type 'conv3d' (expected dense, activation, dropout, "
-       "batch_norm, layer_norm, causal_self_attention, embedding, tied_output, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, flatten)"},
+       "batch_norm, layer_norm, causal_self_attention, embedding, tied_output, transformer_block, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, flatten)"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 3}, {"type": "dense", "units": -2}]})",
        "model spec: layer 1 (dense): key 'units': must be an integer in [1, 2^63), got -2"},
       {R"({"input_shape": [4], "layers": [{"type": "dense", "units": 2.5}]})",

@@ -12,7 +12,9 @@
 /// default 0.99; epsilon > 0, default 0.001; both optional, always written), `layer_norm` (epsilon > 0,
 /// default 1e-5, optional, always written), `causal_self_attention` (heads >= 1 dividing C; input (T, 3C)),
 /// `embedding` (vocabulary, dim >= 1; input (T) of token ids), `tied_output` (vocabulary; embedding, the tied
-/// embedding layer's name, default `embedding`); on images (image_specs.hpp)
+/// embedding layer's name, default `embedding`), `transformer_block` (heads >= 1 dividing C; epsilon > 0,
+/// default 1e-5, optional, always written; input (T, C)); every layer may have a `name` (unique; the prefix
+/// of its tensors' names); on images (image_specs.hpp)
 /// `conv2d`, `max_pool2d`, `avg_pool2d`, `global_avg_pool2d`, `flatten`. A key not listed is an error, so that a typo is not silently
 /// ignored. Adding a layer type is a local change: a spec struct with its `type` name, its JSON fields
 /// (model_spec.cpp), a Layer, and one line in build_model's factory (model.cpp).
@@ -91,15 +93,29 @@ struct TiedOutputSpec {
   bool operator==(const TiedOutputSpec&) const = default;
 };
 
+/// A GPT-2 Transformer block (nn::TransformerBlock): (T, C) to (T, C). Blocks are named `h.0`, `h.1`, ...
+/// (GPT-2's names) in model order.
+struct TransformerBlockSpec {
+  static constexpr std::string_view type = "transformer_block";  ///< JSON `type`.
+  static constexpr std::string_view keras_name = "h";            ///< The layer name's prefix (GPT-2's).
+  static constexpr bool dotted_index = true;  ///< Named h.0, h.1, ... (not h, h_1, ...).
+  std::int64_t heads = 0;                     ///< H (>= 1, divides C).
+  double epsilon = 1e-5;                      ///< Of its two LayerNorms, > 0.
+  bool operator==(const TransformerBlockSpec&) const = default;
+};
+
 /// One layer of a model.
 using LayerSpec = std::variant<DenseSpec, ActivationSpec, DropoutSpec, BatchNormSpec, LayerNormSpec,
-                               CausalSelfAttentionSpec, EmbeddingSpec, TiedOutputSpec,
+                               CausalSelfAttentionSpec, EmbeddingSpec, TiedOutputSpec, TransformerBlockSpec,
                                Conv2DSpec, MaxPool2DSpec, AvgPool2DSpec, GlobalAvgPool2DSpec, FlattenSpec>;
 
 /// A sequential model: the input shape of one sample and its layers in order.
 struct ModelSpec {
   std::vector<std::int64_t> input_shape;  ///< Per sample, channels last (e.g. {784} or {28, 28, 1}).
   std::vector<LayerSpec> layers;          ///< In forward order.
+  /// The layers' names given by the JSON key `name` (Keras's `name=`), by index; an empty or missing entry
+  /// means the default name (the type's prefix and a counter: dense, dense_1, ...; h.0, h.1 for blocks).
+  std::vector<std::string> names = {};
   bool operator==(const ModelSpec&) const = default;
 };
 
