@@ -9,6 +9,8 @@
 // Each measurement is repeated for at least --seconds and the median of 7 such rounds is kept
 // (median_time.hpp), which rejects the noise of a shared machine. --layers 0 times the step only (for a
 // profiler: the per-layer loops give every layer the same time, whatever its share of a step). --spec FILE.json times another model (the model.spec format).
+// --vocabulary V: the inputs are token ids in [0, V) and the loss is per token (the outputs of a sample are T
+// rows of V logits), for a language model such as configs/kjv_gpt.json ("tokens_per_second" is then printed).
 #include <Eigen/Core>
 
 #include <algorithm>
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   nn::Precision precision = nn::Precision::fp32;
   double seconds = 0.2;
   bool per_layer = true;
+  long vocabulary = 0;
   std::string spec_text = kIssue14Cnn;
   try {
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -53,6 +56,7 @@ int main(int argc, char** argv) {
       else if (key == "--precision") precision = nn::parse_precision(value);
       else if (key == "--seconds") seconds = std::stod(value);
       else if (key == "--layers") per_layer = value != "0";
+      else if (key == "--vocabulary") vocabulary = std::stol(value);
       else if (key == "--spec") {
         std::ifstream in(value);
         if (!in) throw std::invalid_argument("cannot read " + value);
@@ -79,14 +83,19 @@ int main(int argc, char** argv) {
     const std::int64_t inputs = model.input_size(), classes = model.output_size();
     base::SplitMix64 rng(2);
     base::RowMatrix x(batch, inputs);
-    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform_float();
-    std::vector<std::int32_t> labels(static_cast<std::size_t>(batch));
-    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(classes));
+    for (Eigen::Index i = 0; i < x.size(); ++i) {
+      x.data()[i] = vocabulary > 0 ? static_cast<float>(rng.next() % static_cast<std::uint64_t>(vocabulary)) : rng.uniform_float();
+    }
+    // A language model scores each of its T positions: (batch · T) rows of V logits.
+    const long loss_rows = vocabulary > 0 ? batch * classes / vocabulary : batch, width = vocabulary > 0 ? vocabulary : classes;
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(loss_rows));
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::int32_t>(i % static_cast<std::size_t>(width));
     base::RowMatrix grad(batch, classes);
     const nn::Context context = nn::Context::evaluation();
     const auto train_step = [&] {
       const auto logits = model.forward(base::ConstMatrixMap(x.data(), batch, inputs), context);
-      nn::softmax_cross_entropy(logits, labels, base::MatrixMap(grad.data(), batch, classes));
+      nn::softmax_cross_entropy(base::ConstMatrixMap(logits.data(), loss_rows, width), labels,
+                                base::MatrixMap(grad.data(), loss_rows, width));
       model.zero_gradients();
       model.backward(base::ConstMatrixMap(grad.data(), batch, classes));
     };
@@ -119,6 +128,7 @@ int main(int argc, char** argv) {
       dy = dx.rows() == batch ? dx : base::RowMatrix::Constant(batch, layer.inputs(), 0.01f);
     }
     const double flops = static_cast<double>(model.flops_per_sample()) * static_cast<double>(batch);
+    if (vocabulary > 0) std::printf("{\"tokens_per_second\": %.0f}\n", static_cast<double>(batch * inputs) / step);
     std::printf("{\"batch\": %ld, \"threads\": %d, \"precision\": \"%s\", \"flops_per_sample\": %lld, \"step_seconds\": %.6g, "
                 "\"step_gflops\": %.2f, \"samples_per_second\": %.0f, \"layers\": [%s]}\n",
                 batch, threads, nn::to_string(precision).c_str(), static_cast<long long>(model.flops_per_sample()), step,

@@ -84,6 +84,7 @@ class Schema {
     bind("train.epochs", c.train.epochs, "epochs");
     bind("train.batch_size", c.train.batch_size, "per-rank batch");
     bind("train.global_batch_size", c.train.global_batch_size, "global batch (overrides batch_size)");
+    bind("train.accumulate_steps", c.train.accumulate_steps, "micro-batches per optimizer step");
     bind("train.max_steps", c.train.max_steps, "stop after this many steps (0: no limit)");
     bind("train.seed", c.train.seed, "sampler seed");
     bind("train.log_every", c.train.log_every, "steps between metric lines");
@@ -399,6 +400,7 @@ void validate(const Config& c) {
   require(c.train.global_batch_size >= 0, "train.global_batch_size", c.train.global_batch_size,
           ">= 0 (0: batch_size × world size)");
   require(c.train.max_steps >= 0, "train.max_steps", c.train.max_steps, ">= 0");
+  require(c.train.accumulate_steps >= 1, "train.accumulate_steps", c.train.accumulate_steps, ">= 1");
   require(c.train.log_every >= 1, "train.log_every", c.train.log_every, ">= 1");
   require(c.train.threads >= 1, "train.threads", c.train.threads, ">= 1");
   require_one_of("train.precision", c.train.precision, {"fp32", "bf16"});

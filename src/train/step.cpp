@@ -1,5 +1,6 @@
 #include "mpitrain/train/step.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <limits>
@@ -18,10 +19,12 @@ Step::Step(const config::Config& config, nn::Model& model, const nn::Task& task,
     : model_(model), task_(task), seed_(config.train.seed), optimizer_(optimizer), reducer_(reducer), hook_(reducer),
       post_(model.registry(), {.l2 = optim::l2_coefficient(config.optim), .clip_grad_norm = config.train.clip_grad_norm}),
       schedule_(config.optim), comm_(comm), statistics_(comm), faults_(faults),
-      augmenter_(configured_augmentation(config, sample_shape), sample_shape, config.train.seed), x_(max_rows, model.input_size()),
-      grad_logits_(max_rows, model.output_size()),
+      augmenter_(configured_augmentation(config, sample_shape), sample_shape, config.train.seed),
+      micro_batches_(config.train.accumulate_steps),
+      micro_rows_((max_rows + micro_batches_ - 1) / micro_batches_), x_(max_rows, model.input_size()),
+      grad_logits_(micro_rows_, model.output_size()),
       labels_(static_cast<std::size_t>(max_rows * task.targets_per_sample())) {
-  model_.reserve(max_rows);
+  model_.reserve(micro_rows_);
 }
 
 StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler, std::int64_t step_in_epoch,
@@ -42,20 +45,35 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   }
   if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
 
-  clock.enter(StepPhase::forward);
-  // The slice's indices are global sample indices with data.shuffle = global; with local, rows of this
-  // rank's shard (whose results depend on the world size anyway). Batch statistics are over every rank.
-  auto logits = model_.forward(base::ConstMatrixMap(x_.data(), n, features),
-                               nn::Context::training(seed_, global_step, slice, &statistics_));
-  StepResult result;
-  result.sums = task_.loss(logits, std::span<const std::int32_t>(labels_.data(), slice.size()),
-                           base::MatrixMap(grad_logits_.data(), n, outputs));
-
-  clock.enter(StepPhase::backward);
+  // K micro-batches of up to micro_rows_ rows each (every rank runs K, some possibly empty, so that the
+  // collectives inside the forward pass, batch statistics, stay aligned); the gradients add up in the
+  // buffer, and the reducer takes them during the last micro-batch's backward only.
   auto grads = model_.gradients();
   model_.zero_gradients();  // backward adds
-  reducer_.begin(grads);    // the bucketed reducer starts each bucket's allreduce during backward
-  model_.backward(base::ConstMatrixMap(grad_logits_.data(), n, outputs), &hook_);
+  StepResult result;
+  const std::int64_t per_sample = task_.targets_per_sample();
+  for (std::int64_t m = 0; m < micro_batches_; ++m) {
+    const std::int64_t first = std::min(m * micro_rows_, n), rows = std::min(micro_rows_, n - first);
+    const bool last = m + 1 == micro_batches_;
+    clock.enter(StepPhase::forward);
+    // The slice's indices are global sample indices with data.shuffle = global; with local, rows of this
+    // rank's shard (whose results depend on the world size anyway). Batch statistics are over every rank.
+    const auto indices = slice.subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(rows));
+    auto logits = model_.forward(base::ConstMatrixMap(x_.data() + first * features, rows, features),
+                                 nn::Context::training(seed_, global_step, indices, &statistics_));
+    const nn::LossSums sums =
+        task_.loss(logits,
+                   std::span<const std::int32_t>(labels_.data() + first * per_sample,
+                                                 static_cast<std::size_t>(rows * per_sample)),
+                   base::MatrixMap(grad_logits_.data(), rows, outputs));
+    result.sums.loss += sums.loss;
+    result.sums.correct += sums.correct;
+    result.sums.count += sums.count;
+
+    clock.enter(StepPhase::backward);
+    if (last) reducer_.begin(grads);  // the bucketed reducer starts each bucket's allreduce during backward
+    model_.backward(base::ConstMatrixMap(grad_logits_.data(), rows, outputs), last ? &hook_ : nullptr);
+  }
   clock.enter(StepPhase::allreduce_wait);
   reducer_.finish();
 

@@ -109,9 +109,10 @@ class Trainer {
           const dist::Communicator& comm, std::filesystem::path run_dir, const guard::FaultPlan& faults)
       : config_(config), data_(data), comm_(comm), run_dir_(std::move(run_dir)), faults_(faults),
         rank_(comm.rank()), world_(comm.size()),
-        global_batch_(config.train.global_batch_size > 0
-                          ? config.train.global_batch_size
-                          : static_cast<std::int64_t>(config.train.batch_size) * world_),
+        global_batch_((config.train.global_batch_size > 0
+                           ? config.train.global_batch_size
+                           : static_cast<std::int64_t>(config.train.batch_size) * world_) *
+                      config.train.accumulate_steps),
         max_rows_((global_batch_ + world_ - 1) / world_),
         sampler_(make_sampler(config, data, comm, global_batch_)),
         model_(model),

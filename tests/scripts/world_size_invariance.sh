@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # 20 steps on the same global batch with 1, 2 and 3 ranks give the same parameters (within 1e-5
-# relative); param_checksum is the crc32 of the saved parameters; evaluation and prediction of one
+# relative), and so do 1 and 2 ranks accumulating 3 micro-batches per step (train.accumulate_steps); param_checksum is the crc32 of the saved parameters; evaluation and prediction of one
 # checkpoint are identical at every world size.
 source "$(dirname "$0")/common.sh" "$@"
 cfg="$REPO/configs/fashion_mnist.ini"
@@ -10,6 +10,16 @@ for np in 1 2 3; do
     || { cat "$WORK/train$np.log"; fail "training with $np ranks"; }
 done
 "$PYTHON" "$REPO/tests/python/world_size_params.py" "$WORK" 20 96 1 2 3 || fail "parameters differ across world sizes"
+# Gradient accumulation: 3 micro-batches of 32 samples per step on 1 rank, and of 16 per rank on 2 ranks, are
+# one step on the global batch of 96, as 3 ranks without accumulation.
+mkdir -p "$WORK/accumulate" && ln -s "$WORK/np3" "$WORK/accumulate/np3"
+for np in 1 2; do
+  run_np "$np" train --config "$cfg" --train.max_steps=20 --train.global_batch_size=32 --train.accumulate_steps=3 \
+    --checkpoint.dir="$WORK/accumulate/np$np" --log.progress=false > "$WORK/accumulate$np.log" 2>&1 \
+    || { cat "$WORK/accumulate$np.log"; fail "training with accumulation on $np ranks"; }
+done
+"$PYTHON" "$REPO/tests/python/world_size_params.py" "$WORK/accumulate" 20 96 3 1 2 \
+  || fail "accumulating 3 micro-batches differs from 3 ranks"
 ckpt="$WORK/np1/$(json_get "$WORK/np1/summary.json" checkpoint)"
 for np in 1 2 3; do
   run_np "$np" evaluate --checkpoint "$ckpt" --data "$FMNIST/t10k-images-idx3-ubyte.gz" \

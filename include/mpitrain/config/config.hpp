@@ -79,6 +79,9 @@ struct TrainConfig {
   int epochs = 10;                       ///< Passes over the training set (>= 1).
   int batch_size = 64;                   ///< Per-rank batch (the DDP convention); global = batch_size * world size.
   int global_batch_size = 0;             ///< If > 0, the global batch G, split across ranks; overrides batch_size.
+  /// Gradient accumulation: K micro-batches (each of batch_size rows per rank, or G split across ranks) per
+  /// optimizer step, one allreduce per step; the step's global batch is K times the micro-batches' (>= 1).
+  int accumulate_steps = 1;
   std::int64_t max_steps = 0;            ///< If > 0, stop after this many optimizer steps in total.
   std::uint64_t seed = 1;                ///< Seed of the sampler's per-epoch permutation.
   int log_every = 100;                   ///< Steps between metric lines (>= 1).

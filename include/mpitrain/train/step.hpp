@@ -1,8 +1,9 @@
 #pragma once
 /// @file step.hpp
 /// One data-parallel training step as one unit, run by the trainer and by the allocation test alike:
-/// gather this rank's slice of the global batch, forward (batch statistics summed over every rank) and loss,
-/// backward (which starts the reducer's allreduces), wait for the summed gradient, agree across ranks on stop
+/// gather this rank's slice of the global batch, then for each of its train.accumulate_steps micro-batches
+/// forward (batch statistics summed over every rank) and loss, and backward adding into the gradients (the
+/// last micro-batch's backward starts the reducer's allreduces: one reduction per step), wait for the summed gradient, agree across ranks on stop
 /// requests and non-finite values, then average over the global batch's sample count, add the L2 gradient,
 /// clip by global norm (optim::GradientPostProcessor), set the optimizer's rate to the schedule's rate of the
 /// global step, and apply the optimizer. A step that is not applied (a non-finite loss or gradient on any
@@ -48,8 +49,9 @@ class Step {
  public:
   /// @param config train.clip_grad_norm, optim.weight_decay (an L2 coefficient unless optim.name = adamw),
   /// the optim.schedule keys, train.seed (the forward pass's Context and the augmentation's draws) and
-  /// data.augment. @param task the loss and metrics of the model's outputs. @param max_rows the largest
-  /// slice of a global batch on one rank. @param sample_shape the training samples' shape (augmentation
+  /// data.augment, train.accumulate_steps (K). @param task the loss and metrics of the model's outputs.
+  /// @param max_rows the largest slice of a global batch on one rank (K micro-batches of ceil(max_rows / K)
+  /// rows: the model's work memory is sized for one micro-batch). @param sample_shape the training samples' shape (augmentation
   /// transforms images). The references must outlive the step.
   /// @throws config::ConfigError as configured_augmentation.
   Step(const config::Config& config, nn::Model& model, const nn::Task& task, optim::Optimizer& optimizer,
@@ -75,8 +77,10 @@ class Step {
   AllreduceBatchStatistics statistics_;  // a layer's batch statistics over every rank (synchronized BN)
   const guard::FaultPlan& faults_;
   data::Augmenter augmenter_;    // data.augment, drawn from (train.seed, epoch, global sample index)
+  std::int64_t micro_batches_;   // train.accumulate_steps: K micro-batches per optimizer step
+  std::int64_t micro_rows_;      // ceil(max_rows / K): the rows of one micro-batch
   data::RowMatrix x_;            // max_rows × model inputs: this rank's slice of the global batch
-  data::RowMatrix grad_logits_;  // max_rows × model outputs
+  data::RowMatrix grad_logits_;  // micro_rows_ × model outputs
   std::vector<std::int32_t> labels_;  // max_rows × the task's targets per sample
 };
 
