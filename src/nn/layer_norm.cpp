@@ -41,24 +41,28 @@ void LayerNorm::reserve(std::int64_t max_rows) {
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
 }
 
+namespace {
+using Row = Eigen::Map<Eigen::ArrayXf>;
+using ConstRow = Eigen::Map<const Eigen::ArrayXf>;
+}  // namespace
+
+// Per position in float, as PyTorch's CPU LayerNorm: Eigen's vectorised sums over the C values (their order
+// is fixed, so results do not depend on the batch or the world size).
 ConstMatrixMap LayerNorm::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
   const std::int64_t c = channels_;
+  const ConstRow gamma(gamma_, c), beta(beta_, c);
+  const auto inv_c = 1.0f / static_cast<float>(c);
   for (std::int64_t n = 0; n < rows_; ++n) {
     for (std::int64_t p = 0; p < positions_; ++p) {
-      const float* in = x.data() + n * inputs() + p * c;
-      double sum = 0.0, squares = 0.0;
-      for (std::int64_t k = 0; k < c; ++k) sum += in[k];
-      const double mean = sum / static_cast<double>(c);
-      for (std::int64_t k = 0; k < c; ++k) squares += (in[k] - mean) * (in[k] - mean);
-      const double inv_std = 1.0 / std::sqrt(squares / static_cast<double>(c) + epsilon_);
-      inv_std_(n, p) = static_cast<float>(inv_std);
-      float* hat = x_hat_.data() + n * inputs() + p * c;
-      float* out = y_.data() + n * outputs() + p * c;
-      for (std::int64_t k = 0; k < c; ++k) {
-        hat[k] = static_cast<float>((in[k] - mean) * inv_std);
-        out[k] = gamma_[k] * hat[k] + beta_[k];
-      }
+      const ConstRow in(x.data() + n * inputs() + p * c, c);
+      Row hat(x_hat_.data() + n * inputs() + p * c, c);
+      const float mean = in.sum() * inv_c;
+      hat = in - mean;
+      const float inv_std = 1.0f / std::sqrt(hat.square().sum() * inv_c + static_cast<float>(epsilon_));
+      inv_std_(n, p) = inv_std;
+      hat *= inv_std;
+      Row(y_.data() + n * outputs() + p * c, c) = gamma * hat + beta;
     }
   }
   return {y_.data(), rows_, outputs()};
@@ -66,28 +70,20 @@ ConstMatrixMap LayerNorm::forward(ConstMatrixMap x, const Context&) {
 
 ConstMatrixMap LayerNorm::backward(ConstMatrixMap dy) {
   const std::int64_t c = channels_;
+  const ConstRow gamma(gamma_, c);
+  Row gamma_grad(gamma_grad_, c), beta_grad(beta_grad_, c);
+  const auto inv_c = 1.0f / static_cast<float>(c);
   for (std::int64_t n = 0; n < rows_; ++n) {
     for (std::int64_t p = 0; p < positions_; ++p) {
-      const float* g = dy.data() + n * outputs() + p * c;
-      const float* hat = x_hat_.data() + n * inputs() + p * c;
-      double g_mean = 0.0, g_hat_mean = 0.0;
-      for (std::int64_t k = 0; parameter_gradient() && k < c; ++k) {
-        gamma_grad_[k] += g[k] * hat[k];
-        beta_grad_[k] += g[k];
-      }
-      for (std::int64_t k = 0; k < c; ++k) {
-        const double scaled = static_cast<double>(g[k]) * gamma_[k];
-        g_mean += scaled;
-        g_hat_mean += scaled * hat[k];
+      const ConstRow g(dy.data() + n * outputs() + p * c, c);
+      const ConstRow hat(x_hat_.data() + n * inputs() + p * c, c);
+      if (parameter_gradient()) {
+        gamma_grad += g * hat;
+        beta_grad += g;
       }
       if (!input_gradient()) continue;
-      g_mean /= static_cast<double>(c);
-      g_hat_mean /= static_cast<double>(c);
-      const double inv_std = inv_std_(n, p);
-      float* dx = dx_.data() + n * inputs() + p * c;
-      for (std::int64_t k = 0; k < c; ++k) {
-        dx[k] = static_cast<float>((static_cast<double>(g[k]) * gamma_[k] - g_mean - hat[k] * g_hat_mean) * inv_std);
-      }
+      const float g_mean = (g * gamma).sum() * inv_c, g_hat_mean = (g * gamma * hat).sum() * inv_c;
+      Row(dx_.data() + n * inputs() + p * c, c) = (g * gamma - g_mean - hat * g_hat_mean) * inv_std_(n, p);
     }
   }
   return {dx_.data(), input_gradient() ? rows_ : 0, inputs()};
