@@ -57,17 +57,17 @@ ConstMatrixMap CausalSelfAttention::forward(ConstMatrixMap x, const Context&) {
       const Strided k(sample + c + h * d, t, d, Eigen::OuterStride<>(3 * c));
       const Strided v(sample + 2 * c + h * d, t, d, Eigen::OuterStride<>(3 * c));
       MatrixMap p(probabilities_.data() + (n * heads_ + h) * t * t, t, t);
-      p.noalias() = q * k.transpose();
-      for (std::int64_t i = 0; i < t; ++i) {  // the causal softmax of row i over columns 0..i
-        float top = -std::numeric_limits<float>::infinity();
-        for (std::int64_t j = 0; j <= i; ++j) top = std::max(top, p(i, j) * scale);
-        float sum = 0.0f;
-        for (std::int64_t j = 0; j <= i; ++j) sum += (p(i, j) = std::exp(p(i, j) * scale - top));
-        for (std::int64_t j = 0; j <= i; ++j) p(i, j) /= sum;
-        for (std::int64_t j = i + 1; j < t; ++j) p(i, j) = 0.0f;
+      // Only the causal (lower) triangle of S = q·kᵀ is computed, and y = P·v reads only it.
+      p.triangularView<Eigen::StrictlyUpper>().setZero();
+      p.triangularView<Eigen::Lower>() = q * k.transpose();
+      for (std::int64_t i = 0; i < t; ++i) {  // the causal softmax of row i over columns 0..i (vectorised exp)
+        auto row = p.row(i).head(i + 1).array();
+        const float top = row.maxCoeff();
+        row = ((row - top) * scale).exp();
+        row /= row.sum();
       }
       StridedOut y(y_.data() + n * outputs() + h * d, t, d, Eigen::OuterStride<>(c));
-      y.noalias() = p * v;
+      y.noalias() = p.triangularView<Eigen::Lower>() * v;
     }
   }
   return {y_.data(), rows_, outputs()};
@@ -89,12 +89,15 @@ ConstMatrixMap CausalSelfAttention::backward(ConstMatrixMap dy) {
       StridedOut dq(grad + h * d, t, d, Eigen::OuterStride<>(3 * c));
       StridedOut dk(grad + c + h * d, t, d, Eigen::OuterStride<>(3 * c));
       StridedOut dv(grad + 2 * c + h * d, t, d, Eigen::OuterStride<>(3 * c));
+      // Full products (P and dS are zero above the diagonal): faster here than Eigen's triangular ones.
       dv.noalias() = p.transpose() * g;
       dp_.noalias() = g * v.transpose();
       for (std::int64_t i = 0; i < t; ++i) {  // dS = P ∘ (dP − rowsum(dP ∘ P)), times the scale of S
-        float dot = 0.0f;
-        for (std::int64_t j = 0; j <= i; ++j) dot += dp_(i, j) * p(i, j);
-        for (std::int64_t j = 0; j < t; ++j) dp_(i, j) = p(i, j) * (dp_(i, j) - dot) * scale;
+        auto dp_row = dp_.row(i).head(i + 1).array();
+        const auto p_row = p.row(i).head(i + 1).array();
+        const float dot = (dp_row * p_row).sum();
+        dp_row = p_row * (dp_row - dot) * scale;
+        dp_.row(i).tail(t - i - 1).setZero();
       }
       dq.noalias() = dp_ * k;
       dk.noalias() = dp_.transpose() * q;
