@@ -41,4 +41,6 @@ std::uint64_t keyed_seed(std::initializer_list<std::uint64_t> keys) {
 
 float SplitMix64::uniform_float() { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
 
+double SplitMix64::uniform_double() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
 }  // namespace mpitrain::base

@@ -18,8 +18,8 @@ constexpr std::uint64_t smoothgrad_key = 0x536d6f6f74684772;  // "SmoothGr": kee
 
 // A standard normal draw from two 53-bit uniforms (Box–Muller; u1 in (0, 1] so that its log is finite).
 double normal(base::SplitMix64& rng) {
-  const double u1 = 1.0 - static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
-  const double u2 = static_cast<double>(rng.next() >> 11) * 0x1.0p-53;
+  const double u1 = 1.0 - rng.uniform_double();
+  const double u2 = rng.uniform_double();
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
 }
 

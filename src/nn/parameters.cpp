@@ -23,13 +23,6 @@ std::string to_string(const InitRule& rule) {
   return "?";
 }
 
-namespace {
-
-// A uniform double in [0, 1) with 53 random bits.
-double uniform53(base::SplitMix64& rng) { return static_cast<double>(rng.next() >> 11) * 0x1.0p-53; }
-
-}  // namespace
-
 void initialize(std::span<float> values, const InitRule& rule, base::SplitMix64& rng) {
   switch (rule.kind) {
     case InitRule::Kind::zeros: std::fill(values.begin(), values.end(), 0.0f); return;
@@ -42,8 +35,8 @@ void initialize(std::span<float> values, const InitRule& rule, base::SplitMix64&
     case InitRule::Kind::normal:
       // Box–Muller (Box and Muller, Ann. Math. Statist. 1958): two normals from two uniforms.
       for (std::size_t i = 0; i < values.size(); i += 2) {
-        const double r = std::sqrt(-2.0 * std::log1p(-uniform53(rng)));  // 1 - u in (0, 1]
-        const double angle = 2.0 * std::numbers::pi * uniform53(rng);
+        const double r = std::sqrt(-2.0 * std::log1p(-rng.uniform_double()));  // 1 - u in (0, 1]
+        const double angle = 2.0 * std::numbers::pi * rng.uniform_double();
         values[i] = static_cast<float>(rule.stddev * r * std::cos(angle));
         if (i + 1 < values.size()) values[i + 1] = static_cast<float>(rule.stddev * r * std::sin(angle));
       }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <numeric>
@@ -59,6 +60,17 @@ TEST(SplitMix64, UniformFloatUsesTheTop24Bits) {
     ASSERT_GE(u, 0.0f);
     ASSERT_LT(u, 1.0f);
     EXPECT_EQ(u, static_cast<float>(static_cast<double>(b.next() >> 40) / 16777216.0));
+  }
+}
+
+TEST(SplitMix64, UniformDoubleUsesTheTop53Bits) {
+  SplitMix64 a(5);
+  SplitMix64 b(5);
+  for (int i = 0; i < 1000; ++i) {
+    const double u = a.uniform_double();
+    ASSERT_GE(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    EXPECT_EQ(u, std::ldexp(static_cast<double>(b.next() >> 11), -53));
   }
 }
 

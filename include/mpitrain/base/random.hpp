@@ -26,6 +26,8 @@ class SplitMix64 {
   std::uint64_t below(std::uint64_t bound);
   /// Uniform float in [0, 1) with 24 random bits: (next() >> 40) · 2^-24.
   float uniform_float();
+  /// Uniform double in [0, 1) with 53 random bits: (next() >> 11) · 2^-53.
+  double uniform_double();
 
  private:
   std::uint64_t state_;
