@@ -17,6 +17,7 @@ int predict_command(const std::vector<std::string>& args, const dist::Communicat
 int evaluate_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 int diagnose_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 int explain_command(const std::vector<std::string>& args, const dist::Communicator& comm);
+int generate_command(const std::vector<std::string>& args, const dist::Communicator& comm);
 
 /// Runs @p fn under dist::run_agreed; on failure logs the agreed message once (rank 0) and returns
 /// @p code on every rank, else returns 0.

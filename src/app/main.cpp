@@ -17,6 +17,7 @@ constexpr const char* usage =
     "  evaluate  --checkpoint FILE --data FILE [--labels FILE]      loss, accuracy, confusion matrix\n"
     "  diagnose  --checkpoint FILE --data FILE --output DIR        calibration, per-class metrics, pruning\n"
     "  explain   --checkpoint FILE --data FILE --method M --output DIR   attributions, feature importance\n"
+    "  generate  --checkpoint FILE --prompt TEXT --tokens N [...]   bytes sampled from a language model\n"
     "Run 'mpitrain <command> --help' for a command's options.\n";
 }  // namespace
 
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
         code = app::diagnose_command(args, comm);
       } else if (command == "explain") {
         code = app::explain_command(args, comm);
+      } else if (command == "generate") {
+        code = app::generate_command(args, comm);
       } else if (command == "--help" || command == "-h" || command == "help") {
         if (comm.rank() == 0) std::fputs(usage, stdout);
         code = base::exit_ok;

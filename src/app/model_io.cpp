@@ -8,18 +8,23 @@
 namespace mpitrain::app {
 
 LoadedModel load_model(const std::filesystem::path& checkpoint) {
-  checkpoint::Checkpoint c = checkpoint::read_checkpoint(checkpoint);
-  LoadedModel out;
-  out.config = config::parse_config_text(c.info.config_ini, "config stored in " + checkpoint.string());
-  out.model.emplace(c.model);  // read_checkpoint checked the spec and the tensors against it
-  std::ranges::copy(c.parameters, out.model->parameters().begin());
-  std::ranges::copy(c.buffers, out.model->buffers().begin());
+  LoadedModel out = load_network(checkpoint);
   out.task = std::make_unique<nn::ClassificationTask>(out.config.model.classes);
   try {
     out.task->check_output_shape(out.model->output_shape());
   } catch (const std::invalid_argument& e) {
     throw checkpoint::CheckpointError(checkpoint.string() + ": " + e.what());
   }
+  return out;
+}
+
+LoadedModel load_network(const std::filesystem::path& checkpoint) {
+  checkpoint::Checkpoint c = checkpoint::read_checkpoint(checkpoint);
+  LoadedModel out;
+  out.config = config::parse_config_text(c.info.config_ini, "config stored in " + checkpoint.string());
+  out.model.emplace(c.model);  // read_checkpoint checked the spec and the tensors against it
+  std::ranges::copy(c.parameters, out.model->parameters().begin());
+  std::ranges::copy(c.buffers, out.model->buffers().begin());
   out.scaler = data::Scaler(c.info.scaler_method, out.config.data.scale_divisor);
   out.scaler.set(c.info.scaler_shift, c.info.scaler_scale);
   out.info = std::move(c.info);

@@ -29,6 +29,10 @@ struct LoadedModel {
 // stored config's task).
 LoadedModel load_model(const std::filesystem::path& checkpoint);
 
+// load_model without the task (task stays null) and its check: for generate, whose language model is no
+// classifier. Throws checkpoint::CheckpointError naming the file.
+LoadedModel load_network(const std::filesystem::path& checkpoint);
+
 // Reads an IDX images file (with @p labels an IDX labels file, else labels are 0) or a CSV file (with
 // the training config's label column when @p need_labels or when the file has it), checks it against the
 // model's input width and scales it. Throws data::DataError naming the file.
