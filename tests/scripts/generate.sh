@@ -3,7 +3,8 @@
 # set by CTest) with random weights:
 # - the same seed gives the same bytes (twice at 1 rank, and at 2 ranks), another seed other bytes; only rank 0
 #   writes to stdout, exactly --tokens bytes;
-# - greedy (--temperature 0) and --top-k 1 agree whatever the seed;
+# - greedy (--temperature 0) and --top-k 1 agree whatever the seed; the GPT of configs/kjv_gpt.json alike at
+#   1 and 2 ranks;
 # - bad input (--context > T, a negative temperature, --top-k > V, a classification checkpoint, no --tokens)
 #   fails with a non-zero exit on every rank and a message naming the option and the values.
 source "$(dirname "$0")/common.sh" "$@"
@@ -35,6 +36,16 @@ generate 1 --tokens 60 --top-k 1 --seed 9 --context 8 --prompt "the beginning" >
 generate 1 --tokens 60 --temperature 0 --context 8 --prompt "the beginning" > "$WORK/greedy8.bin" 2> /dev/null || fail "greedy, context 8"
 cmp "$WORK/top1.bin" "$WORK/greedy8.bin" || fail "--top-k 1 differs from --temperature 0"
 pass "greedy and top-k 1 agree"
+
+# The GPT of configs/kjv_gpt.json (4 blocks, T = 64) at its initialisation: 1 and 2 ranks alike.
+"$LM_CHECKPOINT" --spec "$REPO/configs/kjv_gpt.json" --output "$WORK/gpt.h5" --seed 3 || fail "lm_checkpoint (GPT)"
+for np in 1 2; do
+  run_np $np generate --checkpoint "$WORK/gpt.h5" --prompt "And God said" --tokens 100 --top-k 40 --seed 2 \
+    > "$WORK/gpt$np.bin" 2> "$WORK/gpt$np.log" || { cat "$WORK/gpt$np.log"; fail "GPT at $np ranks"; }
+done
+[[ $(stat -c %s "$WORK/gpt1.bin") -eq 100 ]] || fail "GPT: not 100 bytes"
+cmp "$WORK/gpt1.bin" "$WORK/gpt2.bin" || fail "GPT: 2 ranks gave other bytes than 1"
+pass "the kjv_gpt.json GPT generates the same bytes at 1 and 2 ranks"
 
 # bad NP CODE PATTERN ARGS...: generate fails with CODE on NP ranks, its message matching PATTERN.
 bad() {
