@@ -74,6 +74,7 @@ int generate_command(const std::vector<std::string>& args, const dist::Communica
         loaded = load_network(path);
         try {
           shape = nn::language_model_shape(*loaded.model);
+          nn::check_generation_options({}, shape);  // the defaults fit any byte-level model: V = 256 here
         } catch (const std::invalid_argument& e) {
           throw std::invalid_argument("generate: " + path + ": " + e.what());
         }

@@ -5,7 +5,8 @@
 #   writes to stdout, exactly --tokens bytes;
 # - greedy (--temperature 0) and --top-k 1 agree whatever the seed; the GPT of configs/kjv_gpt.json alike at
 #   1 and 2 ranks;
-# - bad input (--context > T, a negative temperature, --top-k > V, a classification checkpoint, no --tokens)
+# - bad input (--context > T, a negative temperature, --top-k > V, a classification checkpoint, 16 logits
+#   instead of 256, no --tokens)
 #   fails with a non-zero exit on every rank and a message naming the option and the values.
 source "$(dirname "$0")/common.sh" "$@"
 : "${LM_CHECKPOINT:?set by CTest: the lm_checkpoint test helper}"
@@ -17,8 +18,11 @@ cat > "$WORK/lm.json" <<'JSON'
   {"type": "dense", "units": 32}, {"type": "tied_output", "vocabulary": 256}]}
 JSON
 echo '{"input_shape": [784], "layers": [{"type": "dense", "units": 10}]}' > "$WORK/mlp.json"
+echo '{"input_shape": [4], "layers": [{"type": "embedding", "vocabulary": 16, "dim": 4},
+  {"type": "tied_output", "vocabulary": 16}]}' > "$WORK/v16.json"
 "$LM_CHECKPOINT" --spec "$WORK/lm.json" --output "$WORK/lm.h5" --seed 7 --scale 5 || fail "lm_checkpoint"
 "$LM_CHECKPOINT" --spec "$WORK/mlp.json" --output "$WORK/mlp.h5" || fail "lm_checkpoint (MLP)"
+"$LM_CHECKPOINT" --spec "$WORK/v16.json" --output "$WORK/v16.h5" || fail "lm_checkpoint (V = 16)"
 generate() { run_np "$1" generate --checkpoint "$WORK/lm.h5" "${@:2}"; }
 
 generate 1 --prompt "In the beginning" --tokens 200 --seed 5 > "$WORK/a1.bin" 2> "$WORK/a1.log" || { cat "$WORK/a1.log"; fail "generate at 1 rank"; }
@@ -59,6 +63,8 @@ bad 2 2 "temperature -0.5 must be a finite number >= 0" --checkpoint "$WORK/lm.h
 bad 1 2 "top-k 257 is outside \[0, 256\]" --checkpoint "$WORK/lm.h5" --tokens 5 --top-k 257
 bad 2 1 "mlp.h5: the model maps (784) to (10) per sample, not (T) token ids to (T, V) logits" \
   --checkpoint "$WORK/mlp.h5" --tokens 5
+bad 2 1 "v16.h5: the model's logits are (T, V) = (4, 16): generation needs byte logits, V = 256" \
+  --checkpoint "$WORK/v16.h5" --tokens 5
 bad 2 2 "generate: --tokens is required" --checkpoint "$WORK/lm.h5"
 bad 2 1 "missing.h5" --checkpoint "$WORK/missing.h5" --tokens 5
 pass "bad input named, non-zero exit, nothing on stdout"
