@@ -1,13 +1,18 @@
-// `mpitrain evaluate --checkpoint FILE --data FILE [--labels FILE] [--output FILE.json]`
+// `mpitrain evaluate --checkpoint FILE --data FILE [--labels FILE] [--output FILE.json]`; on a language model's
+// checkpoint, --data is a text file.
 #include <spdlog/spdlog.h>
 
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <memory>
+#include <optional>
 
 #include "app/commands.hpp"
 #include "app/model_io.hpp"
 #include "mpitrain/config/config.hpp"
+#include "mpitrain/data/mapped_file.hpp"
+#include "mpitrain/data/text_windows.hpp"
 #include "mpitrain/train/evaluation.hpp"
 #include "mpitrain/telemetry/metrics.hpp"
 
@@ -39,6 +44,21 @@ void print_report(const train::EvaluationResult& r) {
   std::fflush(stdout);
 }
 
+// A language model on a text: every window at offset 0.
+void print_text_report(const train::EvaluationResult& r, const data::TextWindows& windows) {
+  std::printf("tokens %lld  windows %lld  loss/token %.6f  bits/byte %.6f  perplexity %.6f  accuracy %.6f\n",
+              static_cast<long long>(r.count), static_cast<long long>(windows.count()), r.loss,
+              nn::bits_per_byte(r.loss), nn::perplexity(r.loss), r.accuracy);
+  std::fflush(stdout);
+}
+
+nlohmann::json text_report_json(const train::EvaluationResult& r, const data::TextWindows& windows) {
+  return {{"tokens", r.count},         {"windows", windows.count()},
+          {"context", windows.context()}, {"loss", r.loss},
+          {"bits_per_byte", nn::bits_per_byte(r.loss)}, {"perplexity", nn::perplexity(r.loss)},
+          {"accuracy", r.accuracy}};
+}
+
 nlohmann::json report_json(const train::EvaluationResult& r) {
   nlohmann::json j = {{"samples", r.count}, {"loss", r.loss}, {"accuracy", r.accuracy}};
   for (int k = 0; k < r.classes; ++k) {
@@ -58,15 +78,18 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
   po::options_description desc(
       "usage: mpirun -np N mpitrain evaluate --checkpoint FILE --data FILE [--labels FILE] [--output FILE.json]\n\n"
       "Loss, accuracy, per-class precision and recall and the confusion matrix of a checkpoint on a\n"
-      "labelled set: a CSV with the training run's label column, or IDX images with --labels. The\n"
+      "labelled set: a CSV with the training run's label column, or IDX images with --labels. On a\n"
+      "language model's checkpoint (data.format = text), --data is a text file: loss per token, bits per\n"
+      "byte, perplexity and token accuracy over every window of the model's context at offset 0. The\n"
       "result is identical at any world size.\n\noptions");
   desc.add_options()("help,h", "this help")("checkpoint", po::value<std::string>(), "checkpoint .h5")(
-      "data", po::value<std::string>(), "CSV file, or IDX images file")(
+      "data", po::value<std::string>(), "CSV file, IDX images file, or text file (language model)")(
       "labels", po::value<std::string>()->default_value(""), "IDX labels file (with IDX images)")(
       "output", po::value<std::string>()->default_value(""), "also write the report as JSON here");
   po::variables_map vm;
   LoadedModel loaded;
   data::Dataset ds;
+  std::optional<data::TextWindows> text;  // a language model's data
   if (const auto done = parse_command_line("evaluate", args, desc, {"checkpoint", "data"}, vm, comm)) {
     return *done;
   }
@@ -75,15 +98,30 @@ int evaluate_command(const std::vector<std::string>& args, const dist::Communica
   }
   const int code = agreed(comm, base::exit_error, [&] {
     loaded = load_model(vm["checkpoint"].as<std::string>());
-    ds = load_inputs(loaded, vm["data"].as<std::string>(), vm["labels"].as<std::string>(), true);
+    const std::string path = vm["data"].as<std::string>();
+    if (loaded.config.data.format != "text") {
+      ds = load_inputs(loaded, path, vm["labels"].as<std::string>(), true);
+      return;
+    }
+    if (!vm["labels"].as<std::string>().empty()) {
+      throw data::DataError("--labels: a language model's text (" + path + ") is its own labels; leave it out");
+    }
+    auto file = std::make_shared<const data::MappedFile>(path);
+    const std::size_t size = file->size();
+    text.emplace(std::move(file), 0, size, loaded.model->input_shape()[0], data::WindowLayout::evaluation, path);
   });
   if (code != base::exit_ok) return code;
-  const train::EvaluationResult result = train::evaluate(*loaded.model, *loaded.task, ds, comm);
+  const train::EvaluationResult result = text ? train::evaluate(*loaded.model, *loaded.task, *text, comm)
+                                              : train::evaluate(*loaded.model, *loaded.task, ds, comm);
   return agreed(comm, base::exit_error, [&] {
     if (comm.rank() != 0) return;
-    print_report(result);
+    if (text) {
+      print_text_report(result, *text);
+    } else {
+      print_report(result);
+    }
     const std::string out = vm["output"].as<std::string>();
-    if (!out.empty()) telemetry::write_json_file(out, report_json(result));
+    if (!out.empty()) telemetry::write_json_file(out, text ? text_report_json(result, *text) : report_json(result));
   });
 }
 

@@ -4,14 +4,14 @@
 #include "mpitrain/data/idx_reader.hpp"
 #include "mpitrain/nn/matmul.hpp"
 #include "mpitrain/checkpoint/checkpoint.hpp"
+#include "mpitrain/train/model_setup.hpp"
 
 namespace mpitrain::app {
 
 LoadedModel load_model(const std::filesystem::path& checkpoint) {
   LoadedModel out = load_network(checkpoint);
-  out.task = std::make_unique<nn::ClassificationTask>(out.config.model.classes);
   try {
-    out.task->check_output_shape(out.model->output_shape());
+    out.task = train::configured_task(out.config, *out.model);  // the stored config's data.format says which
   } catch (const std::invalid_argument& e) {
     throw checkpoint::CheckpointError(checkpoint.string() + ": " + e.what());
   }
@@ -36,6 +36,10 @@ LoadedModel load_network(const std::filesystem::path& checkpoint) {
 
 data::Dataset load_inputs(const LoadedModel& loaded, const std::filesystem::path& input,
                           const std::filesystem::path& labels, bool need_labels) {
+  if (loaded.config.data.format == "text") {
+    throw data::DataError(input.string() + ": the checkpoint holds a language model (data.format = text); this "
+                          "command reads classification data (IDX or CSV): use `evaluate` on a text file");
+  }
   const int classes = loaded.task->classes();
   const std::int64_t inputs = loaded.model->input_size();
   data::Dataset ds;

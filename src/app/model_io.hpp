@@ -17,7 +17,7 @@ namespace mpitrain::app {
 
 struct LoadedModel {
   std::optional<nn::Model> model;    // built from the checkpoint's spec, with its parameters
-  std::unique_ptr<nn::Task> task;    // the training run's task (classification into model.classes)
+  std::unique_ptr<nn::Task> task;    // the training run's task (train::configured_task)
   data::Scaler scaler{"none", 1.0};
   config::Config config;  // the training run's config
   checkpoint::CheckpointInfo info;  // everything else the checkpoint holds (lineage, scaler, ...)
@@ -35,7 +35,8 @@ LoadedModel load_network(const std::filesystem::path& checkpoint);
 
 // Reads an IDX images file (with @p labels an IDX labels file, else labels are 0) or a CSV file (with
 // the training config's label column when @p need_labels or when the file has it), checks it against the
-// model's input width and scales it. Throws data::DataError naming the file.
+// model's input width and scales it. Throws data::DataError naming the file (also for a language model's
+// checkpoint, whose data is text).
 data::Dataset load_inputs(const LoadedModel& loaded, const std::filesystem::path& input,
                           const std::filesystem::path& labels, bool need_labels);
 

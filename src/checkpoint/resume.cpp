@@ -36,7 +36,8 @@ std::string trajectory_config(const config::Config& c, std::int64_t global_batch
     const auto eq = line.find(" = ");
     if (eq == std::string::npos) continue;
     const std::string key = section + "." + line.substr(0, eq);
-    if (shapes(key) && key != "data.test_images" && key != "data.test_labels" && key != "data.test_csv") {
+    if (shapes(key) && key != "data.test_images" && key != "data.test_labels" && key != "data.test_csv" &&
+        key != "data.validation_text") {  // held-out sets do not shape the training
       keys[key] = line.substr(eq + 3);
     }
   }

@@ -47,13 +47,15 @@ void check_ini_representable(const std::string& key, const std::string& value) {
 class Schema {
  public:
   explicit Schema(Config& c) : desc_("mpitrain configuration") {
-    bind("data.format", c.data.format, "idx or csv");
+    bind("data.format", c.data.format, "idx, csv or text");
     bind("data.train_images", c.data.train_images, "IDX images of the training set");
     bind("data.train_labels", c.data.train_labels, "IDX labels of the training set");
     bind("data.test_images", c.data.test_images, "IDX images of the test set");
     bind("data.test_labels", c.data.test_labels, "IDX labels of the test set");
     bind("data.train_csv", c.data.train_csv, "CSV of the training set");
     bind("data.test_csv", c.data.test_csv, "CSV of the test set");
+    bind("data.train_text", c.data.train_text, "text file of the training set (format = text)");
+    bind("data.validation_text", c.data.validation_text, "text file of the validation set (format = text)");
     bind("data.csv_header", c.data.csv_header, "auto, true or false");
     bind("data.label_column", c.data.label_column, "label column: name or 0-based index");
     bind("data.scaling", c.data.scaling, "divide, standardize or none");
@@ -371,8 +373,19 @@ Config parse_config_text(const std::string& ini, const std::string& origin) {
 }
 
 void validate(const Config& c) {
-  require_one_of("data.format", c.data.format, {"idx", "csv"});
-  if (c.data.format == "idx") {
+  require_one_of("data.format", c.data.format, {"idx", "csv", "text"});
+  if (c.data.format == "text") {
+    require(!c.data.train_text.empty(), "data.train_text", c.data.train_text, "set for format = text");
+    require(!c.model.spec.empty(), "model.spec", c.model.spec,
+            "set for data.format = text (a language model; its input_shape (T) is the context)");
+    require(c.data.shuffle == "global", "data.shuffle", c.data.shuffle,
+            "global with data.format = text (every rank maps the whole text; windows are shuffled globally)");
+    require(c.data.validation_text.empty() || c.data.validation_fraction == 0, "data.validation_fraction",
+            c.data.validation_fraction, "0 when data.validation_text is set (one validation set)");
+    require(c.data.augment == "none", "data.augment", c.data.augment, "none with data.format = text");
+    require(c.data.sample_shape.empty(), "data.sample_shape", fmt::format("{}", fmt::join(c.data.sample_shape, ",")),
+            "empty with data.format = text (the sample is model.spec's input_shape (T))");
+  } else if (c.data.format == "idx") {
     require(!c.data.train_images.empty(), "data.train_images", c.data.train_images, "set for format = idx");
     require(!c.data.train_labels.empty(), "data.train_labels", c.data.train_labels, "set for format = idx");
     require(c.data.test_images.empty() == c.data.test_labels.empty(), "data.test_labels",

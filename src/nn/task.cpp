@@ -1,5 +1,7 @@
 #include "mpitrain/nn/task.hpp"
 
+#include <cmath>
+#include <numbers>
 #include <stdexcept>
 
 namespace mpitrain::nn {
@@ -37,6 +39,56 @@ void ClassificationTask::predict(base::ConstMatrixMap outputs, std::span<std::in
 void ClassificationTask::probabilities(base::ConstMatrixMap outputs, base::MatrixMap probabilities) const {
   softmax(outputs, probabilities);
 }
+
+LanguageModelTask::LanguageModelTask(std::int64_t context, int vocabulary)
+    : context_(context), vocabulary_(vocabulary) {
+  if (context < 1 || vocabulary < 2) {
+    throw std::invalid_argument("language model: context must be >= 1 and vocabulary >= 2, got " +
+                                std::to_string(context) + " and " + std::to_string(vocabulary));
+  }
+}
+
+void LanguageModelTask::check_output_shape(const base::Shape& output_shape) const {
+  const base::Shape want{context_, vocabulary_};
+  if (output_shape != want) {
+    throw std::invalid_argument("a language model over " + std::to_string(context_) + " tokens of a vocabulary of " +
+                                std::to_string(vocabulary_) + " needs model outputs " + base::format_shape(want) +
+                                " per sample (logits per position), the model gives " +
+                                base::format_shape(output_shape));
+  }
+}
+
+base::ConstMatrixMap LanguageModelTask::per_token(base::ConstMatrixMap outputs) const {
+  if (outputs.cols() != context_ * vocabulary_) {
+    throw std::invalid_argument("language model: outputs of " + std::to_string(outputs.cols()) +
+                                " values per sample, expected T·V = " + std::to_string(context_ * vocabulary_));
+  }
+  return {outputs.data(), outputs.rows() * context_, vocabulary_};
+}
+
+LossSums LanguageModelTask::loss(base::ConstMatrixMap outputs, std::span<const std::int32_t> targets,
+                                 base::MatrixMap grad_outputs) const {
+  const base::ConstMatrixMap logits = per_token(outputs);
+  return softmax_cross_entropy(logits, targets, base::MatrixMap(grad_outputs.data(), logits.rows(), logits.cols()));
+}
+
+LossSums LanguageModelTask::evaluate(base::ConstMatrixMap outputs, std::span<const std::int32_t> targets,
+                                     std::span<double> per_target) const {
+  return softmax_cross_entropy(per_token(outputs), targets, per_target);
+}
+
+void LanguageModelTask::predict(base::ConstMatrixMap outputs, std::span<std::int32_t> predicted) const {
+  ClassificationTask(vocabulary_).predict(per_token(outputs), predicted);
+}
+
+void LanguageModelTask::probabilities(base::ConstMatrixMap outputs, base::MatrixMap probabilities) const {
+  const base::ConstMatrixMap logits = per_token(outputs);
+  softmax(logits, base::MatrixMap(probabilities.data(), logits.rows(), logits.cols()));
+}
+
+double bits_per_byte(double loss_per_token) { return loss_per_token / std::numbers::ln2; }
+
+double perplexity(double loss_per_token) { return std::exp(loss_per_token); }
 
 void add_confusion(std::span<const std::int32_t> targets, std::span<const std::int32_t> predicted, int classes,
                    std::span<std::int64_t> confusion) {

@@ -1,5 +1,6 @@
 #include "mpitrain/train/evaluation.hpp"
 
+#include <numeric>
 #include <stdexcept>
 
 #include "mpitrain/data/sampler.hpp"
@@ -47,25 +48,36 @@ std::vector<double> add_chunk_sums(std::span<const double> mine, std::size_t wid
   return total;
 }
 
-EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Dataset& ds,
-                          const dist::Communicator& comm) {
+namespace {
+
+// One chunk's inputs (rows × model inputs) and targets (rows · targets per sample).
+struct ChunkData {
+  base::ConstMatrixMap x;
+  std::span<const std::int32_t> targets;
+};
+
+// The evaluation of @p rows samples whose chunk [b, e) @p chunk provides; see evaluate().
+template <class ChunkSource>
+EvaluationResult evaluate_chunks(nn::Model& model, const nn::Task& task, std::int64_t rows, ChunkSource&& chunk,
+                                 const dist::Communicator& comm) {
   const int k = task.classes();
+  const std::int64_t per_sample = task.targets_per_sample();
   EvaluationResult result;
   result.classes = k;
-  result.count = ds.size();
+  result.count = rows * per_sample;
   result.confusion.assign(static_cast<std::size_t>(k) * k, 0);
-  const data::Range rows = evaluation_rows(ds.size(), comm);
+  const data::Range mine = evaluation_rows(rows, comm);
   model.reserve(evaluation_chunk_rows);
   std::vector<double> chunk_losses;
-  std::vector<std::int32_t> predicted(evaluation_chunk_rows);
-  for (std::int64_t b = rows.begin; b < rows.end; b += evaluation_chunk_rows) {
-    const std::int64_t e = std::min(rows.end, b + evaluation_chunk_rows);
-    auto logits = model.forward(rows_of(ds.features, b, e), nn::Context::evaluation());
-    std::span<const std::int32_t> labels(ds.labels.data() + b, static_cast<std::size_t>(e - b));
-    chunk_losses.push_back(task.evaluate(logits, labels).loss);
-    const std::span<std::int32_t> chunk_predicted(predicted.data(), labels.size());
+  std::vector<std::int32_t> predicted(static_cast<std::size_t>(evaluation_chunk_rows * per_sample));
+  for (std::int64_t b = mine.begin; b < mine.end; b += evaluation_chunk_rows) {
+    const std::int64_t e = std::min(mine.end, b + evaluation_chunk_rows);
+    const ChunkData c = chunk(b, e);
+    auto logits = model.forward(c.x, nn::Context::evaluation());
+    chunk_losses.push_back(task.evaluate(logits, c.targets).loss);
+    const std::span<std::int32_t> chunk_predicted(predicted.data(), c.targets.size());
     task.predict(logits, chunk_predicted);
-    nn::add_confusion(labels, chunk_predicted, k, result.confusion);
+    nn::add_confusion(c.targets, chunk_predicted, k, result.confusion);
   }
   const double loss = add_chunk_sums(chunk_losses, 1, comm)[0];
   comm.allreduce(std::span<std::int64_t>(result.confusion), dist::ReduceOp::sum);
@@ -76,6 +88,32 @@ EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Da
     result.accuracy = static_cast<double>(correct) / static_cast<double>(result.count);
   }
   return result;
+}
+
+}  // namespace
+
+EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Dataset& ds,
+                          const dist::Communicator& comm) {
+  const auto per_sample = static_cast<std::size_t>(task.targets_per_sample());
+  return evaluate_chunks(model, task, ds.size(), [&](std::int64_t b, std::int64_t e) {
+    return ChunkData{rows_of(ds.features, b, e),
+                     std::span<const std::int32_t>(ds.labels.data() + static_cast<std::size_t>(b) * per_sample,
+                                                   static_cast<std::size_t>(e - b) * per_sample)};
+  }, comm);
+}
+
+EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::TextWindows& windows,
+                          const dist::Communicator& comm) {
+  const std::int64_t t = windows.context();
+  data::RowMatrix x(evaluation_chunk_rows, t);
+  std::vector<std::int32_t> targets(static_cast<std::size_t>(evaluation_chunk_rows * t));
+  std::vector<std::int64_t> indices(evaluation_chunk_rows);
+  return evaluate_chunks(model, task, windows.count(), [&](std::int64_t b, std::int64_t e) {
+    const std::span<std::int64_t> chunk(indices.data(), static_cast<std::size_t>(e - b));
+    std::iota(chunk.begin(), chunk.end(), b);
+    windows.gather(chunk, 0, x, targets);
+    return ChunkData{rows_of(x, 0, e - b), std::span<const std::int32_t>(targets.data(), chunk.size() * t)};
+  }, comm);
 }
 
 std::vector<float> predict_probabilities(nn::Model& model, const nn::Task& task, const data::RowMatrix& features,

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "mpitrain/data/batch.hpp"
+#include "mpitrain/data/text_windows.hpp"
 #include "mpitrain/guard/stop_signal.hpp"
 #include "mpitrain/nn/parameters.hpp"
 
@@ -36,12 +37,17 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   const auto slice = sampler.slice(step_in_epoch, rank, world);
   const auto n = static_cast<std::int64_t>(slice.size());
   const std::int64_t features = x_.cols(), outputs = grad_logits_.cols();
-  data::gather_batch(data.train, data.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
-  // Augmented after scaling (a shift fills with 0, the scaled value of a black pixel under data.scaling =
-  // divide); keyed by the slice's global sample indices, as the dropout masks.
-  augmenter_.apply(base::MatrixMap(x_.data(), n, features), slice, sampler.epoch());
-  if (step_in_epoch + 1 < sampler.steps_per_epoch()) {  // the next rows load into cache while this step computes
-    data::prefetch_rows(data.train, sampler.slice(step_in_epoch + 1, rank, world));
+  if (data.text) {  // the slice holds window indices; the epoch's offset is drawn from (train.seed, epoch)
+    const data::TextWindows& windows = data.text->train;
+    windows.gather(slice, data::epoch_offset(seed_, sampler.epoch(), windows.context()), x_, labels_);
+  } else {
+    data::gather_batch(data.train, data.scaler, slice, x_, labels_);  // scales 8-bit pixels per batch
+    // Augmented after scaling (a shift fills with 0, the scaled value of a black pixel under data.scaling =
+    // divide); keyed by the slice's global sample indices, as the dropout masks.
+    augmenter_.apply(base::MatrixMap(x_.data(), n, features), slice, sampler.epoch());
+    if (step_in_epoch + 1 < sampler.steps_per_epoch()) {  // the next rows load into cache while this step computes
+      data::prefetch_rows(data.train, sampler.slice(step_in_epoch + 1, rank, world));
+    }
   }
   if (poison && n > 0) x_(0, 0) = std::numeric_limits<float>::quiet_NaN();
 
@@ -92,7 +98,8 @@ StepResult Step::run(const TrainingData& data, const data::BatchSampler& sampler
   result.applied = control[bad_rank_plus_one] == 0 && nn::all_finite(grads);
   if (result.applied) {
     clock.enter(StepPhase::optimizer);
-    result.penalty = post_.process(model_.parameters(), grads, result.global_count);
+    // The mean over the global batch's targets: per sample, or per token for a language model.
+    result.penalty = post_.process(model_.parameters(), grads, result.global_count * task_.targets_per_sample());
     optimizer_.set_learning_rate(schedule_.at(global_step));
     optimizer_.step(model_.parameters(), grads);
     if (fault == guard::FaultKind::desync) model_.parameters()[0] += 1e-3f;

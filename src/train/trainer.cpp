@@ -45,7 +45,7 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 struct RunningSums {
   double loss = 0.0;      // sum of per-sample losses
   double correct = 0.0;   // samples classified correctly
-  double count = 0.0;     // samples
+  double count = 0.0;     // targets scored: samples, or tokens for a language model
   double penalty = 0.0;   // sum over steps of the L2 penalty
   double steps = 0.0;     // applied steps
   double skipped = 0.0;   // skipped steps (train.nonfinite = skip)
@@ -60,10 +60,11 @@ struct RunningSums {
     steps += 1;
   }
   struct Means {
-    nlohmann::json loss;      // mean loss per sample + mean penalty per step; null if no step was applied
+    nlohmann::json loss;      // mean loss per target + mean penalty per step; null if no step was applied
     nlohmann::json accuracy;  // null if no step was applied
     double samples;           // global samples of the applied steps, carried ones included
     double samples_here;      // of those, the ones trained since this process began the sums
+    double targets_here;      // their targets (tokens for a language model; samples otherwise)
   };
   // Collective: {loss, correct, count} summed over the ranks (without the carried sums).
   std::array<double, 3> global_sums(const dist::Communicator& comm) const {
@@ -71,17 +72,23 @@ struct RunningSums {
     comm.allreduce(std::span<double>(sums), dist::ReduceOp::sum);
     return sums;
   }
-  // Collective: the means over every rank's samples.
-  Means reduce(const dist::Communicator& comm) const {
+  // Collective: the means over every rank's targets, of @p per_sample targets per sample.
+  Means reduce(const dist::Communicator& comm, std::int64_t per_sample) const {
     const std::array<double, 3> here = global_sums(comm);
-    const double n = here[2] + carried[2];
-    if (steps == 0 || n == 0) return {nullptr, nullptr, n, here[2]};
-    return {(here[0] + carried[0]) / n + penalty / steps, (here[1] + carried[1]) / n, n, here[2]};
+    const double n = here[2] + carried[2], t = static_cast<double>(per_sample);
+    if (steps == 0 || n == 0) return {nullptr, nullptr, n / t, here[2] / t, here[2]};
+    return {(here[0] + carried[0]) / n + penalty / steps, (here[1] + carried[1]) / n, n / t, here[2] / t, here[2]};
   }
 };
 
 std::string format_metric(const nlohmann::json& value) {
   return value.is_null() ? std::string("n/a") : fmt::format("{:.4f}", value.get<double>());
+}
+
+// A language model's loss per token with its bits per byte, for the console: "1.2345 (1.7810 bpb)".
+std::string format_token_loss(const nlohmann::json& value) {
+  return value.is_null() ? std::string("n/a")
+                         : fmt::format("{:.4f} ({:.4f} bpb)", value.get<double>(), nn::bits_per_byte(value.get<double>()));
 }
 
 // The sampler of data.shuffle: global (every rank holds every sample) or local (each rank its own shard;
@@ -91,7 +98,7 @@ std::string format_metric(const nlohmann::json& value) {
 std::unique_ptr<data::BatchSampler> make_sampler(const config::Config& config, const TrainingData& data,
                                                  const dist::Communicator& comm, std::int64_t global_batch) {
   if (!data.local_shard) {
-    return std::make_unique<data::DistributedSampler>(data.train.size(), global_batch, config.train.seed);
+    return std::make_unique<data::DistributedSampler>(data.train_samples(), global_batch, config.train.seed);
   }
   const std::int64_t mine = data.train.size();
   std::vector<std::int64_t> sizes = comm.allgatherv(std::span<const std::int64_t>(&mine, 1));
@@ -153,6 +160,11 @@ class Trainer {
   void log_interval(std::int64_t epoch, RunningSums& sums);
   nlohmann::json end_epoch(std::int64_t epoch, std::int64_t steps_done, const RunningSums& sums, double seconds);
   nlohmann::json build_summary(const nlohmann::json& last_epoch);
+  // Collective: the validation set's metrics (text windows or rows), or nothing without a validation set.
+  std::optional<EvaluationResult> evaluate_validation();
+  // Adds a language model's bits per byte and perplexity of @p loss to @p record as <prefix>bits_per_byte and
+  // <prefix>perplexity (nothing for classification).
+  void add_token_metrics(nlohmann::json& record, const std::string& prefix, const nlohmann::json& loss) const;
   void write_outputs(nlohmann::json& summary);
 
   const config::Config& config_;
@@ -167,6 +179,8 @@ class Trainer {
   std::unique_ptr<data::BatchSampler> sampler_;  // data.shuffle: global or local
   nn::Model& model_;
   const nn::Task& task_;  // loss and metrics
+  const bool text_ = data_.text.has_value();  // a language model on text: metrics per token
+  const std::int64_t per_sample_ = task_.targets_per_sample();  // tokens per window for text, else 1
   std::unique_ptr<optim::Optimizer> optimizer_;
   std::unique_ptr<dist::GradientReducer> reducer_;  // config.dist: fused or bucketed, compression
   Step step_;
@@ -439,19 +453,25 @@ void Trainer::check_replicas(const char* when) {
 
 void Trainer::log_interval(std::int64_t epoch, RunningSums& sums) {
   const double elapsed = seconds_since(sums.start);
-  const auto [loss, accuracy, samples, samples_here] = sums.reduce(comm_);
+  const auto [loss, accuracy, samples, samples_here, tokens_here] = sums.reduce(comm_, per_sample_);
   if (rank_ == 0) {
-    metrics_->write({{"kind", "interval"}, {"epoch", epoch + 1}, {"step", global_step_}, {"loss", loss},
-                     {"accuracy", accuracy}, {"learning_rate", optimizer_->learning_rate()},
-                     {"samples_per_second", samples_here / elapsed}, {"seconds", seconds_since(wall_start_)},
-                     {"steps_applied", static_cast<std::int64_t>(sums.steps)},
-                     {"steps_skipped", static_cast<std::int64_t>(sums.skipped)}, {"skipped_steps", skipped_steps_}});
+    nlohmann::json record = {{"kind", "interval"}, {"epoch", epoch + 1}, {"step", global_step_}, {"loss", loss},
+                             {"accuracy", accuracy}, {"learning_rate", optimizer_->learning_rate()},
+                             {"samples_per_second", samples_here / elapsed}, {"seconds", seconds_since(wall_start_)},
+                             {"steps_applied", static_cast<std::int64_t>(sums.steps)},
+                             {"steps_skipped", static_cast<std::int64_t>(sums.skipped)},
+                             {"skipped_steps", skipped_steps_}};
+    if (text_) record["tokens_per_second"] = tokens_here / elapsed;
+    add_token_metrics(record, "", loss);
+    metrics_->write(record);
     if (bar_->active()) {
       bar_->update(epoch + 1, global_step_, samples_here / elapsed,
                    loss.is_null() ? std::numeric_limits<double>::quiet_NaN() : loss.get<double>());
     } else {
-      spdlog::info("epoch {} step {}/{}: loss {} accuracy {}, {:.0f} samples/s{}", epoch + 1, global_step_,
-                   total_steps_, format_metric(loss), format_metric(accuracy), samples_here / elapsed,
+      spdlog::info("epoch {} step {}/{}: {} {} accuracy {}, {:.0f} {}/s{}", epoch + 1, global_step_, total_steps_,
+                   text_ ? "loss/token" : "loss", text_ ? format_token_loss(loss) : format_metric(loss),
+                   format_metric(accuracy), (text_ ? tokens_here : samples_here) / elapsed,
+                   text_ ? "tokens" : "samples",
                    sums.skipped > 0 ? fmt::format(", {} of {} steps skipped", sums.skipped, sums.skipped + sums.steps)
                                     : std::string());
     }
@@ -462,7 +482,7 @@ void Trainer::log_interval(std::int64_t epoch, RunningSums& sums) {
 nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, const RunningSums& sums,
                                   double seconds) {
   // The rate and the energy per sample count the samples trained in this process (not those before a resume).
-  const auto [loss, accuracy, all_samples, samples] = sums.reduce(comm_);
+  const auto [loss, accuracy, all_samples, samples, tokens] = sums.reduce(comm_, per_sample_);
   const bool complete = steps_done == sampler_->steps_per_epoch();
   nlohmann::json record = {{"kind", "epoch"}, {"epoch", epoch + 1}, {"step", global_step_},
                            {"loss", loss}, {"accuracy", accuracy},
@@ -472,28 +492,35 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
                            {"steps_applied", static_cast<std::int64_t>(sums.steps)},
                            {"steps_skipped", static_cast<std::int64_t>(sums.skipped)},
                            {"skipped_steps", skipped_steps_}};
-  if (data_.validation.size() > 0) {
-    mark(base::StepPhase::evaluation);
-    const auto v = evaluate(model_, task_, data_.validation, comm_);
-    record["val_loss"] = v.loss;
-    record["val_accuracy"] = v.accuracy;
+  if (text_) record["tokens_per_second"] = tokens / seconds;
+  add_token_metrics(record, "", loss);
+  if (const auto v = evaluate_validation()) {
+    record["val_loss"] = v->loss;
+    record["val_accuracy"] = v->accuracy;
+    add_token_metrics(record, "val_", v->loss);
   }
   record.update(energy_->epoch_end(static_cast<std::int64_t>(samples)));  // collective
+  if (text_ && record.contains("joules_per_sample")) {  // energy.enabled
+    record["joules_per_token"] = record["joules_per_sample"].get<double>() / static_cast<double>(per_sample_);
+  }
   if (rank_ == 0) {
     bar_->clear();
     metrics_->write(record);
-    spdlog::info("epoch {}/{} {}: train loss {} accuracy {}{}{}, {:.0f} samples/s, {:.1f} s", epoch + 1,
-                 config_.train.epochs,
+    const std::string validation =
+        !record.contains("val_loss") ? std::string()
+        : text_ ? fmt::format(", validation loss/token {} perplexity {:.3f} accuracy {:.4f}",
+                              format_token_loss(record["val_loss"]), record["val_perplexity"].get<double>(),
+                              record["val_accuracy"].get<double>())
+                : fmt::format(", validation loss {:.4f} accuracy {:.4f}", record["val_loss"].get<double>(),
+                              record["val_accuracy"].get<double>());
+    spdlog::info("epoch {}/{} {}: train {} {} accuracy {}{}{}, {:.0f} {}/s, {:.1f} s", epoch + 1, config_.train.epochs,
                  complete ? std::string("done")
                           : fmt::format("stopped after step {} of {} (partial)", steps_done, sampler_->steps_per_epoch()),
-                 format_metric(loss), format_metric(accuracy),
+                 text_ ? "loss/token" : "loss", text_ ? format_token_loss(loss) : format_metric(loss),
+                 format_metric(accuracy),
                  sums.skipped > 0 ? fmt::format(", {} of {} steps skipped", sums.skipped, sums.skipped + sums.steps)
                                   : std::string(),
-                 record.contains("val_loss")
-                     ? fmt::format(", validation loss {:.4f} accuracy {:.4f}", record["val_loss"].get<double>(),
-                                   record["val_accuracy"].get<double>())
-                     : std::string(),
-                 samples / seconds, seconds);
+                 validation, (text_ ? tokens : samples) / seconds, text_ ? "tokens" : "samples", seconds);
   }
   return record;
 }
@@ -541,6 +568,19 @@ nlohmann::json Trainer::run_epochs() {
   return last_epoch;
 }
 
+std::optional<EvaluationResult> Trainer::evaluate_validation() {
+  mark(base::StepPhase::evaluation);
+  if (text_ && data_.text->validation) return evaluate(model_, task_, *data_.text->validation, comm_);
+  if (data_.validation.size() > 0) return evaluate(model_, task_, data_.validation, comm_);
+  return std::nullopt;
+}
+
+void Trainer::add_token_metrics(nlohmann::json& record, const std::string& prefix, const nlohmann::json& loss) const {
+  if (!text_) return;
+  record[prefix + "bits_per_byte"] = loss.is_null() ? nlohmann::json() : nlohmann::json(nn::bits_per_byte(loss.get<double>()));
+  record[prefix + "perplexity"] = loss.is_null() ? nlohmann::json() : nlohmann::json(nn::perplexity(loss.get<double>()));
+}
+
 nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {
   const nlohmann::json final_loss = last_epoch.is_null() ? nlohmann::json() : last_epoch["loss"];
   const nlohmann::json final_accuracy = last_epoch.is_null() ? nlohmann::json() : last_epoch["accuracy"];
@@ -569,10 +609,18 @@ nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {
     summary["test_accuracy"] = t.accuracy;
     summary["test_samples"] = t.count;
   }
-  if (data_.validation.size() > 0) {
-    const auto v = evaluate(model_, task_, data_.validation, comm_);
-    summary["validation_loss"] = v.loss;
-    summary["validation_accuracy"] = v.accuracy;
+  if (const auto v = evaluate_validation()) {
+    summary["validation_loss"] = v->loss;
+    summary["validation_accuracy"] = v->accuracy;
+    add_token_metrics(summary, "validation_", v->loss);
+    if (text_) summary["validation_tokens"] = v->count;
+  }
+  if (text_) {
+    const double tokens = static_cast<double>(samples_seen_ * per_sample_);
+    summary["context"] = per_sample_;
+    summary["tokens"] = samples_seen_ * per_sample_;
+    summary["tokens_per_second"] = train_seconds_ > 0 ? tokens / train_seconds_ : 0.0;
+    add_token_metrics(summary, "final_train_", final_loss);
   }
   summary["timing"] = profile_.summary(comm_);  // collective
   summary["timing"]["reducer"] = reducer_->name();
@@ -594,13 +642,21 @@ void Trainer::write_outputs(nlohmann::json& summary) {
   }
   summary["wall_seconds"] = seconds_since(wall_start_);
   summary["energy"] = energy_->finish(samples_seen_, run_dir_, config_.name);  // collective; writes emissions.csv
+  if (text_ && summary["energy"].contains("joules_per_sample")) {  // energy.enabled
+    summary["energy"]["joules_per_token"] =
+        summary["energy"]["joules_per_sample"].get<double>() / static_cast<double>(per_sample_);
+  }
   mark(base::StepPhase::idle);
   if (rank_ != 0) return;
   telemetry::write_json_file(run_dir_ / "summary.json", summary);
   const auto& final_loss = summary["final_train_loss"];
-  spdlog::info("done: {} steps in {:.1f} s ({:.0f} samples/s); final train loss {}{}; checksum {}",
-               global_step_, train_seconds_, summary["samples_per_second"].get<double>(),
-               final_loss.is_null() ? std::string("n/a") : fmt::format("{:.4f}", final_loss.get<double>()),
+  spdlog::info("done: {} steps in {:.1f} s ({:.0f} {}/s); final train {} {}{}{}; checksum {}", global_step_,
+               train_seconds_, summary[text_ ? "tokens_per_second" : "samples_per_second"].get<double>(),
+               text_ ? "tokens" : "samples", text_ ? "loss/token" : "loss",
+               text_ ? format_token_loss(final_loss) : format_metric(final_loss),
+               summary.contains("validation_bits_per_byte")
+                   ? fmt::format("; validation loss/token {}", format_token_loss(summary["validation_loss"]))
+                   : std::string(),
                summary.contains("test_accuracy")
                    ? fmt::format("; test loss {:.4f} accuracy {:.4f}", summary["test_loss"].get<double>(),
                                  summary["test_accuracy"].get<double>())

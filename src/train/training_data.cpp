@@ -4,7 +4,11 @@
 #include "mpitrain/data/csv_reader.hpp"
 #include "mpitrain/data/idx_reader.hpp"
 #include "mpitrain/data/shard_reader.hpp"
+#include "mpitrain/train/model_setup.hpp"
 #include "mpitrain/train/training_data.hpp"
+
+#include <cmath>
+#include <memory>
 
 namespace mpitrain::train {
 
@@ -61,11 +65,57 @@ data::Dataset load_set(const config::Config& config, const std::string& images, 
   return ds;
 }
 
+// data.format = text: the training text's windows and the validation windows (data.validation_text, or the
+// last round(fraction · N) bytes of the training text).
+TextData load_text(const config::Config& config, std::int64_t context) {
+  const auto& d = config.data;
+  auto file = std::make_shared<const data::MappedFile>(d.train_text);
+  const std::size_t n = file->size();
+  const auto held_out = static_cast<std::size_t>(std::llround(d.validation_fraction * static_cast<double>(n)));
+  const std::size_t train_end = n - held_out;
+  const std::string fraction = fmt::format("data.validation_fraction = {}", d.validation_fraction);
+  if (train_end == 0) {
+    throw data::DataError(d.train_text + ": " + fraction + " holds out all its " + std::to_string(n) +
+                          " bytes, leaving none for training");
+  }
+  const std::string train_source =
+      held_out == 0 ? d.train_text
+                    : fmt::format("{} (training part, bytes [0, {}) before the last {} bytes that {} holds out)",
+                                  d.train_text, train_end, held_out, fraction);
+  TextData text{data::TextWindows(file, 0, train_end, context, data::WindowLayout::training, train_source), {}};
+  if (!d.validation_text.empty()) {
+    auto validation = std::make_shared<const data::MappedFile>(d.validation_text);
+    const std::size_t size = validation->size();
+    text.validation.emplace(std::move(validation), 0, size, context, data::WindowLayout::evaluation,
+                            d.validation_text);
+  } else if (held_out > 0) {
+    text.validation.emplace(file, train_end, n, context, data::WindowLayout::evaluation,
+                            fmt::format("{} (validation part, its last {} bytes: {})", d.train_text, held_out,
+                                        fraction));
+  }
+  spdlog::info("{}: {} bytes, context {}: {} training windows of {} bytes per epoch{}", d.train_text, n, context,
+               text.train.count(), context + 1,
+               text.validation ? fmt::format("; validation: {} windows of {} ({} bytes)", text.validation->count(),
+                                             text.validation->source(), text.validation->size())
+                               : std::string());
+  return text;
+}
+
 }  // namespace
 
 TrainingData load_training_data(const config::Config& config, int rank, int world_size) {
   TrainingData out;
   const auto& d = config.data;
+  if (d.format == "text") {  // bytes as tokens: no scaling, no test set
+    const std::int64_t context = text_context(config);
+    out.text.emplace(load_text(config, context));
+    out.train.shape = {context};
+    out.train.features.resize(0, context);  // no rows: the width, for the scaler kept in checkpoints
+    out.train.source = d.train_text;
+    out.scaler = data::Scaler("none", 1.0);
+    out.scaler.fit(out.train);
+    return out;
+  }
   if (d.shuffle == "local") {
     out.train = load_train_shard(config, rank, world_size);
     out.local_shard = true;

@@ -20,18 +20,23 @@ class ConfigError : public std::runtime_error {
 
 /// [data]: where the samples come from and how features are scaled.
 struct DataConfig {
-  std::string format = "idx";            ///< `idx` (gzipped or plain IDX pair) or `csv`.
+  std::string format = "idx";            ///< `idx` (gzipped or plain IDX pair), `csv` or `text` (bytes of a
+                                         ///< text file, a language model's tokens; data/text_windows.hpp).
   std::string train_images;              ///< IDX images file of the training set (format = idx).
   std::string train_labels;              ///< IDX labels file of the training set (format = idx).
   std::string test_images;               ///< IDX images of the test set; empty: no test set.
   std::string test_labels;               ///< IDX labels of the test set.
   std::string train_csv;                 ///< CSV of the training set (format = csv).
   std::string test_csv;                  ///< CSV of the test set; empty: no test set.
+  std::string train_text;                ///< Text file of the training set (format = text), memory-mapped.
+  std::string validation_text;           ///< Text file of the validation set (format = text); empty: the
+                                         ///< last validation_fraction of train_text, or none.
   std::string csv_header = "auto";       ///< `auto`, `true` or `false`.
   std::string label_column = "label";    ///< Label column: a header name or a 0-based index.
   std::string scaling = "divide";        ///< `divide` (by scale_divisor), `standardize` or `none`.
   double scale_divisor = 255.0;          ///< Divisor for scaling = divide (> 0).
-  double validation_fraction = 0.0;      ///< Share of the training set held out for validation, [0, 1).
+  double validation_fraction = 0.0;      ///< Share of the training set held out for validation, [0, 1);
+                                         ///< for format = text the file's last bytes (not a shuffled split).
   std::string shuffle = "global";        ///< `global` (one permutation, world-size independent) or `local`
                                          ///< (each rank loads and shuffles only its 1/N shard).
   /// The shape of one sample, channels last (e.g. {28, 28, 1}); empty: the file's (IDX images: rows,

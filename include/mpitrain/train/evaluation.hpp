@@ -15,6 +15,7 @@
 
 #include "mpitrain/base/range.hpp"
 #include "mpitrain/data/dataset.hpp"
+#include "mpitrain/data/text_windows.hpp"
 #include "mpitrain/dist/communicator.hpp"
 #include "mpitrain/nn/model.hpp"
 #include "mpitrain/nn/task.hpp"
@@ -41,8 +42,8 @@ std::vector<double> add_chunk_sums(std::span<const double> mine, std::size_t wid
 
 /// Metrics of a labelled set.
 struct EvaluationResult {
-  std::int64_t count = 0;                 ///< Samples.
-  double loss = 0.0;                      ///< Mean loss of the task (nats), without L2 penalty.
+  std::int64_t count = 0;                 ///< Targets scored: samples (classification), tokens (language model).
+  double loss = 0.0;                      ///< Mean loss per target (nats), without L2 penalty.
   double accuracy = 0.0;                  ///< Share of targets whose arg-max logit is the target.
   int classes = 0;                        ///< K.
   std::vector<std::int64_t> confusion;    ///< K × K row-major: row = true class, column = predicted.
@@ -56,6 +57,14 @@ struct EvaluationResult {
 /// label per sample) across the ranks of @p comm, in evaluation mode. Every rank gets the same result.
 /// @throws dist::MpiError; std::invalid_argument on a feature mismatch or a label outside [0, K).
 EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::Dataset& ds,
+                          const dist::Communicator& comm);
+
+/// Evaluates a language model (@p task: nn::LanguageModelTask) on every window of @p windows (evaluation
+/// layout: offset 0, nothing partial), chunk by chunk as above: each rank gathers only its chunks' windows
+/// from the mapped bytes. count = windows · T tokens; loss is per token (nats); accuracy per token. The sums
+/// are added per chunk in chunk order (add_chunk_sums), so the result is the same at any world size.
+/// @throws dist::MpiError; std::invalid_argument when the model's input is not (T).
+EvaluationResult evaluate(nn::Model& model, const nn::Task& task, const data::TextWindows& windows,
                           const dist::Communicator& comm);
 
 /// Class probabilities (@p task's softmax of the logits) of every row of @p features (samples ×

@@ -1,10 +1,12 @@
 #pragma once
 /// @file step.hpp
 /// One data-parallel training step as one unit, run by the trainer and by the allocation test alike:
-/// gather this rank's slice of the global batch, then for each of its train.accumulate_steps micro-batches
-/// forward (batch statistics summed over every rank) and loss, and backward adding into the gradients (the
-/// last micro-batch's backward starts the reducer's allreduces: one reduction per step), wait for the summed gradient, agree across ranks on stop
-/// requests and non-finite values, then average over the global batch's sample count, add the L2 gradient,
+/// gather this rank's slice of the global batch (rows of the data set, or windows of the text at the epoch's
+/// offset, data/text_windows.hpp), then for each of its train.accumulate_steps micro-batches forward (batch
+/// statistics summed over every rank) and loss, and backward adding into the gradients (the last
+/// micro-batch's backward starts the reducer's allreduces: one reduction per step), wait for the summed
+/// gradient, agree across ranks on stop requests and non-finite values, then average over the global
+/// batch's target count (samples; tokens for a language model), add the L2 gradient,
 /// clip by global norm (optim::GradientPostProcessor), set the optimizer's rate to the schedule's rate of the
 /// global step, and apply the optimizer. A step that is not applied (a non-finite loss or gradient on any
 /// rank) leaves the parameters and the optimizer state untouched on every rank (the moving statistics of a
@@ -35,9 +37,9 @@ namespace mpitrain::train {
 
 /// What one step did, the same on every rank except `sums` (this rank's slice).
 struct StepResult {
-  nn::LossSums sums;               ///< This rank's loss sum (nats), correct count and samples.
+  nn::LossSums sums;               ///< This rank's loss sum (nats), correct count and targets (text: tokens).
   double penalty = 0.0;            ///< The L2 penalty lambda·Σ‖W‖² added to the reported loss (0 if not applied).
-  std::int64_t global_count = 0;   ///< Samples of the global batch in this step (all ranks).
+  std::int64_t global_count = 0;   ///< Samples (text: windows) of the global batch in this step (all ranks).
   bool applied = false;            ///< False: a non-finite loss or gradient somewhere; nothing was updated.
   int nonfinite_rank = -1;         ///< The highest rank whose loss was non-finite (-1: none, or only the sum).
   bool stop_requested = false;     ///< A stop signal reached some rank (agreed: every rank sees it).
