@@ -1,8 +1,10 @@
 // nn::ClassificationTask and the confusion matrix against values computed by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "mpitrain/nn/loss.hpp"
@@ -69,4 +71,91 @@ TEST(Confusion, CountsTruthAgainstPrediction) {
                std::invalid_argument);
   EXPECT_THROW(nn::add_confusion(std::vector<std::int32_t>{1}, std::vector<std::int32_t>{}, 3, confusion),
                std::invalid_argument);
+}
+
+// LanguageModelTask against a direct per-token computation in double: for each sample i and position t, the
+// logits z = outputs[i, t·V .. (t+1)·V), loss = log Σ_j exp(z_j) − z_target, gradient softmax(z) − onehot.
+TEST(LanguageModelTask, LossAndGradientPerTokenAgainstADirectComputationInDouble) {
+  const std::int64_t rows = 3, t_len = 4;
+  const int v = 5;
+  const nn::LanguageModelTask task(t_len, v);
+  EXPECT_EQ(task.targets_per_sample(), t_len);
+  EXPECT_EQ(task.classes(), v);
+  std::vector<float> z(static_cast<std::size_t>(rows * t_len * v));
+  for (std::size_t i = 0; i < z.size(); ++i) z[i] = static_cast<float>(std::sin(0.37 * static_cast<double>(i)) * 3.0);
+  std::vector<std::int32_t> targets(static_cast<std::size_t>(rows * t_len));
+  for (std::size_t i = 0; i < targets.size(); ++i) targets[i] = static_cast<std::int32_t>((7 * i + 3) % v);
+  std::vector<float> g(z.size());
+  const base::ConstMatrixMap outputs(z.data(), rows, t_len * v);
+  const auto sums = task.loss(outputs, targets, base::MatrixMap(g.data(), rows, t_len * v));
+
+  double total = 0.0;
+  std::int64_t correct = 0;
+  std::vector<double> per_token;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    for (std::int64_t t = 0; t < t_len; ++t) {
+      const float* logits = z.data() + (i * t_len + t) * v;
+      const int y = targets[static_cast<std::size_t>(i * t_len + t)];
+      double sum = 0.0;
+      int best = 0;
+      for (int j = 0; j < v; ++j) {
+        sum += std::exp(static_cast<double>(logits[j]));
+        if (logits[j] > logits[best]) best = j;
+      }
+      const double loss = std::log(sum) - logits[y];
+      per_token.push_back(loss);
+      total += loss;
+      correct += best == y ? 1 : 0;
+      for (int j = 0; j < v; ++j) {
+        const double want = std::exp(static_cast<double>(logits[j])) / sum - (j == y ? 1.0 : 0.0);
+        EXPECT_NEAR(g[static_cast<std::size_t>((i * t_len + t) * v + j)], want, 1e-6) << i << " " << t << " " << j;
+      }
+    }
+  }
+  EXPECT_NEAR(sums.loss, total, 1e-5);
+  EXPECT_EQ(sums.count, rows * t_len);  // tokens, so that the trainer's division averages per token
+  EXPECT_EQ(sums.correct, correct);
+
+  std::vector<double> per(targets.size());
+  const auto evaluated = task.evaluate(outputs, targets, per);
+  EXPECT_NEAR(evaluated.loss, total, 1e-5);
+  for (std::size_t k = 0; k < per.size(); ++k) EXPECT_NEAR(per[k], per_token[k], 1e-6);
+  std::vector<std::int32_t> predicted(targets.size());
+  task.predict(outputs, predicted);
+  for (std::size_t k = 0; k < predicted.size(); ++k) {
+    const float* logits = z.data() + k * v;
+    EXPECT_EQ(predicted[k], std::max_element(logits, logits + v) - logits);
+  }
+  std::vector<float> p(z.size());
+  task.probabilities(outputs, base::MatrixMap(p.data(), rows, t_len * v));
+  for (std::int64_t k = 0; k < rows * t_len; ++k) {
+    double s = 0;
+    for (int j = 0; j < v; ++j) s += p[static_cast<std::size_t>(k * v + j)];
+    EXPECT_NEAR(s, 1.0, 1e-6);
+  }
+}
+
+TEST(LanguageModelTask, BitsPerByteAndPerplexity) {
+  // A uniform model over 256 bytes: loss ln 256 per token, 8 bits per byte, perplexity 256.
+  EXPECT_NEAR(nn::bits_per_byte(std::log(256.0)), 8.0, 1e-12);
+  EXPECT_NEAR(nn::perplexity(std::log(256.0)), 256.0, 1e-9);
+  EXPECT_NEAR(nn::bits_per_byte(1.0), 1.0 / std::log(2.0), 1e-12);
+  EXPECT_NEAR(nn::perplexity(0.0), 1.0, 1e-15);
+}
+
+TEST(LanguageModelTask, ChecksTheModelsOutputShape) {
+  const nn::LanguageModelTask task(16, 256);
+  EXPECT_NO_THROW(task.check_output_shape({16, 256}));
+  try {
+    task.check_output_shape({16, 32});
+    FAIL() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("needs model outputs (16, 256) per sample (logits per position), the model "
+                                         "gives (16, 32)"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(task.check_output_shape({4096}), std::invalid_argument);
+  EXPECT_THROW(nn::LanguageModelTask(0, 256), std::invalid_argument);
+  EXPECT_THROW(nn::LanguageModelTask(16, 1), std::invalid_argument);
 }
