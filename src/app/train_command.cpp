@@ -47,6 +47,8 @@ int train_command(const std::vector<std::string>& args, const dist::Communicator
                                 ": must be at least the world size (" + std::to_string(comm.size()) +
                                 ") with data.shuffle = local, so that every rank's shard is used");
     }
+    // A language model's context comes from model.spec: a spec that gives none is a configuration error.
+    if (config.data.format == "text") static_cast<void>(train::text_context(config));
   });
   if (code != base::exit_ok) return code;
   base::setup_logging(comm.rank(), config.log.level);

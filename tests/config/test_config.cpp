@@ -208,3 +208,24 @@ TEST(Config, ModelSpecExcludesHiddenAndActivation) {
   EXPECT_EQ(mlp.model.hidden, std::vector<int>{8});
   EXPECT_NE(to_ini(mlp).find("hidden = 8"), std::string::npos);
 }
+
+TEST(Config, TextFormatKeys) {
+  const auto path = write_ini("text", "[data]\nformat = text\ntrain_text = kjv.txt\nvalidation_fraction = 0.1\n"
+                                      "[model]\nspec = gpt.json\n");
+  const Config c = load_config(path, {});
+  EXPECT_EQ(c.data.train_text, "kjv.txt");
+  EXPECT_EQ(c.data.validation_text, "");
+  EXPECT_EQ(load_config(path, {"--data.validation_fraction=0", "--data.validation_text=v.txt"}).data.validation_text,
+            "v.txt");
+  EXPECT_EQ(load_config(write_ini("text_ini", to_ini(c)), {}).data.train_text, "kjv.txt");  // round trip
+  for (const auto& [override, key] : std::vector<std::pair<std::string, std::string>>{
+           {"--data.train_text=", "data.train_text"},
+           {"--model.spec=", "model.spec"},
+           {"--data.shuffle=local", "data.shuffle"},
+           {"--data.validation_text=v.txt", "data.validation_fraction"},  // both: which validation set?
+           {"--data.augment=shift:1", "data.augment"},
+           {"--data.sample_shape=4,4", "data.sample_shape"}}) {
+    const std::string e = error_of(path, {override});
+    EXPECT_NE(e.find("config key " + key), std::string::npos) << override << ": " << e;
+  }
+}
