@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <utility>
 #include <filesystem>
 #include <limits>
 #include <array>
@@ -160,7 +161,8 @@ class Trainer {
   void log_interval(std::int64_t epoch, RunningSums& sums);
   nlohmann::json end_epoch(std::int64_t epoch, std::int64_t steps_done, const RunningSums& sums, double seconds);
   nlohmann::json build_summary(const nlohmann::json& last_epoch);
-  // Collective: the validation set's metrics (text windows or rows), or nothing without a validation set.
+  // Collective: the validation set's metrics (text windows or rows), or nothing without a validation set;
+  // computed once per global step (the end of the last epoch and the summary share it).
   std::optional<EvaluationResult> evaluate_validation();
   // Adds a language model's bits per byte and perplexity of @p loss to @p record as <prefix>bits_per_byte and
   // <prefix>perplexity (nothing for classification).
@@ -192,6 +194,7 @@ class Trainer {
   std::optional<telemetry::MetricsWriter> metrics_;
   std::optional<telemetry::ProgressBar> bar_;
   std::optional<energy::EnergyMonitor> energy_;
+  std::optional<std::pair<std::int64_t, EvaluationResult>> validation_;  // global step, its validation metrics
 
   std::int64_t total_steps_ = 0;
   std::int64_t start_epoch_ = 0;
@@ -569,10 +572,16 @@ nlohmann::json Trainer::run_epochs() {
 }
 
 std::optional<EvaluationResult> Trainer::evaluate_validation() {
+  if (validation_ && validation_->first == global_step_) return validation_->second;
   mark(base::StepPhase::evaluation);
-  if (text_ && data_.text->validation) return evaluate(model_, task_, *data_.text->validation, comm_);
-  if (data_.validation.size() > 0) return evaluate(model_, task_, data_.validation, comm_);
-  return std::nullopt;
+  if (text_ && data_.text->validation) {
+    validation_.emplace(global_step_, evaluate(model_, task_, *data_.text->validation, comm_));
+  } else if (data_.validation.size() > 0) {
+    validation_.emplace(global_step_, evaluate(model_, task_, data_.validation, comm_));
+  } else {
+    return std::nullopt;
+  }
+  return validation_->second;
 }
 
 void Trainer::add_token_metrics(nlohmann::json& record, const std::string& prefix, const nlohmann::json& loss) const {
