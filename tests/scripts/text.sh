@@ -2,8 +2,8 @@
 # data.format = text (issue 12): a byte-level language model (the brief's small attention stack, context 16)
 # on a generated text that also holds bytes which are not valid UTF-8. 20 steps on the same global batch at
 # 1, 2 and 3 ranks give the same parameters (an epoch is 15 steps, the last one partial: the second epoch's
-# offset is used too);
-# 10 + 10 steps resumed equal 20 at once; `evaluate` on the text is the same at 1 and 3 ranks, and on the
+# offset is used too); 10 + 10 steps resumed equal 20 at once, and 10 at 2 ranks resumed for 10 at 3 ranks
+# equal 20 at 2 within tolerance; `evaluate` on the text is the same at 1 and 3 ranks, and on the
 # held-out tail equals the run's validation loss; the reports hold the per-token metrics; bad inputs exit
 # non-zero on 2 ranks with the file or key in the message.
 source "$(dirname "$0")/common.sh" "$@"
@@ -87,6 +87,14 @@ run_np 2 train --config "$WORK/text.ini" "${common[@]}" --checkpoint.resume=auto
   > "$WORK/resume2.log" 2>&1 || { cat "$WORK/resume2.log"; fail "resuming for 10 more steps"; }
 [[ $(checksum resume) == $(checksum np2) ]] || fail "10 + 10 steps gave $(checksum resume), 20 at once $(checksum np2)"
 pass "exact resume of a text run: checksum $(checksum np2)"
+# A resume at another world size continues the trajectory: 10 steps at 2 ranks, 10 more at 3, equal 20 at 2
+# ranks within the float tolerance of the world-size runs above.
+mkdir -p "$WORK/other/np3"
+cp "$WORK/resume/checkpoint-00000010.h5" "$WORK/other/np3/"
+run_np 3 train --config "$WORK/text.ini" "${common[@]}" --checkpoint.resume=auto --checkpoint.dir="$WORK/other/np3" \
+  > "$WORK/other.log" 2>&1 || { cat "$WORK/other.log"; fail "resuming at 3 ranks"; }
+ln -s "$WORK/np2" "$WORK/other/np2"
+"$PYTHON" "$REPO/tests/python/world_size_params.py" "$WORK/other" 20 12 2 3 || fail "a resume at 3 ranks left the trajectory"
 
 # evaluate: the whole file at 1 and 3 ranks, and the held-out tail equals the run's validation loss.
 ckpt="$WORK/np1/model.h5"
