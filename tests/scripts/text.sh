@@ -3,7 +3,7 @@
 # on a generated text that also holds bytes which are not valid UTF-8. 20 steps on the same global batch at
 # 1, 2 and 3 ranks give the same parameters (an epoch is 15 steps, the last one partial: the second epoch's
 # offset is used too); 10 + 10 steps resumed equal 20 at once, and 10 at 2 ranks resumed for 10 at 3 ranks
-# equal 20 at 2 within tolerance; `evaluate` on the text is the same at 1 and 3 ranks, and on the
+# equal 20 at 2 within tolerance; 1 rank accumulating 3 micro-batches equals 3 ranks; `evaluate` on the text is the same at 1 and 3 ranks, and on the
 # held-out tail equals the run's validation loss; the reports hold the per-token metrics; bad inputs exit
 # non-zero on 2 ranks with the file or key in the message.
 source "$(dirname "$0")/common.sh" "$@"
@@ -51,6 +51,14 @@ done
 grep -q "loss/token .* bpb" "$WORK/train1.log" || { cat "$WORK/train1.log"; fail "no loss/token and bpb on the console"; }
 "$PYTHON" "$REPO/tests/python/world_size_params.py" --tolerance 1e-5 "$WORK" 20 12 1 2 3 \
   || fail "a language model's parameters differ across world sizes"
+# One rank accumulating 3 micro-batches of 4 windows per step equals 3 ranks of 4 windows each: the
+# gradient is averaged over the step's tokens, whichever way they were split.
+mkdir -p "$WORK/accumulate" && ln -s "$WORK/np3" "$WORK/accumulate/np3"
+run_np 1 train --config "$WORK/text.ini" "${common[@]}" --train.global_batch_size=4 --train.accumulate_steps=3 \
+  --checkpoint.dir="$WORK/accumulate/np1" > "$WORK/accumulate.log" 2>&1 \
+  || { cat "$WORK/accumulate.log"; fail "training on text with accumulation"; }
+"$PYTHON" "$REPO/tests/python/world_size_params.py" "$WORK/accumulate" 20 12 3 1 \
+  || fail "accumulating 3 micro-batches on one rank differs from 3 ranks"
 
 # The reports: per-token metrics, consistent with each other.
 "$PYTHON" - "$WORK/np2" "$size" <<'PY' || fail "summary.json or metrics.jsonl of a text run"
