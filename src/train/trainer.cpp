@@ -88,8 +88,8 @@ std::string format_metric(const nlohmann::json& value) {
 
 // A language model's loss per token with its bits per byte, for the console: "1.2345 (1.7810 bpb)".
 std::string format_token_loss(const nlohmann::json& value) {
-  return value.is_null() ? std::string("n/a")
-                         : fmt::format("{:.4f} ({:.4f} bpb)", value.get<double>(), nn::bits_per_byte(value.get<double>()));
+  if (value.is_null()) return "n/a";
+  return fmt::format("{:.4f} ({:.4f} bpb)", value.get<double>(), nn::bits_per_byte(value.get<double>()));
 }
 
 // The sampler of data.shuffle: global (every rank holds every sample) or local (each rank its own shard;
@@ -586,8 +586,11 @@ std::optional<EvaluationResult> Trainer::evaluate_validation() {
 
 void Trainer::add_token_metrics(nlohmann::json& record, const std::string& prefix, const nlohmann::json& loss) const {
   if (!text_) return;
-  record[prefix + "bits_per_byte"] = loss.is_null() ? nlohmann::json() : nlohmann::json(nn::bits_per_byte(loss.get<double>()));
-  record[prefix + "perplexity"] = loss.is_null() ? nlohmann::json() : nlohmann::json(nn::perplexity(loss.get<double>()));
+  record[prefix + "bits_per_byte"] = nullptr;  // null as the loss, when no step was applied
+  record[prefix + "perplexity"] = nullptr;
+  if (loss.is_null()) return;
+  record[prefix + "bits_per_byte"] = nn::bits_per_byte(loss.get<double>());
+  record[prefix + "perplexity"] = nn::perplexity(loss.get<double>());
 }
 
 nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {

@@ -32,7 +32,8 @@ std::int64_t text_context(const config::Config& config);
 /// @throws std::invalid_argument naming the shapes when the model's outputs do not fit the task.
 std::unique_ptr<nn::Task> configured_task(const config::Config& config, const nn::Model& model);
 
-/// A model built from @p spec and the task of @p config (configured_task), checked against each other. The model is not initialised (nn::Model::init) nor reserved.
+/// A model built from @p spec and the task of @p config (configured_task), checked against each other.
+/// The model is not initialised (nn::Model::init) nor reserved.
 struct ConfiguredModel {
   nn::Model model;                  ///< Built from the spec.
   std::unique_ptr<nn::Task> task;   ///< Loss and metrics.
