@@ -383,6 +383,9 @@ void validate(const Config& c) {
     require(c.data.validation_text.empty() || c.data.validation_fraction == 0, "data.validation_fraction",
             c.data.validation_fraction, "0 when data.validation_text is set (one validation set)");
     require(c.data.augment == "none", "data.augment", c.data.augment, "none with data.format = text");
+    const char* no_test = "empty with data.format = text (no test set: `mpitrain evaluate` scores a held-out text)";
+    require(c.data.test_csv.empty(), "data.test_csv", c.data.test_csv, no_test);
+    require(c.data.test_images.empty(), "data.test_images", c.data.test_images, no_test);
     require(c.data.sample_shape.empty(), "data.sample_shape", fmt::format("{}", fmt::join(c.data.sample_shape, ",")),
             "empty with data.format = text (the sample is model.spec's input_shape (T))");
   } else if (c.data.format == "idx") {

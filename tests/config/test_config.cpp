@@ -224,7 +224,8 @@ TEST(Config, TextFormatKeys) {
            {"--data.shuffle=local", "data.shuffle"},
            {"--data.validation_text=v.txt", "data.validation_fraction"},  // both: which validation set?
            {"--data.augment=shift:1", "data.augment"},
-           {"--data.sample_shape=4,4", "data.sample_shape"}}) {
+           {"--data.sample_shape=4,4", "data.sample_shape"},
+           {"--data.test_csv=t.csv", "data.test_csv"}}) {
     const std::string e = error_of(path, {override});
     EXPECT_NE(e.find("config key " + key), std::string::npos) << override << ": " << e;
   }
