@@ -5,12 +5,19 @@
 // matrix worked by hand.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "common/mpi_gtest.hpp"
+#include "mpitrain/data/text_windows.hpp"
 #include "mpitrain/nn/model.hpp"
+#include "mpitrain/nn/model_spec.hpp"
 #include "mpitrain/nn/task.hpp"
 #include "mpitrain/train/evaluation.hpp"
 
@@ -129,6 +136,65 @@ TEST_F(EvaluationTest, EmptySetGivesZeros) {
   EXPECT_EQ(result.loss, 0.0);
   EXPECT_EQ(result.accuracy, 0.0);
   EXPECT_EQ(result.confusion, std::vector<std::int64_t>(classes * classes, 0));
+}
+
+// A language model on the windows of a text (embedding then tied output: the logits of position t are
+// (wte[x_t] + wpe[t]) · wteᵀ), against every window at offset 0 scored here in double: the token count, the
+// correct tokens, and the mean loss per token, at every world size. 2501 bytes with T = 4: 625 windows,
+// three chunks, the last partial.
+TEST(TextEvaluationTest, MatchesADoublePrecisionPassOverEveryWindow) {
+  constexpr std::int64_t t_len = 4, dim = 8, vocabulary = 256;
+  nn::Model model(nn::parse_model_spec(R"({"input_shape": [4], "layers": [
+      {"type": "embedding", "vocabulary": 256, "dim": 8}, {"type": "tied_output", "vocabulary": 256}]})"));
+  model.init(5);
+  for (float& p : model.parameters()) p *= 40.0f;  // logits of order 1: no position near a tie
+  const nn::LanguageModelTask task(t_len, static_cast<int>(vocabulary));
+  std::string text(2501, ' ');
+  std::mt19937 gen(4);
+  for (char& c : text) c = static_cast<char>(gen() % 256);  // every byte value, not UTF-8
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("mpitrain_text_evaluation_" + std::to_string(world->rank()) + ".txt");
+  std::ofstream(path, std::ios::binary) << text;
+  auto file = std::make_shared<const data::MappedFile>(path);
+  const data::TextWindows windows(file, 0, file->size(), t_len, data::WindowLayout::evaluation, path.string());
+  ASSERT_EQ(windows.count(), 625);
+
+  const auto& entries = model.registry().entries();
+  const float* wte = model.parameters().data() + entries[0].offset;  // vocabulary × dim
+  const float* wpe = model.parameters().data() + entries[1].offset;  // T × dim
+  double loss = 0.0;
+  std::int64_t correct = 0, tokens = 0;
+  double smallest_gap = 1e9;
+  const auto byte = [&](std::int64_t i) { return static_cast<std::uint8_t>(text[static_cast<std::size_t>(i)]); };
+  for (std::int64_t k = 0; k < windows.count(); ++k) {
+    for (std::int64_t t = 0; t < t_len; ++t) {
+      const std::int64_t s = k * t_len + t, x = byte(s), y = byte(s + 1);
+      std::vector<double> z(vocabulary, 0.0);
+      for (std::int64_t v = 0; v < vocabulary; ++v) {
+        for (std::int64_t c = 0; c < dim; ++c) {
+          z[static_cast<std::size_t>(v)] += (static_cast<double>(wte[x * dim + c]) + wpe[t * dim + c]) * wte[v * dim + c];
+        }
+      }
+      const double top = *std::max_element(z.begin(), z.end());
+      double sum = 0.0;
+      for (double v : z) sum += std::exp(v - top);
+      loss += std::log(sum) + top - z[static_cast<std::size_t>(y)];
+      const auto best = std::max_element(z.begin(), z.end()) - z.begin();
+      correct += best == y ? 1 : 0;
+      ++tokens;
+      std::vector<double> sorted = z;
+      std::sort(sorted.begin(), sorted.end());
+      smallest_gap = std::min(smallest_gap, sorted[vocabulary - 1] - sorted[vocabulary - 2]);
+    }
+  }
+  const EvaluationResult result = evaluate(model, task, windows, *world);
+  std::filesystem::remove(path);
+  EXPECT_EQ(result.count, tokens);
+  EXPECT_EQ(result.count, 625 * t_len);
+  EXPECT_GT(correct, 0);
+  EXPECT_EQ(result.accuracy, static_cast<double>(correct) / static_cast<double>(tokens));
+  EXPECT_GT(smallest_gap, 1e-4);  // the arg-max is decided by more than float rounding
+  EXPECT_NEAR(result.loss, loss / static_cast<double>(tokens), 1e-6 * loss / static_cast<double>(tokens));
 }
 
 // Rows: true class; columns: predicted.  [[5, 1, 0], [2, 3, 0], [0, 0, 0]]: class 0 predicted 7 times,
