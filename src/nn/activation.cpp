@@ -46,8 +46,10 @@ void activation_gradient(ActivationKind kind, ConstMatrixMap y, ConstMatrixMap d
 
 void gelu_gradient(ConstMatrixMap x, ConstMatrixMap dy, MatrixMap dx) {
   const auto u = x.array();
-  const auto t = (gelu_a * (u + gelu_b * u.cube())).tanh();
-  dx = dy.array() * (0.5f * (1.0f + t) + 0.5f * u * (1.0f - t.square()) * gelu_a * (1.0f + 3.0f * gelu_b * u.square()));
+  // tanh once per element, held in dx (an expression would evaluate it at each of its two uses).
+  auto t = dx.array();
+  t = (gelu_a * (u + gelu_b * u.cube())).tanh();
+  t = dy.array() * (0.5f * (1.0f + t) + 0.5f * u * (1.0f - t.square()) * gelu_a * (1.0f + 3.0f * gelu_b * u.square()));
 }
 
 void relu_gradient_to_bf16(std::span<const float> y, std::span<const float> dy, std::span<std::uint16_t> dx16) {

@@ -1,5 +1,7 @@
 #include "mpitrain/nn/layer_norm.hpp"
 
+#include "mpitrain/base/fixed_order_sum.hpp"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -44,10 +46,11 @@ void LayerNorm::reserve(std::int64_t max_rows) {
 namespace {
 using Row = Eigen::Map<Eigen::ArrayXf>;
 using ConstRow = Eigen::Map<const Eigen::ArrayXf>;
+
+using base::fixed_order_sum;
 }  // namespace
 
-// Per position in float, as PyTorch's CPU LayerNorm: Eigen's vectorised sums over the C values (their order
-// is fixed, so results do not depend on the batch or the world size).
+// Per position in float, as PyTorch's CPU LayerNorm, with sums in a fixed order (base::fixed_order_sum).
 ConstMatrixMap LayerNorm::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
   const std::int64_t c = channels_;
@@ -57,9 +60,10 @@ ConstMatrixMap LayerNorm::forward(ConstMatrixMap x, const Context&) {
     for (std::int64_t p = 0; p < positions_; ++p) {
       const ConstRow in(x.data() + n * inputs() + p * c, c);
       Row hat(x_hat_.data() + n * inputs() + p * c, c);
-      const float mean = in.sum() * inv_c;
+      const float mean = fixed_order_sum(c, [&](std::int64_t k) { return in[k]; }) * inv_c;
       hat = in - mean;
-      const float inv_std = 1.0f / std::sqrt(hat.square().sum() * inv_c + static_cast<float>(epsilon_));
+      const float variance = fixed_order_sum(c, [&](std::int64_t k) { return hat[k] * hat[k]; }) * inv_c;
+      const float inv_std = 1.0f / std::sqrt(variance + static_cast<float>(epsilon_));
       inv_std_(n, p) = inv_std;
       hat *= inv_std;
       Row(y_.data() + n * outputs() + p * c, c) = gamma * hat + beta;
@@ -82,7 +86,8 @@ ConstMatrixMap LayerNorm::backward(ConstMatrixMap dy) {
         beta_grad += g;
       }
       if (!input_gradient()) continue;
-      const float g_mean = (g * gamma).sum() * inv_c, g_hat_mean = (g * gamma * hat).sum() * inv_c;
+      const float g_mean = fixed_order_sum(c, [&](std::int64_t k) { return g[k] * gamma[k]; }) * inv_c;
+      const float g_hat_mean = fixed_order_sum(c, [&](std::int64_t k) { return g[k] * gamma[k] * hat[k]; }) * inv_c;
       Row(dx_.data() + n * inputs() + p * c, c) = (g * gamma - g_mean - hat * g_hat_mean) * inv_std_(n, p);
     }
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# data.format = text (issue 12): a byte-level language model (the brief's small attention stack, context 16)
+# data.format = text (issue 12): a byte-level GPT (2 transformer blocks, n_embd 32, 4 heads, context 16)
 # on a generated text that also holds bytes which are not valid UTF-8. 20 steps on the same global batch at
 # 1, 2 and 3 ranks give the same parameters (an epoch is 15 steps, the last one partial: the second epoch's
 # offset is used too); 10 + 10 steps resumed equal 20 at once, and 10 at 2 ranks resumed for 10 at 3 ranks
@@ -20,9 +20,9 @@ open(sys.argv[1], "wb").write(text)
 PY
 size=$(stat -c %s "$WORK/text.txt")
 cat > "$WORK/gpt.json" <<'JSON'
-{"input_shape": [16], "layers": [{"type": "embedding", "vocabulary": 256, "dim": 32}, {"type": "layer_norm"},
- {"type": "dense", "units": 96}, {"type": "causal_self_attention", "heads": 4}, {"type": "dense", "units": 32},
- {"type": "layer_norm"}, {"type": "tied_output", "vocabulary": 256}]}
+{"input_shape": [16], "layers": [{"type": "embedding", "vocabulary": 256, "dim": 32},
+ {"type": "transformer_block", "heads": 4}, {"type": "transformer_block", "heads": 4},
+ {"type": "layer_norm", "name": "ln_f"}, {"type": "tied_output", "vocabulary": 256}]}
 JSON
 cat > "$WORK/text.ini" <<EOF2
 [data]
@@ -135,6 +135,7 @@ head -c 16 "$WORK/text.txt" > "$WORK/shorter.txt"  # < T + 1: not one validation
 cat > "$WORK/flat2d.json" <<'JSON'
 {"input_shape": [4, 4], "layers": [{"type": "flatten"}, {"type": "dense", "units": 4}]}
 JSON
+sed 's/"heads": 4}, {"type": "transformer_block"/"heads": 3}, {"type": "transformer_block"/' "$WORK/gpt.json" > "$WORK/heads3.json"
 bad() {  # bad CODE FRAGMENT OVERRIDES...
   local code=$1 fragment=$2; shift 2
   expect_code "$code" run_np 2 train --config "$WORK/text.ini" "${common[@]}" --checkpoint.dir="$WORK/bad" "$@"
@@ -149,6 +150,8 @@ bad 1 "data.validation_fraction = 0.001" --data.validation_fraction=0.001
 bad 2 "config key data.train_text" --data.train_text=
 bad 2 "config key data.shuffle" --data.shuffle=local
 bad 2 "config key model.spec = '$WORK/flat2d.json': input_shape (4, 4) must have one dimension" --model.spec="$WORK/flat2d.json"
+bad 2 "layer 1: layer h.0.attn (causal_self_attention): heads = 3 must be >= 1 and divide the 32 channels" \
+  --model.spec="$WORK/heads3.json"  # n_embd not divisible by n_head
 [[ ! -e "$WORK/bad/summary.json" ]] || fail "a refused run wrote summary.json"
 expect_code 1 run_np 2 evaluate --checkpoint "$ckpt" --data "$WORK/shorter.txt"
 grep -qF "$WORK/shorter.txt: 16 bytes, fewer than one window" "$WORK/err.txt" || { cat "$WORK/err.txt"; fail "evaluate on a short text"; }

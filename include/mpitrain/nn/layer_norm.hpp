@@ -14,8 +14,9 @@ namespace mpitrain::nn {
 /// x̂ = (x − μ) / sqrt(σ² + ε) and y = γ ∘ x̂ + β. γ (gain, ones) and β (bias, zeros) have C entries each and
 /// no weight decay (Keras names `NAME/gamma:0`, `NAME/beta:0`). No statistics cross samples or positions:
 /// results do not depend on the batch. Backward (per position, g = dy ∘ γ): dγ += Σ dy ∘ x̂, dβ += Σ dy,
-/// dx = (g − mean(g) − x̂ · mean(g ∘ x̂)) / sqrt(σ² + ε). Sums are in float, Eigen's vectorised reductions in a
-/// fixed order (as PyTorch's CPU kernel computes in float), so results do not depend on the batch.
+/// dx = (g − mean(g) − x̂ · mean(g ∘ x̂)) / sqrt(σ² + ε). Sums are in float (as PyTorch's CPU kernel), in 16
+/// lanes whose order depends on C alone, not on the values' addresses: results do not depend on the batch,
+/// the rank or the run.
 class LayerNorm final : public Layer {
  public:
   /// @param name layer name (`layer_normalization`, ...). @param shape (..., C), input and output.

@@ -89,7 +89,9 @@ class LanguageModelTask final : public Task {
   void check_output_shape(const base::Shape& output_shape) const override;
   /// @param outputs rows × T·V logits. @param targets rows·T token ids in [0, V).
   /// @param grad_outputs rows × T·V: softmax − onehot per position (not divided by the token count).
-  /// @return loss summed over the rows·T positions (nats); count = rows·T.
+  /// @return loss summed over the rows·T positions (nats); count = rows·T. Computed in float (one
+  /// vectorised exp per logit; evaluate() is in double, as the classifier's loss), so the training loss may
+  /// differ from evaluate()'s in the last digits.
   LossSums loss(base::ConstMatrixMap outputs, std::span<const std::int32_t> targets,
                 base::MatrixMap grad_outputs) const override;
   /// @param per_target if not empty, rows·T entries: each position's loss (nats).
