@@ -23,7 +23,8 @@ double l2_penalty(const nn::ParameterRegistry& registry, std::span<const float> 
     if (!p.decay) continue;
     // A plain loop in double: the same sum at any address alignment.
     const float* w = params.data() + p.offset;
-    for (std::int64_t i = 0; i < p.size(); ++i) sum += static_cast<double>(w[i]) * w[i];
+    const std::int64_t n = p.size();  // hoisted: size() multiplies the shape out on every call
+    for (std::int64_t i = 0; i < n; ++i) sum += static_cast<double>(w[i]) * w[i];
   }
   return lambda * sum;
 }
@@ -51,7 +52,8 @@ void decay_weights(const nn::ParameterRegistry& registry, std::span<float> param
   for (const auto& p : registry.entries()) {
     if (!p.decay) continue;
     float* w = params.data() + p.offset;
-    for (std::int64_t i = 0; i < p.size(); ++i) w[i] *= factor;
+    const std::int64_t n = p.size();  // hoisted: size() multiplies the shape out on every call
+    for (std::int64_t i = 0; i < n; ++i) w[i] *= factor;
   }
 }
 
