@@ -65,7 +65,6 @@ struct RunningSums {
     nlohmann::json accuracy;  // null if no step was applied
     double samples;           // global samples of the applied steps, carried ones included
     double samples_here;      // of those, the ones trained since this process began the sums
-    double targets_here;      // their targets (tokens for a language model; samples otherwise)
   };
   // Collective: {loss, correct, count} summed over the ranks (without the carried sums).
   std::array<double, 3> global_sums(const dist::Communicator& comm) const {
@@ -77,8 +76,8 @@ struct RunningSums {
   Means reduce(const dist::Communicator& comm, std::int64_t per_sample) const {
     const std::array<double, 3> here = global_sums(comm);
     const double n = here[2] + carried[2], t = static_cast<double>(per_sample);
-    if (steps == 0 || n == 0) return {nullptr, nullptr, n / t, here[2] / t, here[2]};
-    return {(here[0] + carried[0]) / n + penalty / steps, (here[1] + carried[1]) / n, n / t, here[2] / t, here[2]};
+    if (steps == 0 || n == 0) return {nullptr, nullptr, n / t, here[2] / t};
+    return {(here[0] + carried[0]) / n + penalty / steps, (here[1] + carried[1]) / n, n / t, here[2] / t};
   }
 };
 
@@ -167,6 +166,10 @@ class Trainer {
   // Adds a language model's bits per byte and perplexity of @p loss to @p record as <prefix>bits_per_byte and
   // <prefix>perplexity (nothing for classification).
   void add_token_metrics(nlohmann::json& record, const std::string& prefix, const nlohmann::json& loss) const;
+  // A loss for the console: "loss/token 1.2345 (1.7810 bpb)" for a language model, else "loss 0.1234".
+  [[nodiscard]] std::string loss_text(const nlohmann::json& loss) const;
+  // A rate for the console from @p samples in @p seconds: "1234 tokens/s" for a language model, else samples/s.
+  [[nodiscard]] std::string rate_text(double samples, double seconds) const;
   void write_outputs(nlohmann::json& summary);
 
   const config::Config& config_;
@@ -456,7 +459,7 @@ void Trainer::check_replicas(const char* when) {
 
 void Trainer::log_interval(std::int64_t epoch, RunningSums& sums) {
   const double elapsed = seconds_since(sums.start);
-  const auto [loss, accuracy, samples, samples_here, tokens_here] = sums.reduce(comm_, per_sample_);
+  const auto [loss, accuracy, samples, samples_here] = sums.reduce(comm_, per_sample_);
   if (rank_ == 0) {
     nlohmann::json record = {{"kind", "interval"}, {"epoch", epoch + 1}, {"step", global_step_}, {"loss", loss},
                              {"accuracy", accuracy}, {"learning_rate", optimizer_->learning_rate()},
@@ -464,17 +467,15 @@ void Trainer::log_interval(std::int64_t epoch, RunningSums& sums) {
                              {"steps_applied", static_cast<std::int64_t>(sums.steps)},
                              {"steps_skipped", static_cast<std::int64_t>(sums.skipped)},
                              {"skipped_steps", skipped_steps_}};
-    if (text_) record["tokens_per_second"] = tokens_here / elapsed;
+    if (text_) record["tokens_per_second"] = samples_here * static_cast<double>(per_sample_) / elapsed;
     add_token_metrics(record, "", loss);
     metrics_->write(record);
     if (bar_->active()) {
       bar_->update(epoch + 1, global_step_, samples_here / elapsed,
                    loss.is_null() ? std::numeric_limits<double>::quiet_NaN() : loss.get<double>());
     } else {
-      spdlog::info("epoch {} step {}/{}: {} {} accuracy {}, {:.0f} {}/s{}", epoch + 1, global_step_, total_steps_,
-                   text_ ? "loss/token" : "loss", text_ ? format_token_loss(loss) : format_metric(loss),
-                   format_metric(accuracy), (text_ ? tokens_here : samples_here) / elapsed,
-                   text_ ? "tokens" : "samples",
+      spdlog::info("epoch {} step {}/{}: {} accuracy {}, {}{}", epoch + 1, global_step_, total_steps_,
+                   loss_text(loss), format_metric(accuracy), rate_text(samples_here, elapsed),
                    sums.skipped > 0 ? fmt::format(", {} of {} steps skipped", sums.skipped, sums.skipped + sums.steps)
                                     : std::string());
     }
@@ -485,7 +486,7 @@ void Trainer::log_interval(std::int64_t epoch, RunningSums& sums) {
 nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, const RunningSums& sums,
                                   double seconds) {
   // The rate and the energy per sample count the samples trained in this process (not those before a resume).
-  const auto [loss, accuracy, all_samples, samples, tokens] = sums.reduce(comm_, per_sample_);
+  const auto [loss, accuracy, all_samples, samples] = sums.reduce(comm_, per_sample_);
   const bool complete = steps_done == sampler_->steps_per_epoch();
   nlohmann::json record = {{"kind", "epoch"}, {"epoch", epoch + 1}, {"step", global_step_},
                            {"loss", loss}, {"accuracy", accuracy},
@@ -495,7 +496,7 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
                            {"steps_applied", static_cast<std::int64_t>(sums.steps)},
                            {"steps_skipped", static_cast<std::int64_t>(sums.skipped)},
                            {"skipped_steps", skipped_steps_}};
-  if (text_) record["tokens_per_second"] = tokens / seconds;
+  if (text_) record["tokens_per_second"] = samples * static_cast<double>(per_sample_) / seconds;
   add_token_metrics(record, "", loss);
   if (const auto v = evaluate_validation()) {
     record["val_loss"] = v->loss;
@@ -511,19 +512,16 @@ nlohmann::json Trainer::end_epoch(std::int64_t epoch, std::int64_t steps_done, c
     metrics_->write(record);
     const std::string validation =
         !record.contains("val_loss") ? std::string()
-        : text_ ? fmt::format(", validation loss/token {} perplexity {:.3f} accuracy {:.4f}",
-                              format_token_loss(record["val_loss"]), record["val_perplexity"].get<double>(),
-                              record["val_accuracy"].get<double>())
-                : fmt::format(", validation loss {:.4f} accuracy {:.4f}", record["val_loss"].get<double>(),
-                              record["val_accuracy"].get<double>());
-    spdlog::info("epoch {}/{} {}: train {} {} accuracy {}{}{}, {:.0f} {}/s, {:.1f} s", epoch + 1, config_.train.epochs,
+        : fmt::format(", validation {}{} accuracy {:.4f}", loss_text(record["val_loss"]),
+                      text_ ? fmt::format(" perplexity {:.3f}", record["val_perplexity"].get<double>()) : std::string(),
+                      record["val_accuracy"].get<double>());
+    spdlog::info("epoch {}/{} {}: train {} accuracy {}{}{}, {}, {:.1f} s", epoch + 1, config_.train.epochs,
                  complete ? std::string("done")
                           : fmt::format("stopped after step {} of {} (partial)", steps_done, sampler_->steps_per_epoch()),
-                 text_ ? "loss/token" : "loss", text_ ? format_token_loss(loss) : format_metric(loss),
-                 format_metric(accuracy),
+                 loss_text(loss), format_metric(accuracy),
                  sums.skipped > 0 ? fmt::format(", {} of {} steps skipped", sums.skipped, sums.skipped + sums.steps)
                                   : std::string(),
-                 validation, (text_ ? tokens : samples) / seconds, text_ ? "tokens" : "samples", seconds);
+                 validation, rate_text(samples, seconds), seconds);
   }
   return record;
 }
@@ -591,6 +589,16 @@ void Trainer::add_token_metrics(nlohmann::json& record, const std::string& prefi
   if (loss.is_null()) return;
   record[prefix + "bits_per_byte"] = nn::bits_per_byte(loss.get<double>());
   record[prefix + "perplexity"] = nn::perplexity(loss.get<double>());
+}
+
+std::string Trainer::loss_text(const nlohmann::json& loss) const {
+  return text_ ? "loss/token " + format_token_loss(loss) : "loss " + format_metric(loss);
+}
+
+std::string Trainer::rate_text(double samples, double seconds) const {
+  const double rate = seconds > 0 ? samples / seconds : 0.0;
+  return text_ ? fmt::format("{:.0f} tokens/s", rate * static_cast<double>(per_sample_))
+               : fmt::format("{:.0f} samples/s", rate);
 }
 
 nlohmann::json Trainer::build_summary(const nlohmann::json& last_epoch) {
@@ -662,13 +670,10 @@ void Trainer::write_outputs(nlohmann::json& summary) {
   if (rank_ != 0) return;
   telemetry::write_json_file(run_dir_ / "summary.json", summary);
   const auto& final_loss = summary["final_train_loss"];
-  spdlog::info("done: {} steps in {:.1f} s ({:.0f} {}/s); final train {} {}{}{}; checksum {}", global_step_,
-               train_seconds_, summary[text_ ? "tokens_per_second" : "samples_per_second"].get<double>(),
-               text_ ? "tokens" : "samples", text_ ? "loss/token" : "loss",
-               text_ ? format_token_loss(final_loss) : format_metric(final_loss),
-               summary.contains("validation_bits_per_byte")
-                   ? fmt::format("; validation loss/token {}", format_token_loss(summary["validation_loss"]))
-                   : std::string(),
+  spdlog::info("done: {} steps in {:.1f} s ({}); final train {}{}{}; checksum {}", global_step_, train_seconds_,
+               rate_text(static_cast<double>(samples_seen_), train_seconds_), loss_text(final_loss),
+               text_ && summary.contains("validation_loss") ? "; validation " + loss_text(summary["validation_loss"])
+                                                            : std::string(),
                summary.contains("test_accuracy")
                    ? fmt::format("; test loss {:.4f} accuracy {:.4f}", summary["test_loss"].get<double>(),
                                  summary["test_accuracy"].get<double>())
