@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "mpitrain/base/fixed_order_sum.hpp"
 #include "mpitrain/optim/weight_decay.hpp"
 
 namespace mpitrain::optim {
@@ -24,10 +25,12 @@ void average_gradients(std::span<float> grads, std::int64_t global_count) {
 }
 
 double global_norm(std::span<const float> grads) {
-  // In index order and in double: the same norm on every rank, whatever its buffers' alignment.
-  double sum_sq = 0.0;
-  for (const float v : grads) sum_sq += static_cast<double>(v) * v;
-  return std::sqrt(sum_sq);
+  // In double, in an order fixed by the count alone: the same norm on every rank, whatever its buffers'
+  // alignment (a single running sum took 1 ms of a 25 ms GPT step, bound by the adder's latency).
+  const float* g = grads.data();
+  return std::sqrt(base::fixed_order_sum<double>(static_cast<std::int64_t>(grads.size()), [g](std::int64_t i) {
+    return static_cast<double>(g[i]) * g[i];
+  }));
 }
 
 double clip_by_global_norm(std::span<float> grads, double max_norm) {

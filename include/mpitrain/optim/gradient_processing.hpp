@@ -18,7 +18,8 @@ namespace mpitrain::optim {
 /// global batch of this step (> 0). @throws std::invalid_argument for global_count <= 0.
 void average_gradients(std::span<float> grads, std::int64_t global_count);
 
-/// The global L2 norm sqrt(Σ g²) of @p grads, summed in double in index order.
+/// The global L2 norm sqrt(Σ g²) of @p grads, summed in double in an order fixed by the count alone
+/// (base::fixed_order_sum): the same bits on every rank.
 [[nodiscard]] double global_norm(std::span<const float> grads);
 
 /// Clips the gradient to a global L2 norm of at most @p max_norm (Pascanu, Mikolov and Bengio, ICML 2013;
