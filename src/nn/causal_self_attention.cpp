@@ -4,13 +4,13 @@
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+#include <type_traits>
+
+#include "mpitrain/base/float16.hpp"
 
 namespace mpitrain::nn {
 
 namespace {
-using Strided = Eigen::Map<const RowMatrix, 0, Eigen::OuterStride<>>;
-using StridedOut = Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>>;
-
 Shape attention_output(const std::string& name, const Shape& input, std::int64_t heads) {
   const std::string layer = "layer " + name + " (causal_self_attention): ";
   if (input.size() != 2) {
@@ -41,67 +41,174 @@ void CausalSelfAttention::reserve(std::int64_t max_rows) {
     y_.resize(max_rows, outputs());
     probabilities_.resize(max_rows, heads_ * tokens_ * tokens_);
   }
-  dp_.resize(tokens_, tokens_);
-  if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
+  const bool bf16 = precision() == Precision::bf16;
+  const auto grow = [max_rows](auto& matrix, std::int64_t cols) {
+    if (matrix.rows() < max_rows) matrix.resize(max_rows, cols);
+  };
+  if (bf16) {
+    grow(qkv16_, inputs());
+    grow(probabilities16_, heads_ * tokens_ * tokens_);
+  } else {
+    grow(qkv32_, inputs());
+  }
+  if (input_gradient()) {
+    grow(dx_, inputs());
+    grow(dp_, heads_ * tokens_ * tokens_);
+    if (bf16) {
+      grow(dy16_, outputs());
+    } else {
+      grow(dy32_, outputs());
+    }
+  }
+}
+
+namespace {
+// Copies the heads of @p rows rows of [part 0 | part 1 | ...] per position (T positions, parts × H × d values
+// each: q|k|v, or y) into head-major blocks, part p's at @p out + p·rows·T·H·d, (sample, head) h of sample n
+// at ((n·H + h)·T + t)·d: each (sample, head) a dense T × d matrix, the layout in which oneDNN's batched
+// products run its brgemm kernels (on the strided views it falls back to a 40% slower gemm). Rounds to bf16
+// when Out is std::uint16_t.
+template <class Out>
+void to_head_major(const float* in, Out* out, std::int64_t rows, std::int64_t t, std::int64_t parts, std::int64_t heads,
+                   std::int64_t d) {
+  const std::int64_t width = parts * heads * d, block = rows * t * heads * d;
+  for (std::int64_t n = 0; n < rows; ++n) {
+    for (std::int64_t i = 0; i < t; ++i) {
+      const float* position = in + (n * t + i) * width;
+      for (std::int64_t part = 0; part < parts; ++part) {
+        for (std::int64_t h = 0; h < heads; ++h) {
+          const float* from = position + (part * heads + h) * d;
+          Out* to = out + part * block + ((n * heads + h) * t + i) * d;
+          for (std::int64_t j = 0; j < d; ++j) {
+            if constexpr (std::is_same_v<Out, float>) {
+              to[j] = from[j];
+            } else {
+              to[j] = base::float_to_bf16(from[j]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+}  // namespace
+
+// The (sample, head) grids of the batched products: Q, K, V, dY dense T × d each (head-major copies); P, S, dP,
+// dS dense T × T each; Y (T × d of rows × (T·C)) and dQ, dK, dV (of rows × (T·3C)) strided views.
+MatrixBatch CausalSelfAttention::head_major() const {
+  const std::int64_t t = tokens_, d = head_size_;
+  return {rows_, heads_, t, d, {heads_ * t * d, t * d, d, 1}};
+}
+MatrixBatch CausalSelfAttention::square() const {
+  const std::int64_t t = tokens_;
+  return {rows_, heads_, t, t, {heads_ * t * t, t * t, t, 1}};
+}
+MatrixBatch CausalSelfAttention::in_sequence(std::int64_t width) const {
+  const std::int64_t t = tokens_, d = head_size_;
+  return {rows_, heads_, t, d, {t * width, d, width, 1}};
+}
+
+template <class T>
+void CausalSelfAttention::forward_products(const T* qkv, const T* probabilities, bool scores) {
+  const std::int64_t block = rows_ * tokens_ * channels_;  // one of Q, K, V (head-major)
+  const MatrixBatch q = head_major();
+  if (scores) {
+    scores_.run(qkv, q, qkv + block, q.transposed(), probabilities_.data(), square());
+  } else {
+    values_.run(probabilities, square(), qkv + 2 * block, q, y_.data(), in_sequence(channels_));
+  }
+}
+
+template <class T>
+void CausalSelfAttention::backward_products(const T* qkv, const T* dy, const T* p_or_ds, bool first) {
+  const std::int64_t block = rows_ * tokens_ * channels_, c = channels_;
+  const MatrixBatch q = head_major(), dx = in_sequence(3 * c);
+  float* grad = dx_.data();
+  if (first) {  // dV = Pᵀ·dY and dP = dY·Vᵀ
+    value_gradient_.run(p_or_ds, square().transposed(), dy, q, grad + 2 * c, dx);
+    probability_gradient_.run(dy, q, qkv + 2 * block, q.transposed(), dp_.data(), square());
+  } else {  // dQ = dS·K and dK = dSᵀ·Q
+    query_gradient_.run(p_or_ds, square(), qkv + block, q, grad, dx);
+    key_gradient_.run(p_or_ds, square().transposed(), qkv, q, grad + c, dx);
+  }
 }
 
 ConstMatrixMap CausalSelfAttention::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
-  input_ = x.data();
-  const std::int64_t t = tokens_, c = channels_, d = head_size_;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  for (std::int64_t n = 0; n < rows_; ++n) {
-    const float* sample = x.data() + n * inputs();
-    for (std::int64_t h = 0; h < heads_; ++h) {
-      const Strided q(sample + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      const Strided k(sample + c + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      const Strided v(sample + 2 * c + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      MatrixMap p(probabilities_.data() + (n * heads_ + h) * t * t, t, t);
-      // Only the causal (lower) triangle of S = q·kᵀ is computed, and y = P·v reads only it.
-      p.triangularView<Eigen::StrictlyUpper>().setZero();
-      p.triangularView<Eigen::Lower>() = q * k.transpose();
-      for (std::int64_t i = 0; i < t; ++i) {  // the causal softmax of row i over columns 0..i (vectorised exp)
-        auto row = p.row(i).head(i + 1).array();
-        const float top = row.maxCoeff();
-        row = ((row - top) * scale).exp();
-        row /= row.sum();
-      }
-      StridedOut y(y_.data() + n * outputs() + h * d, t, d, Eigen::OuterStride<>(c));
-      y.noalias() = p.triangularView<Eigen::Lower>() * v;
+  if (rows_ == 0) return {y_.data(), 0, outputs()};
+  const std::int64_t t = tokens_;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_size_));
+  const bool bf16 = precision() == Precision::bf16;
+  if (rows_ > (bf16 ? qkv16_.rows() : qkv32_.rows())) {
+    throw std::invalid_argument("layer " + name() + " (causal_self_attention): " + std::to_string(rows_) +
+                                " rows but reserve() allowed fewer");
+  }
+  // S = Q·Kᵀ for every (sample, head) into probabilities_, then the causal softmax in place.
+  if (bf16) {
+    to_head_major(x.data(), qkv16_.data(), rows_, t, 3, heads_, head_size_);
+    forward_products<std::uint16_t>(qkv16_.data(), nullptr, true);
+  } else {
+    to_head_major(x.data(), qkv32_.data(), rows_, t, 3, heads_, head_size_);
+    forward_products<float>(qkv32_.data(), nullptr, true);
+  }
+  const std::int64_t matrices = rows_ * heads_;
+  for (std::int64_t m = 0; m < matrices; ++m) {
+    MatrixMap p(probabilities_.data() + m * t * t, t, t);
+    for (std::int64_t i = 0; i < t; ++i) {  // the causal softmax of row i over columns 0..i (vectorised exp)
+      auto row = p.row(i).head(i + 1).array();
+      const float top = row.maxCoeff();
+      row = ((row - top) * scale).exp();
+      row /= row.sum();
+      p.row(i).tail(t - i - 1).setZero();
     }
+    if (bf16) {
+      base::round_to_bf16({p.data(), static_cast<std::size_t>(t * t)},
+                          {probabilities16_.data() + m * t * t, static_cast<std::size_t>(t * t)});
+    }
+  }
+  // Y = P·V.
+  if (bf16) {
+    forward_products<std::uint16_t>(qkv16_.data(), probabilities16_.data(), false);
+  } else {
+    forward_products<float>(qkv32_.data(), probabilities_.data(), false);
   }
   return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap CausalSelfAttention::backward(ConstMatrixMap dy) {
-  if (!input_gradient()) return {dx_.data(), 0, inputs()};
-  const std::int64_t t = tokens_, c = channels_, d = head_size_;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  for (std::int64_t n = 0; n < rows_; ++n) {
-    const float* sample = input_ + n * inputs();
-    float* grad = dx_.data() + n * inputs();
-    for (std::int64_t h = 0; h < heads_; ++h) {
-      const Strided q(sample + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      const Strided k(sample + c + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      const Strided v(sample + 2 * c + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      const Strided g(dy.data() + n * outputs() + h * d, t, d, Eigen::OuterStride<>(c));
-      const ConstMatrixMap p(probabilities_.data() + (n * heads_ + h) * t * t, t, t);
-      StridedOut dq(grad + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      StridedOut dk(grad + c + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      StridedOut dv(grad + 2 * c + h * d, t, d, Eigen::OuterStride<>(3 * c));
-      // Full products (P and dS are zero above the diagonal): faster here than Eigen's triangular ones.
-      dv.noalias() = p.transpose() * g;
-      dp_.noalias() = g * v.transpose();
-      for (std::int64_t i = 0; i < t; ++i) {  // dS = P ∘ (dP − rowsum(dP ∘ P)), times the scale of S
-        auto dp_row = dp_.row(i).head(i + 1).array();
-        const auto p_row = p.row(i).head(i + 1).array();
-        const float dot = (dp_row * p_row).sum();
-        dp_row = p_row * (dp_row - dot) * scale;
-        dp_.row(i).tail(t - i - 1).setZero();
-      }
-      dq.noalias() = dp_ * k;
-      dk.noalias() = dp_.transpose() * q;
+  if (!input_gradient() || rows_ == 0) return {dx_.data(), 0, inputs()};
+  const std::int64_t t = tokens_;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_size_));
+  const bool bf16 = precision() == Precision::bf16;
+  if (bf16) {
+    to_head_major(dy.data(), dy16_.data(), rows_, t, 1, heads_, head_size_);
+    backward_products<std::uint16_t>(qkv16_.data(), dy16_.data(), probabilities16_.data(), true);
+  } else {
+    to_head_major(dy.data(), dy32_.data(), rows_, t, 1, heads_, head_size_);
+    backward_products<float>(qkv32_.data(), dy32_.data(), probabilities_.data(), true);
+  }
+  // dS = P ∘ (dP − rowsum(dP ∘ P)), times the scale of S, zero above the diagonal: in place in dp_, and at
+  // bf16 rounded into probabilities16_ (P's copy is no longer needed).
+  const std::int64_t matrices = rows_ * heads_;
+  for (std::int64_t m = 0; m < matrices; ++m) {
+    MatrixMap ds(dp_.data() + m * t * t, t, t);
+    const ConstMatrixMap p(probabilities_.data() + m * t * t, t, t);
+    for (std::int64_t i = 0; i < t; ++i) {
+      auto dp_row = ds.row(i).head(i + 1).array();
+      const auto p_row = p.row(i).head(i + 1).array();
+      const float dot = (dp_row * p_row).sum();
+      dp_row = p_row * (dp_row - dot) * scale;
+      ds.row(i).tail(t - i - 1).setZero();
     }
+    if (bf16) {
+      base::round_to_bf16({ds.data(), static_cast<std::size_t>(t * t)},
+                          {probabilities16_.data() + m * t * t, static_cast<std::size_t>(t * t)});
+    }
+  }
+  if (bf16) {
+    backward_products<std::uint16_t>(qkv16_.data(), nullptr, probabilities16_.data(), false);
+  } else {
+    backward_products<float>(qkv32_.data(), nullptr, dp_.data(), false);
   }
   return {dx_.data(), rows_, inputs()};
 }

@@ -4,9 +4,11 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <string>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <stdexcept>
 #include <vector>
@@ -32,41 +34,59 @@ void set_compute_threads(int threads) {
 
 using onednn::cpu_engine;
 
-struct MatrixProduct::Impl {
+namespace {
+
+// One operand's layout as oneDNN reads it: up to 4 dimensions and their strides (in elements), held in fixed
+// arrays so that looking a primitive up allocates nothing.
+struct Operand {
+  int ndims = 0;
+  std::array<std::int64_t, 4> shape{}, strides{};
+  bool operator==(const Operand&) const = default;
+  [[nodiscard]] dnnl::memory::desc desc(dnnl::memory::data_type type) const {
+    const dnnl::memory::dims d(shape.begin(), shape.begin() + ndims), st(strides.begin(), strides.begin() + ndims);
+    return {d, type, st};
+  }
+};
+
+struct Layouts {
+  Operand a, b, c;
+  dnnl::memory::data_type type;
+  bool operator==(const Layouts&) const = default;
+};
+
+// oneDNN matmul primitives cached per layout and element type (the newest 8), with one scratchpad sized for
+// the largest: what MatrixProduct and BatchedMatrixProduct share. C = A·B, or C += A·B with @p accumulate.
+class MatmulCache {
+ public:
+  explicit MatmulCache(bool accumulate) : accumulate_(accumulate) {}
+
+  // @p describe names the product in errors (called only on failure).
+  template <class Describe>
+  void run(const Layouts& layouts, const void* a, const void* b, float* c, Describe describe) {
+    Entry& e = entry(layouts, describe);
+    onednn::execute(e.primitive, stream_, {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c}},
+                    e.scratchpad, scratchpad_.data(), "matrix product: oneDNN execute failed");
+  }
+  [[nodiscard]] std::int64_t created() const { return created_; }
+
+ private:
   struct Entry {
-    std::int64_t m, n, k;
-    dnnl::memory::data_type type;
+    Layouts layouts;
     dnnl::matmul primitive;
     dnnl::memory a, b, c, scratchpad;
-    std::size_t scratchpad_bytes;
   };
-
-  Transpose transpose;
-  bool accumulate;
-  dnnl::stream stream{cpu_engine()};
-  std::deque<Entry> entries;           // deque: entries keep their address; newest last
-  onednn::AlignedBuffer scratchpad;    // the largest entry's
-  std::int64_t created = 0;
-
   static constexpr std::size_t max_entries = 8;  // full slice, last slice, evaluation batches, ...
 
-  Entry& entry(std::int64_t m, std::int64_t n, std::int64_t k, dnnl::memory::data_type type) {
-    for (Entry& e : entries) {
-      if (e.m == m && e.n == n && e.k == k && e.type == type) return e;
+  template <class Describe>
+  Entry& entry(const Layouts& layouts, Describe describe) {
+    for (Entry& e : entries_) {
+      if (e.layouts == layouts) return e;
     }
-    return create(m, n, k, type);
-  }
-
-  Entry& create(std::int64_t m, std::int64_t n, std::int64_t k, dnnl::memory::data_type type) {
-    using dims = dnnl::memory::dims;
-    using dt = dnnl::memory::data_type;
-    // Row-major storage as strides: A is m × k, read from k × m storage when transposed; B likewise.
-    const dnnl::memory::desc a_md({m, k}, type, transpose == Transpose::a ? dims{1, m} : dims{k, 1});
-    const dnnl::memory::desc b_md({k, n}, type, transpose == Transpose::b ? dims{1, k} : dims{n, 1});
-    const dnnl::memory::desc c_md({m, n}, dt::f32, dims{n, 1});
+    const dnnl::memory::desc a_md = layouts.a.desc(layouts.type), b_md = layouts.b.desc(layouts.type);
+    const dnnl::memory::desc c_md = layouts.c.desc(dnnl::memory::data_type::f32);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (accumulate) {
+    if (accumulate_) {
       dnnl::post_ops sum;
       sum.append_sum(1.0f);
       attr.set_post_ops(sum);
@@ -74,21 +94,34 @@ struct MatrixProduct::Impl {
     try {
       const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, cpu_engine());
       const dnnl::memory::desc scratch_md = pd.scratchpad_desc();
-      if (entries.size() == max_entries) entries.pop_front();
-      entries.push_back(Entry{m, n, k, type, dnnl::matmul(pd), dnnl::memory(a_md, cpu_engine(), nullptr),
-                              dnnl::memory(b_md, cpu_engine(), nullptr), dnnl::memory(c_md, cpu_engine(), nullptr),
-                              dnnl::memory(scratch_md, cpu_engine(), nullptr), scratch_md.get_size()});
+      if (entries_.size() == max_entries) entries_.pop_front();
+      entries_.push_back(Entry{layouts, dnnl::matmul(pd), dnnl::memory(a_md, cpu_engine(), nullptr),
+                               dnnl::memory(b_md, cpu_engine(), nullptr), dnnl::memory(c_md, cpu_engine(), nullptr),
+                               dnnl::memory(scratch_md, cpu_engine(), nullptr)});
+      scratchpad_.reserve(scratch_md.get_size());
     } catch (const dnnl::error& e) {
-      throw std::runtime_error("matrix product " + std::to_string(m) + " x " + std::to_string(k) + " by " +
-                               std::to_string(k) + " x " + std::to_string(n) + " (" +
-                               (type == dt::bf16 ? "bf16" : "fp32") + " inputs): oneDNN has no implementation "
-                               "on this CPU (" + e.what() + ")");
+      throw std::runtime_error(describe() + " (" + (layouts.type == dnnl::memory::data_type::bf16 ? "bf16" : "fp32") +
+                               " inputs): oneDNN has no implementation on this CPU (" + e.what() + ")");
     }
-    ++created;
-    Entry& e = entries.back();
-    scratchpad.reserve(e.scratchpad_bytes);
-    return e;
+    ++created_;
+    return entries_.back();
   }
+
+  bool accumulate_;
+  dnnl::stream stream_{cpu_engine()};
+  std::deque<Entry> entries_;        // deque: entries keep their address; newest last
+  onednn::AlignedBuffer scratchpad_; // the largest entry's
+  std::int64_t created_ = 0;
+};
+
+}  // namespace
+
+struct MatrixProduct::Impl {
+  Transpose transpose;
+  bool accumulate;
+  MatmulCache cache;
+
+  Impl(Transpose t, bool acc) : transpose(t), accumulate(acc), cache(acc) {}
 
   void run(const void* a, const void* b, float* c, std::int64_t m, std::int64_t n, std::int64_t k,
            dnnl::memory::data_type type) {
@@ -101,16 +134,20 @@ struct MatrixProduct::Impl {
       if (!accumulate) std::fill_n(c, m * n, 0.0f);
       return;
     }
-    Entry& e = entry(m, n, k, type);
-    onednn::execute(e.primitive, stream, {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c}},
-                    e.scratchpad, scratchpad.data(), "matrix product: oneDNN execute failed");
+    // Row-major storage as strides: A is m × k, read from k × m storage when transposed; B likewise.
+    const Layouts layouts{
+        Operand{2, {m, k}, transpose == Transpose::a ? std::array<std::int64_t, 4>{1, m} : std::array<std::int64_t, 4>{k, 1}},
+        Operand{2, {k, n}, transpose == Transpose::b ? std::array<std::int64_t, 4>{1, k} : std::array<std::int64_t, 4>{n, 1}},
+        Operand{2, {m, n}, {n, 1}}, type};
+    cache.run(layouts, a, b, c, [&] {
+      return "matrix product " + std::to_string(m) + " x " + std::to_string(k) + " by " + std::to_string(k) + " x " +
+             std::to_string(n);
+    });
   }
 };
 
-MatrixProduct::MatrixProduct(Transpose transpose, bool accumulate) : impl_(std::make_unique<Impl>()) {
-  impl_->transpose = transpose;
-  impl_->accumulate = accumulate;
-}
+MatrixProduct::MatrixProduct(Transpose transpose, bool accumulate)
+    : impl_(std::make_unique<Impl>(transpose, accumulate)) {}
 MatrixProduct::~MatrixProduct() = default;
 MatrixProduct::MatrixProduct(MatrixProduct&&) noexcept = default;
 MatrixProduct& MatrixProduct::operator=(MatrixProduct&&) noexcept = default;
@@ -124,6 +161,51 @@ void MatrixProduct::run(const std::uint16_t* a, const std::uint16_t* b, float* c
   impl_->run(a, b, c, m, n, k, dnnl::memory::data_type::bf16);
 }
 
-std::int64_t MatrixProduct::primitives_created() const { return impl_->created; }
+std::int64_t MatrixProduct::primitives_created() const { return impl_->cache.created(); }
+
+namespace {
+std::string describe(const MatrixBatch& m) {
+  return "(" + std::to_string(m.batch) + " x " + std::to_string(m.groups) + ") matrices of " + std::to_string(m.rows) +
+         " x " + std::to_string(m.cols) + ", strides (" + std::to_string(m.strides[0]) + ", " +
+         std::to_string(m.strides[1]) + ", " + std::to_string(m.strides[2]) + ", " + std::to_string(m.strides[3]) + ")";
+}
+Operand operand(const MatrixBatch& m) {
+  return {4, {m.batch, m.groups, m.rows, m.cols}, {m.strides[0], m.strides[1], m.strides[2], m.strides[3]}};
+}
+}  // namespace
+
+struct BatchedMatrixProduct::Impl {
+  MatmulCache cache{false};
+
+  void run(const void* a, const MatrixBatch& al, const void* b, const MatrixBatch& bl, float* c, const MatrixBatch& cl,
+           dnnl::memory::data_type type) {
+    const auto what = [&] {
+      return "batched matrix product A " + describe(al) + " by B " + describe(bl) + " into C " + describe(cl);
+    };
+    const bool positive = al.batch > 0 && al.groups > 0 && al.rows > 0 && al.cols > 0 && bl.cols > 0;
+    if (!positive || bl.batch != al.batch || cl.batch != al.batch || bl.groups != al.groups ||
+        cl.groups != al.groups || bl.rows != al.cols || cl.rows != al.rows || cl.cols != bl.cols) {
+      throw std::invalid_argument(what() + ": the grids or the inner sizes disagree, or a size is not positive");
+    }
+    cache.run(Layouts{operand(al), operand(bl), operand(cl), type}, a, b, c, what);
+  }
+};
+
+BatchedMatrixProduct::BatchedMatrixProduct() : impl_(std::make_unique<Impl>()) {}
+BatchedMatrixProduct::~BatchedMatrixProduct() = default;
+BatchedMatrixProduct::BatchedMatrixProduct(BatchedMatrixProduct&&) noexcept = default;
+BatchedMatrixProduct& BatchedMatrixProduct::operator=(BatchedMatrixProduct&&) noexcept = default;
+
+void BatchedMatrixProduct::run(const float* a, const MatrixBatch& a_layout, const float* b, const MatrixBatch& b_layout,
+                               float* c, const MatrixBatch& c_layout) {
+  impl_->run(a, a_layout, b, b_layout, c, c_layout, dnnl::memory::data_type::f32);
+}
+
+void BatchedMatrixProduct::run(const std::uint16_t* a, const MatrixBatch& a_layout, const std::uint16_t* b,
+                               const MatrixBatch& b_layout, float* c, const MatrixBatch& c_layout) {
+  impl_->run(a, a_layout, b, b_layout, c, c_layout, dnnl::memory::data_type::bf16);
+}
+
+std::int64_t BatchedMatrixProduct::primitives_created() const { return impl_->cache.created(); }
 
 }  // namespace mpitrain::nn

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/gradient_check.hpp"
+#include "mpitrain/base/float16.hpp"
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/conv2d.hpp"
 #include "mpitrain/nn/dense.hpp"
@@ -131,6 +132,99 @@ TEST(CausalSelfAttention, EqualsTheDefinitionAndIsCausal) {
   EXPECT_EQ(changed.row(0), y.row(0));
   EXPECT_EQ(changed.block(1, 0, 1, 3 * c), y.block(1, 0, 1, 3 * c));
   EXPECT_NE(changed.block(1, 3 * c, 1, c), y.block(1, 3 * c, 1, c));
+}
+
+// At precision bf16 the six products take rounded operands: forward and backward against the formulas of the
+// header in double, with Q, K, V, dY rounded to bf16, and P and dS rounded after the (fp32) softmax and its
+// gradient, within 1e-4 of each sum's Σ|terms|. The same outputs at fp32 differ: the rounding is real.
+TEST(CausalSelfAttention, Bf16ProductsTakeRoundedOperands) {
+  const std::int64_t t = 8, c = 12, heads = 3, d = 4, rows = 3;
+  const double scale = 1.0 / std::sqrt(double(d));
+  const auto r16 = [](double v) { return double(base::bf16_to_float(base::float_to_bf16(static_cast<float>(v)))); };
+  const RowMatrix x = test::random_matrix(rows, t * 3 * c, 44, 2.0f);
+  const RowMatrix dy = test::random_matrix(rows, t * c, 45, 1.0f);
+  RowMatrix y[2], dx[2];
+  for (const nn::Precision precision : {nn::Precision::fp32, nn::Precision::bf16}) {
+    nn::CausalSelfAttention attention("causal_self_attention", {t, 3 * c}, heads);
+    attention.set_precision(precision);
+    attention.reserve(rows);
+    const int i = precision == nn::Precision::bf16;
+    y[i] = attention.forward(ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+    dx[i] = attention.backward(ConstMatrixMap(dy.data(), rows, dy.cols()));
+  }
+  EXPECT_GT((y[1] - y[0]).cwiseAbs().maxCoeff(), 0.0f);
+  EXPECT_GT((dx[1] - dx[0]).cwiseAbs().maxCoeff(), 0.0f);
+  for (std::int64_t n = 0; n < rows; ++n) {
+    for (std::int64_t h = 0; h < heads; ++h) {
+      const auto q = [&](std::int64_t i, std::int64_t e) { return r16(x(n, i * 3 * c + h * d + e)); };
+      const auto k = [&](std::int64_t i, std::int64_t e) { return r16(x(n, i * 3 * c + c + h * d + e)); };
+      const auto v = [&](std::int64_t i, std::int64_t e) { return r16(x(n, i * 3 * c + 2 * c + h * d + e)); };
+      const auto g = [&](std::int64_t i, std::int64_t e) { return r16(dy(n, i * c + h * d + e)); };
+      std::vector<std::vector<double>> p(t, std::vector<double>(t, 0.0)), ds = p;
+      for (std::int64_t i = 0; i < t; ++i) {  // P (unrounded, for dS) row by row
+        double top = -1e300, sum = 0;
+        for (std::int64_t j = 0; j <= i; ++j) {
+          double dot = 0;
+          for (std::int64_t e = 0; e < d; ++e) dot += q(i, e) * k(j, e);
+          p[i][j] = dot * scale;
+          top = std::max(top, p[i][j]);
+        }
+        for (std::int64_t j = 0; j <= i; ++j) sum += (p[i][j] = std::exp(p[i][j] - top));
+        for (std::int64_t j = 0; j <= i; ++j) p[i][j] /= sum;
+      }
+      for (std::int64_t i = 0; i < t; ++i) {  // Y = P̃·Ṽ and dS = P ∘ (dP − rowsum(dP ∘ P))·scale, dP = dỸ·Ṽᵀ
+        for (std::int64_t e = 0; e < d; ++e) {
+          double expected = 0, bound = 0;
+          for (std::int64_t j = 0; j <= i; ++j) {
+            expected += r16(p[i][j]) * v(j, e);
+            bound += std::abs(r16(p[i][j]) * v(j, e));
+          }
+          ASSERT_NEAR(y[1](n, i * c + h * d + e), expected, 1e-4 * bound + 1e-7) << n << " " << h << " " << i;
+        }
+        std::vector<double> dp(static_cast<std::size_t>(i + 1));
+        double dot = 0;
+        for (std::int64_t j = 0; j <= i; ++j) {
+          for (std::int64_t e = 0; e < d; ++e) dp[j] += g(i, e) * v(j, e);
+          dot += dp[j] * p[i][j];
+        }
+        for (std::int64_t j = 0; j <= i; ++j) ds[i][j] = r16(p[i][j] * (dp[j] - dot) * scale);
+      }
+      for (std::int64_t i = 0; i < t; ++i) {  // dQ = dS̃·K̃, dK = dS̃ᵀ·Q̃, dV = P̃ᵀ·dỸ
+        for (std::int64_t e = 0; e < d; ++e) {
+          double dq = 0, dk = 0, dv = 0, bq = 0, bk = 0, bv = 0;
+          for (std::int64_t j = 0; j < t; ++j) {
+            dq += ds[i][j] * k(j, e), bq += std::abs(ds[i][j] * k(j, e));
+            dk += ds[j][i] * q(j, e), bk += std::abs(ds[j][i] * q(j, e));
+            dv += r16(p[j][i]) * g(j, e), bv += std::abs(r16(p[j][i]) * g(j, e));
+          }
+          ASSERT_NEAR(dx[1](n, i * 3 * c + h * d + e), dq, 1e-4 * bq + 1e-7) << "dq " << n << " " << h << " " << i;
+          ASSERT_NEAR(dx[1](n, i * 3 * c + c + h * d + e), dk, 1e-4 * bk + 1e-7) << "dk " << n << " " << h << " " << i;
+          ASSERT_NEAR(dx[1](n, i * 3 * c + 2 * c + h * d + e), dv, 1e-4 * bv + 1e-7) << "dv " << n << " " << h << " " << i;
+        }
+      }
+    }
+  }
+}
+
+// A sample's outputs and input gradient have the same bits whether it is alone or one of a rank's rows (its
+// share of a global batch), at both precisions.
+TEST(CausalSelfAttention, ASamplesBitsDoNotDependOnTheRowsBesideIt) {
+  const std::int64_t t = 16, c = 24, heads = 3, rows = 5;
+  const RowMatrix x = test::random_matrix(rows, t * 3 * c, 46, 2.0f);
+  const RowMatrix dy = test::random_matrix(rows, t * c, 47, 1.0f);
+  for (const nn::Precision precision : {nn::Precision::fp32, nn::Precision::bf16}) {
+    nn::CausalSelfAttention attention("causal_self_attention", {t, 3 * c}, heads);
+    attention.set_precision(precision);
+    attention.reserve(rows);
+    const RowMatrix y = attention.forward(ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+    const RowMatrix dx = attention.backward(ConstMatrixMap(dy.data(), rows, dy.cols()));
+    for (std::int64_t n = 0; n < rows; n += 2) {
+      const RowMatrix y1 = attention.forward(ConstMatrixMap(x.data() + n * x.cols(), 1, x.cols()), nn::Context::evaluation());
+      const RowMatrix dx1 = attention.backward(ConstMatrixMap(dy.data() + n * dy.cols(), 1, dy.cols()));
+      EXPECT_EQ(y1.row(0), y.row(n)) << nn::to_string(precision) << " sample " << n;
+      EXPECT_EQ(dx1.row(0), dx.row(n)) << nn::to_string(precision) << " sample " << n;
+    }
+  }
 }
 
 TEST(CausalSelfAttention, ShapeErrorsNameTheLayer) {

@@ -1,8 +1,11 @@
 // The kernel seam (nn/matmul.hpp, nn/linear_products.hpp) against plain double-precision loops.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "mpitrain/base/float16.hpp"
@@ -199,4 +202,92 @@ TEST(LinearProducts, DenseLayerAtBf16) {
 }
 
 }  // namespace
+// BatchedMatrixProduct on strided views, as multi-head attention uses it: A is the heads of a (batch, rows,
+// groups·k) buffer with row stride 3·groups·k (q of q|k|v), B the transposed heads of the same buffer (kᵀ),
+// C the heads of a (batch, rows, groups·n) buffer with a gap column after each row. Each element against
+// the double product of the same (rounded, at bf16) operands, within the fp32 bound of the tests above;
+// the gap columns stay untouched.
+TEST(BatchedMatrixProduct, StridedViewsMatchADoubleLoopInFp32AndBf16) {
+  const std::int64_t batch = 3, groups = 2, m = 5, k = 7;  // n = m: C = A·Bᵀ of two m × k views
+  const std::int64_t width = 3 * groups * k;             // q|k|v per row
+  const std::int64_t c_row = groups * m + 1;              // one gap column per row of C
+  const auto in = random_values(batch * m * width, 21);
+  const MatrixBatch a{batch, groups, m, k, {m * width, k, width, 1}};
+  const MatrixBatch b = MatrixBatch{batch, groups, m, k, {m * width, k, width, 1}}.transposed();
+  const MatrixBatch c{batch, groups, m, m, {m * c_row, m, c_row, 1}};
+  for (const bool bf16 : {false, true}) {
+    const std::vector<float> used = bf16 ? widened(to_bf16(in)) : in;
+    std::vector<float> out(static_cast<std::size_t>(batch * m * c_row), 9.0f);
+    BatchedMatrixProduct product;
+    if (bf16) {
+      const auto in16 = to_bf16(in);
+      product.run(in16.data(), a, in16.data() + groups * k, b, out.data(), c);
+    } else {
+      product.run(in.data(), a, in.data() + groups * k, b, out.data(), c);
+    }
+    for (std::int64_t i = 0; i < batch; ++i) {
+      for (std::int64_t g = 0; g < groups; ++g) {
+        for (std::int64_t r = 0; r < m; ++r) {
+          for (std::int64_t col = 0; col < m; ++col) {
+            double sum = 0, scale = 0;
+            for (std::int64_t p = 0; p < k; ++p) {
+              const double x = used[static_cast<std::size_t>(i * m * width + r * width + g * k + p)];
+              const double y = used[static_cast<std::size_t>(i * m * width + col * width + groups * k + g * k + p)];
+              sum += x * y;
+              scale += std::abs(x * y);
+            }
+            const float got = out[static_cast<std::size_t>(i * m * c_row + r * c_row + g * m + col)];
+            ASSERT_NEAR(got, sum, 1e-5 * scale + 1e-30) << "bf16 " << bf16 << " matrix " << i << "," << g;
+          }
+        }
+        for (std::int64_t r = 0; r < m; ++r) EXPECT_EQ(out[static_cast<std::size_t>(i * m * c_row + r * c_row + groups * m)], 9.0f);
+      }
+    }
+    EXPECT_EQ(product.primitives_created(), 1);
+  }
+}
+
+// The products of a batch's first matrix have the same bits whether the batch holds 1 or 12 (a rank's
+// share of a global batch must not change a sample's numbers), at both element types.
+TEST(BatchedMatrixProduct, AMatrixsBitsDoNotDependOnTheBatchSize) {
+  const std::int64_t groups = 4, m = 64, k = 32;
+  for (const std::int64_t batch : {12, 5}) {
+    const auto a = random_values(batch * groups * m * k, 22), b = random_values(batch * groups * k * m, 23);
+    const MatrixBatch full_a{batch, groups, m, k, {groups * m * k, m * k, k, 1}};
+    const MatrixBatch full_b{batch, groups, k, m, {groups * k * m, k * m, 1, k}};  // stored transposed
+    const MatrixBatch full_c{batch, groups, m, m, {groups * m * m, m * m, m, 1}};
+    MatrixBatch one_a = full_a, one_b = full_b, one_c = full_c;
+    one_a.batch = one_b.batch = one_c.batch = 1;
+    std::vector<float> all(static_cast<std::size_t>(batch * groups * m * m)), first(static_cast<std::size_t>(groups * m * m));
+    BatchedMatrixProduct product;
+    product.run(a.data(), full_a, b.data(), full_b, all.data(), full_c);
+    product.run(a.data(), one_a, b.data(), one_b, first.data(), one_c);
+    EXPECT_TRUE(std::equal(first.begin(), first.end(), all.begin())) << "fp32, batch " << batch;
+    const auto a16 = to_bf16(a), b16 = to_bf16(b);
+    product.run(a16.data(), full_a, b16.data(), full_b, all.data(), full_c);
+    product.run(a16.data(), one_a, b16.data(), one_b, first.data(), one_c);
+    EXPECT_TRUE(std::equal(first.begin(), first.end(), all.begin())) << "bf16, batch " << batch;
+  }
+}
+
+TEST(BatchedMatrixProduct, DisagreeingLayoutsAreRefusedNamingThem) {
+  std::vector<float> buffer(4096);
+  const MatrixBatch a{2, 3, 4, 5, {60, 20, 5, 1}}, b{2, 3, 5, 6, {90, 30, 6, 1}}, c{2, 3, 4, 6, {72, 24, 6, 1}};
+  BatchedMatrixProduct product;
+  product.run(buffer.data(), a, buffer.data(), b, buffer.data() + 2048, c);  // consistent: runs
+  MatrixBatch wrong_inner = b;
+  wrong_inner.rows = 4;
+  MatrixBatch wrong_grid = c;
+  wrong_grid.groups = 2;
+  for (const auto& [bl, cl] : {std::pair{wrong_inner, c}, std::pair{b, wrong_grid}}) {
+    try {
+      product.run(buffer.data(), a, buffer.data(), bl, buffer.data() + 2048, cl);
+      ADD_FAILURE() << "no error";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("batched matrix product A (2 x 3) matrices of 4 x 5"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 }  // namespace mpitrain::nn

@@ -6,7 +6,9 @@
 
 #include <cstdint>
 
+#include "mpitrain/base/tensor.hpp"
 #include "mpitrain/nn/layer.hpp"
+#include "mpitrain/nn/matmul.hpp"
 
 namespace mpitrain::nn {
 
@@ -15,7 +17,10 @@ namespace mpitrain::nn {
 /// Per sample and head, with Q, K, V the T × d matrices: S = Q Kᵀ / sqrt(d), S[t, s] = −∞ for s > t (a
 /// position attends to itself and the ones before it only), P = softmax of each row of S, Y = P V, written
 /// to channels h·d .. of the output. Backward: dV = Pᵀ dY, dP = dY Vᵀ, dS = P ∘ (dP − rowsum(dP ∘ P)),
-/// dQ = dS K / sqrt(d), dK = dSᵀ Q / sqrt(d). The products run in fp32 (Eigen) at either precision().
+/// dQ = dS K / sqrt(d), dK = dSᵀ Q / sqrt(d). Each of the six products runs over every (sample, head) pair at
+/// once (BatchedMatrixProduct, oneDNN, on strided views: no copies per head). At precision() bf16 their
+/// operands Q, K, V, P, dY and dS are rounded to bf16 and they accumulate in fp32 (PyTorch's CPU autocast runs
+/// attention's batched products in bf16 likewise); the softmax and its gradient stay in fp32.
 class CausalSelfAttention final : public Layer {
  public:
   /// @param name layer name (`causal_self_attention`, ...). @param input_shape (T, 3C). @param heads H.
@@ -35,11 +40,28 @@ class CausalSelfAttention final : public Layer {
   std::int64_t heads_;     // H
   std::int64_t head_size_; // d = C / H
   std::int64_t rows_ = 0;
-  const float* input_ = nullptr;  // rows_ × (T·3C), the last forward's x
   RowMatrix y_;                   // max_rows × (T·C)
-  RowMatrix probabilities_;       // max_rows × (H·T·T): P of every sample and head, row-major T × T each
-  RowMatrix dp_;                  // T × T: dP, then dS, of one head
+  RowMatrix probabilities_;       // max_rows × (H·T·T): S, then P, of every sample and head, T × T each
+  RowMatrix dp_;                  // max_rows × (H·T·T): dP, then dS (0 rows without input gradient)
   RowMatrix dx_;                  // max_rows × (T·3C) (0 rows without input gradient)
+  // The last forward's Q, K and V (then dY in backward) in head-major blocks (to_head_major in the .cpp):
+  // fp32 copies, or at bf16 rounded copies; only the precision's pair is sized.
+  RowMatrix qkv32_, dy32_;                 // max_rows × (T·3C), max_rows × (T·C)
+  base::Bf16Matrix qkv16_, dy16_;          // likewise, bf16
+  base::Bf16Matrix probabilities16_;       // bf16: max_rows × (H·T·T), P rounded (forward), then dS (backward)
+  BatchedMatrixProduct scores_, values_;                        // S = Q·Kᵀ, Y = P·V
+  BatchedMatrixProduct value_gradient_, probability_gradient_;  // dV = Pᵀ·dY, dP = dY·Vᵀ
+  BatchedMatrixProduct query_gradient_, key_gradient_;          // dQ = dS·K, dK = dSᵀ·Q
+
+  [[nodiscard]] MatrixBatch head_major() const;                    // Q, K, V or dY: T × d, dense
+  [[nodiscard]] MatrixBatch square() const;                        // S, P, dP, dS: T × T, dense
+  [[nodiscard]] MatrixBatch in_sequence(std::int64_t width) const; // T × d of a rows × (T·width) buffer
+  // S = Q·Kᵀ (@p scores) or Y = P·V, on fp32 or bf16 head-major Q|K|V.
+  template <class T>
+  void forward_products(const T* qkv, const T* probabilities, bool scores);
+  // dV = Pᵀ·dY and dP = dY·Vᵀ (@p first, @p p_or_ds = P), or dQ = dS·K and dK = dSᵀ·Q (@p p_or_ds = dS).
+  template <class T>
+  void backward_products(const T* qkv, const T* dy, const T* p_or_ds, bool first);
 };
 
 }  // namespace mpitrain::nn

@@ -65,6 +65,52 @@ class MatrixProduct {
   std::unique_ptr<Impl> impl_;
 };
 
+/// A grid of batch × groups matrices of rows × cols in one buffer, as strides in elements: element (r, c) of
+/// matrix (i, j) sits at i·strides[0] + j·strides[1] + r·strides[2] + c·strides[3]. Views into a larger tensor
+/// are strides, and so is a transpose (swap rows with cols and strides[2] with strides[3]: transposed()).
+/// Example: the heads of multi-head attention's queries in a samples × T × 3C buffer are batch = samples,
+/// groups = heads, rows = T, cols = d, strides {T·3C, d, 3C, 1}.
+struct MatrixBatch {
+  std::int64_t batch = 0, groups = 0, rows = 0, cols = 0;
+  std::int64_t strides[4] = {0, 0, 0, 0};
+  /// The same matrices read transposed (cols × rows each), no data moved.
+  [[nodiscard]] MatrixBatch transposed() const {
+    return {batch, groups, cols, rows, {strides[0], strides[1], strides[3], strides[2]}};
+  }
+};
+
+/// C(i, j) = A(i, j)·B(i, j) for every matrix (i, j) of a batch × groups grid, A, B and C strided views
+/// (MatrixBatch), in one oneDNN matmul: the batched products of multi-head attention (Q·Kᵀ, P·V and the four
+/// of backward) over every (sample, head) pair at once. C is fp32 (written, not added to); the inputs are
+/// fp32, or bf16 with fp32 accumulation (Precision::bf16). Primitives are cached per layout and element type
+/// as in MatrixProduct (8 kept), so steady-state calls allocate nothing of ours. Each matrix's product is
+/// computed alone, so its bits do not depend on the batch's size. Not thread-safe.
+class BatchedMatrixProduct {
+ public:
+  BatchedMatrixProduct();
+  ~BatchedMatrixProduct();
+  BatchedMatrixProduct(BatchedMatrixProduct&&) noexcept;
+  BatchedMatrixProduct& operator=(BatchedMatrixProduct&&) noexcept;
+  BatchedMatrixProduct(const BatchedMatrixProduct&) = delete;
+  BatchedMatrixProduct& operator=(const BatchedMatrixProduct&) = delete;
+
+  /// fp32 inputs. @p a batch × groups of m × k, @p b of k × n, @p c of m × n.
+  /// @throws std::invalid_argument naming the three layouts when their grids or inner sizes disagree or a size
+  ///         is not positive; std::runtime_error when oneDNN has no implementation for the layouts.
+  void run(const float* a, const MatrixBatch& a_layout, const float* b, const MatrixBatch& b_layout, float* c,
+           const MatrixBatch& c_layout);
+  /// bf16 inputs (bits as base::float_to_bf16), fp32 accumulation and output; otherwise as the fp32 run.
+  void run(const std::uint16_t* a, const MatrixBatch& a_layout, const std::uint16_t* b, const MatrixBatch& b_layout,
+           float* c, const MatrixBatch& c_layout);
+
+  /// Primitives created so far (a new layout or element type each): for tests.
+  [[nodiscard]] std::int64_t primitives_created() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 /// Sets the compute threads of this process: oneDNN's (OpenMP) and Eigen's. Call before the first product
 /// (a primitive sizes its scratchpad for the threads of its creation). @throws std::invalid_argument for
 /// @p threads < 1.
