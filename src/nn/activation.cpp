@@ -1,5 +1,6 @@
 #include "mpitrain/nn/activation.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "mpitrain/base/float16.hpp"
@@ -62,6 +63,43 @@ void relu_gradient_to_bf16(std::span<const float> y, std::span<const float> dy, 
   std::uint16_t* to = dx16.data();
   const std::size_t n = y.size();
   for (std::size_t i = 0; i < n; ++i) to[i] = base::float_to_bf16(out[i] > 0.0f ? grad[i] : 0.0f);
+}
+
+namespace {
+// Runs @p fp32(first, count, out) over blocks of @p n elements into a buffer that stays in L1 and rounds each
+// block into @p to: the fp32 result is never written to memory.
+template <class Block>
+void blocks_to_bf16(std::size_t n, std::uint16_t* to, Block fp32) {
+  constexpr std::size_t block = 1024;
+  alignas(64) float buffer[block];
+  for (std::size_t first = 0; first < n; first += block) {
+    const std::size_t count = std::min(block, n - first);
+    fp32(first, count, buffer);
+    base::round_to_bf16({buffer, count}, {to + first, count});
+  }
+}
+}  // namespace
+
+void gelu_to_bf16(std::span<const float> x, std::span<std::uint16_t> y16) {
+  if (x.size() != y16.size()) {
+    throw std::invalid_argument("gelu_to_bf16: x has " + std::to_string(x.size()) + " elements, y " +
+                                std::to_string(y16.size()));
+  }
+  blocks_to_bf16(x.size(), y16.data(), [&](std::size_t first, std::size_t count, float* out) {
+    const auto c = static_cast<std::int64_t>(count);
+    activate(ActivationKind::gelu, ConstMatrixMap(x.data() + first, 1, c), MatrixMap(out, 1, c));
+  });
+}
+
+void gelu_gradient_to_bf16(std::span<const float> x, std::span<const float> dy, std::span<std::uint16_t> dx16) {
+  if (x.size() != dy.size() || x.size() != dx16.size()) {
+    throw std::invalid_argument("gelu_gradient_to_bf16: x has " + std::to_string(x.size()) + " elements, dy " +
+                                std::to_string(dy.size()) + ", dx " + std::to_string(dx16.size()));
+  }
+  blocks_to_bf16(x.size(), dx16.data(), [&](std::size_t first, std::size_t count, float* out) {
+    const auto c = static_cast<std::int64_t>(count);
+    gelu_gradient(ConstMatrixMap(x.data() + first, 1, c), ConstMatrixMap(dy.data() + first, 1, c), MatrixMap(out, 1, c));
+  });
 }
 
 Activation::Activation(std::string name, ActivationKind kind, const Shape& shape)

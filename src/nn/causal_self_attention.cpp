@@ -108,48 +108,25 @@ MatrixBatch CausalSelfAttention::in_sequence(std::int64_t width) const {
   return {rows_, heads_, t, d, {t * width, d, width, 1}};
 }
 
-template <class T>
-void CausalSelfAttention::forward_products(const T* qkv, const T* probabilities, bool scores) {
-  const std::int64_t block = rows_ * tokens_ * channels_;  // one of Q, K, V (head-major)
-  const MatrixBatch q = head_major();
-  if (scores) {
-    scores_.run(qkv, q, qkv + block, q.transposed(), probabilities_.data(), square());
-  } else {
-    values_.run(probabilities, square(), qkv + 2 * block, q, y_.data(), in_sequence(channels_));
-  }
-}
-
-template <class T>
-void CausalSelfAttention::backward_products(const T* qkv, const T* dy, const T* p_or_ds, bool first) {
-  const std::int64_t block = rows_ * tokens_ * channels_, c = channels_;
-  const MatrixBatch q = head_major(), dx = in_sequence(3 * c);
-  float* grad = dx_.data();
-  if (first) {  // dV = Pᵀ·dY and dP = dY·Vᵀ
-    value_gradient_.run(p_or_ds, square().transposed(), dy, q, grad + 2 * c, dx);
-    probability_gradient_.run(dy, q, qkv + 2 * block, q.transposed(), dp_.data(), square());
-  } else {  // dQ = dS·K and dK = dSᵀ·Q
-    query_gradient_.run(p_or_ds, square(), qkv + block, q, grad, dx);
-    key_gradient_.run(p_or_ds, square().transposed(), qkv, q, grad + c, dx);
-  }
-}
-
-ConstMatrixMap CausalSelfAttention::forward(ConstMatrixMap x, const Context&) {
+template <class Out>
+void CausalSelfAttention::attend(ConstMatrixMap x, Out* y) {
   rows_ = x.rows();
-  if (rows_ == 0) return {y_.data(), 0, outputs()};
-  const std::int64_t t = tokens_;
+  if (rows_ == 0) return;
+  const std::int64_t t = tokens_, block = rows_ * tokens_ * channels_;  // block: one of Q, K, V
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_size_));
   const bool bf16 = precision() == Precision::bf16;
   if (rows_ > (bf16 ? qkv16_.rows() : qkv32_.rows())) {
     throw std::invalid_argument("layer " + name() + " (causal_self_attention): " + std::to_string(rows_) +
                                 " rows but reserve() allowed fewer");
   }
+  const MatrixBatch q = head_major();
   // S = Q·Kᵀ for every (sample, head) into probabilities_, then the causal softmax in place.
   if (bf16) {
     to_head_major(x.data(), qkv16_.data(), rows_, t, 3, heads_, head_size_);
-    forward_products<std::uint16_t>(qkv16_.data(), nullptr, true);
+    scores_.run(qkv16_.data(), q, qkv16_.data() + block, q.transposed(), probabilities_.data(), square());
   } else {
     to_head_major(x.data(), qkv32_.data(), rows_, t, 3, heads_, head_size_);
-    forward_products<float>(qkv32_.data(), nullptr, true);
+    scores_.run(qkv32_.data(), q, qkv32_.data() + block, q.transposed(), probabilities_.data(), square());
   }
   const std::int64_t matrices = rows_ * heads_;
   for (std::int64_t m = 0; m < matrices; ++m) {
@@ -168,24 +145,28 @@ ConstMatrixMap CausalSelfAttention::forward(ConstMatrixMap x, const Context&) {
   }
   // Y = P·V.
   if (bf16) {
-    forward_products<std::uint16_t>(qkv16_.data(), probabilities16_.data(), false);
-  } else {
-    forward_products<float>(qkv32_.data(), probabilities_.data(), false);
+    values_.run(probabilities16_.data(), square(), qkv16_.data() + 2 * block, q, y, in_sequence(channels_));
+  } else if constexpr (std::is_same_v<Out, float>) {
+    values_.run(probabilities_.data(), square(), qkv32_.data() + 2 * block, q, y, in_sequence(channels_));
   }
-  return {y_.data(), rows_, outputs()};
 }
 
-ConstMatrixMap CausalSelfAttention::backward(ConstMatrixMap dy) {
-  if (!input_gradient() || rows_ == 0) return {dx_.data(), 0, inputs()};
-  const std::int64_t t = tokens_;
+template <class Out>
+void CausalSelfAttention::attend_backward(ConstMatrixMap dy, Out* dx) {
+  if (rows_ == 0) return;
+  const std::int64_t t = tokens_, c = channels_, block = rows_ * tokens_ * channels_;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_size_));
   const bool bf16 = precision() == Precision::bf16;
+  const MatrixBatch q = head_major(), grad = in_sequence(3 * c);
+  // dV = Pᵀ·dY and dP = dY·Vᵀ.
   if (bf16) {
     to_head_major(dy.data(), dy16_.data(), rows_, t, 1, heads_, head_size_);
-    backward_products<std::uint16_t>(qkv16_.data(), dy16_.data(), probabilities16_.data(), true);
-  } else {
+    value_gradient_.run(probabilities16_.data(), square().transposed(), dy16_.data(), q, dx + 2 * c, grad);
+    probability_gradient_.run(dy16_.data(), q, qkv16_.data() + 2 * block, q.transposed(), dp_.data(), square());
+  } else if constexpr (std::is_same_v<Out, float>) {
     to_head_major(dy.data(), dy32_.data(), rows_, t, 1, heads_, head_size_);
-    backward_products<float>(qkv32_.data(), dy32_.data(), probabilities_.data(), true);
+    value_gradient_.run(probabilities_.data(), square().transposed(), dy32_.data(), q, dx + 2 * c, grad);
+    probability_gradient_.run(dy32_.data(), q, qkv32_.data() + 2 * block, q.transposed(), dp_.data(), square());
   }
   // dS = P ∘ (dP − rowsum(dP ∘ P)), times the scale of S, zero above the diagonal: in place in dp_, and at
   // bf16 rounded into probabilities16_ (P's copy is no longer needed).
@@ -205,12 +186,46 @@ ConstMatrixMap CausalSelfAttention::backward(ConstMatrixMap dy) {
                           {probabilities16_.data() + m * t * t, static_cast<std::size_t>(t * t)});
     }
   }
+  // dQ = dS·K and dK = dSᵀ·Q.
   if (bf16) {
-    backward_products<std::uint16_t>(qkv16_.data(), nullptr, probabilities16_.data(), false);
-  } else {
-    backward_products<float>(qkv32_.data(), nullptr, dp_.data(), false);
+    query_gradient_.run(probabilities16_.data(), square(), qkv16_.data() + block, q, dx, grad);
+    key_gradient_.run(probabilities16_.data(), square().transposed(), qkv16_.data(), q, dx + c, grad);
+  } else if constexpr (std::is_same_v<Out, float>) {
+    query_gradient_.run(dp_.data(), square(), qkv32_.data() + block, q, dx, grad);
+    key_gradient_.run(dp_.data(), square().transposed(), qkv32_.data(), q, dx + c, grad);
   }
+}
+
+ConstMatrixMap CausalSelfAttention::forward(ConstMatrixMap x, const Context&) {
+  attend(x, y_.data());
+  return {y_.data(), rows_, outputs()};
+}
+
+ConstMatrixMap CausalSelfAttention::backward(ConstMatrixMap dy) {
+  if (!input_gradient()) return {dx_.data(), 0, inputs()};
+  attend_backward(dy, dx_.data());
   return {dx_.data(), rows_, inputs()};
+}
+
+namespace {
+void check_rounded(const std::string& layer, Precision precision, std::size_t size, std::int64_t elements) {
+  if (precision != Precision::bf16 || size < static_cast<std::size_t>(elements)) {
+    throw std::invalid_argument("layer " + layer + " (causal_self_attention): a rounded output needs precision bf16 "
+                                "and room for " + std::to_string(elements) + " values, got " +
+                                to_string(precision) + " and " + std::to_string(size));
+  }
+}
+}  // namespace
+
+void CausalSelfAttention::forward_rounded(ConstMatrixMap x, std::span<std::uint16_t> y16) {
+  check_rounded(name(), precision(), y16.size(), x.rows() * outputs());
+  attend(x, y16.data());
+}
+
+void CausalSelfAttention::backward_rounded(ConstMatrixMap dy, std::span<std::uint16_t> dx16) {
+  check_rounded(name(), precision(), dx16.size(), rows_ * inputs());
+  if (!input_gradient()) throw std::logic_error("layer " + name() + ": backward_rounded without input gradient");
+  attend_backward(dy, dx16.data());
 }
 
 std::int64_t CausalSelfAttention::flops_per_sample() const {

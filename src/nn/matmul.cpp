@@ -50,7 +50,8 @@ struct Operand {
 
 struct Layouts {
   Operand a, b, c;
-  dnnl::memory::data_type type;
+  dnnl::memory::data_type type;                                     // of A and B
+  dnnl::memory::data_type out = dnnl::memory::data_type::f32;       // of C
   bool operator==(const Layouts&) const = default;
 };
 
@@ -62,7 +63,7 @@ class MatmulCache {
 
   // @p describe names the product in errors (called only on failure).
   template <class Describe>
-  void run(const Layouts& layouts, const void* a, const void* b, float* c, Describe describe) {
+  void run(const Layouts& layouts, const void* a, const void* b, void* c, Describe describe) {
     Entry& e = entry(layouts, describe);
     onednn::execute(e.primitive, stream_, {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c}},
                     e.scratchpad, scratchpad_.data(), "matrix product: oneDNN execute failed");
@@ -83,7 +84,7 @@ class MatmulCache {
       if (e.layouts == layouts) return e;
     }
     const dnnl::memory::desc a_md = layouts.a.desc(layouts.type), b_md = layouts.b.desc(layouts.type);
-    const dnnl::memory::desc c_md = layouts.c.desc(dnnl::memory::data_type::f32);
+    const dnnl::memory::desc c_md = layouts.c.desc(layouts.out);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     if (accumulate_) {
@@ -177,8 +178,8 @@ Operand operand(const MatrixBatch& m) {
 struct BatchedMatrixProduct::Impl {
   MatmulCache cache{false};
 
-  void run(const void* a, const MatrixBatch& al, const void* b, const MatrixBatch& bl, float* c, const MatrixBatch& cl,
-           dnnl::memory::data_type type) {
+  void run(const void* a, const MatrixBatch& al, const void* b, const MatrixBatch& bl, void* c, const MatrixBatch& cl,
+           dnnl::memory::data_type type, dnnl::memory::data_type out) {
     const auto what = [&] {
       return "batched matrix product A " + describe(al) + " by B " + describe(bl) + " into C " + describe(cl);
     };
@@ -187,7 +188,7 @@ struct BatchedMatrixProduct::Impl {
         cl.groups != al.groups || bl.rows != al.cols || cl.rows != al.rows || cl.cols != bl.cols) {
       throw std::invalid_argument(what() + ": the grids or the inner sizes disagree, or a size is not positive");
     }
-    cache.run(Layouts{operand(al), operand(bl), operand(cl), type}, a, b, c, what);
+    cache.run(Layouts{operand(al), operand(bl), operand(cl), type, out}, a, b, c, what);
   }
 };
 
@@ -198,12 +199,17 @@ BatchedMatrixProduct& BatchedMatrixProduct::operator=(BatchedMatrixProduct&&) no
 
 void BatchedMatrixProduct::run(const float* a, const MatrixBatch& a_layout, const float* b, const MatrixBatch& b_layout,
                                float* c, const MatrixBatch& c_layout) {
-  impl_->run(a, a_layout, b, b_layout, c, c_layout, dnnl::memory::data_type::f32);
+  impl_->run(a, a_layout, b, b_layout, c, c_layout, dnnl::memory::data_type::f32, dnnl::memory::data_type::f32);
 }
 
 void BatchedMatrixProduct::run(const std::uint16_t* a, const MatrixBatch& a_layout, const std::uint16_t* b,
                                const MatrixBatch& b_layout, float* c, const MatrixBatch& c_layout) {
-  impl_->run(a, a_layout, b, b_layout, c, c_layout, dnnl::memory::data_type::bf16);
+  impl_->run(a, a_layout, b, b_layout, c, c_layout, dnnl::memory::data_type::bf16, dnnl::memory::data_type::f32);
+}
+
+void BatchedMatrixProduct::run(const std::uint16_t* a, const MatrixBatch& a_layout, const std::uint16_t* b,
+                               const MatrixBatch& b_layout, std::uint16_t* c, const MatrixBatch& c_layout) {
+  impl_->run(a, a_layout, b, b_layout, c, c_layout, dnnl::memory::data_type::bf16, dnnl::memory::data_type::bf16);
 }
 
 std::int64_t BatchedMatrixProduct::primitives_created() const { return impl_->cache.created(); }

@@ -227,6 +227,47 @@ TEST(CausalSelfAttention, ASamplesBitsDoNotDependOnTheRowsBesideIt) {
   }
 }
 
+// forward_rounded and backward_rounded write the bits of the fp32 outputs rounded to bf16 (float_to_bf16),
+// for a sample count whose rows do not fill the reserved buffer.
+TEST(CausalSelfAttention, RoundedOutputsAreTheFp32OutputsRounded) {
+  const std::int64_t t = 16, c = 24, heads = 3, rows = 3;
+  const RowMatrix x = test::random_matrix(rows, t * 3 * c, 48, 2.0f);
+  const RowMatrix dy = test::random_matrix(rows, t * c, 49, 1.0f);
+  nn::CausalSelfAttention attention("causal_self_attention", {t, 3 * c}, heads);
+  attention.set_precision(nn::Precision::bf16);
+  attention.reserve(rows + 2);
+  const RowMatrix y = attention.forward(ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+  const RowMatrix dx = attention.backward(ConstMatrixMap(dy.data(), rows, dy.cols()));
+  std::vector<std::uint16_t> y16(static_cast<std::size_t>(y.size())), dx16(static_cast<std::size_t>(dx.size()));
+  attention.forward_rounded(ConstMatrixMap(x.data(), rows, x.cols()), y16);
+  attention.backward_rounded(ConstMatrixMap(dy.data(), rows, dy.cols()), dx16);
+  for (std::int64_t i = 0; i < y.size(); ++i) ASSERT_EQ(y16[i], base::float_to_bf16(y.data()[i])) << "y " << i;
+  for (std::int64_t i = 0; i < dx.size(); ++i) ASSERT_EQ(dx16[i], base::float_to_bf16(dx.data()[i])) << "dx " << i;
+  attention.set_precision(nn::Precision::fp32);  // fp32 has no rounded outputs
+  EXPECT_THROW(attention.forward_rounded(ConstMatrixMap(x.data(), rows, x.cols()), y16), std::invalid_argument);
+}
+
+// The fused GELU passes give the bits of the fp32 pass followed by the rounding, over a length that is not a
+// multiple of their block.
+TEST(GeluToBf16, EqualsTheFp32PassRounded) {
+  const std::int64_t n = 3001;
+  const RowMatrix x = test::random_matrix(1, n, 50, 4.0f), dy = test::random_matrix(1, n, 51, 1.0f);
+  RowMatrix y(1, n), dx(1, n);
+  const ConstMatrixMap xm(x.data(), 1, n), dym(dy.data(), 1, n);
+  nn::activate(nn::ActivationKind::gelu, xm, MatrixMap(y.data(), 1, n));
+  nn::gelu_gradient(xm, dym, MatrixMap(dx.data(), 1, n));
+  std::vector<std::uint16_t> y16(n), dx16(n);
+  const std::span<const float> xs(x.data(), n), dys(dy.data(), n);
+  nn::gelu_to_bf16(xs, y16);
+  nn::gelu_gradient_to_bf16(xs, dys, dx16);
+  for (std::int64_t i = 0; i < n; ++i) {
+    ASSERT_EQ(y16[i], base::float_to_bf16(y(0, i))) << i;
+    ASSERT_EQ(dx16[i], base::float_to_bf16(dx(0, i))) << i;
+  }
+  EXPECT_THROW(nn::gelu_to_bf16(xs, std::span<std::uint16_t>(y16).first(5)), std::invalid_argument);
+  EXPECT_THROW(nn::gelu_gradient_to_bf16(xs, dys.first(5), dx16), std::invalid_argument);
+}
+
 TEST(CausalSelfAttention, ShapeErrorsNameTheLayer) {
   const auto message = [](const nn::Shape& shape, std::int64_t heads) {
     try {

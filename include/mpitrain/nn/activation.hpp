@@ -38,6 +38,14 @@ void gelu_gradient(ConstMatrixMap x, ConstMatrixMap dy, MatrixMap dx);
 /// @throws std::invalid_argument naming the sizes when the three spans differ in size.
 void relu_gradient_to_bf16(std::span<const float> y, std::span<const float> dy, std::span<std::uint16_t> dx16);
 
+/// activate(gelu) and base::round_to_bf16 in one pass over blocks that stay in the cache (no fp32 y written):
+/// y16[i] = bf16(gelu(x[i])), the same bits as the two calls one after the other.
+/// @throws std::invalid_argument naming the sizes when the spans differ in size.
+void gelu_to_bf16(std::span<const float> x, std::span<std::uint16_t> y16);
+/// gelu_gradient and base::round_to_bf16 in one pass likewise: dx16[i] = bf16(dy[i]·gelu'(x[i])), the same bits
+/// as the two calls one after the other. @throws std::invalid_argument naming the sizes when they differ.
+void gelu_gradient_to_bf16(std::span<const float> x, std::span<const float> dy, std::span<std::uint16_t> dx16);
+
 /// y = f(x) element-wise on any shape, with f' from the output: relu' = [y > 0], tanh' = 1 - y²,
 /// sigmoid' = y(1 - y); gelu's from the input (gelu_gradient), which backward then needs alive.
 class Activation final : public Layer {

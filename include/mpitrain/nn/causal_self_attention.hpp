@@ -5,6 +5,7 @@
 /// before it and the output projection after it are `dense` layers on the sequence's last axis.
 
 #include <cstdint>
+#include <span>
 
 #include "mpitrain/base/tensor.hpp"
 #include "mpitrain/nn/layer.hpp"
@@ -34,6 +35,16 @@ class CausalSelfAttention final : public Layer {
   /// compute it), and for each of dP, dV, dQ, dK when input_gradient() is on.
   [[nodiscard]] std::int64_t flops_per_sample() const override;
 
+  /// forward() with Y rounded to bf16 by its product into @p y16 (rows × T·C: a consumer's bf16 input, such
+  /// as the next dense layer's LinearProducts::rounded_input) instead of the fp32 output; the output map of
+  /// forward() is then not written. @throws std::invalid_argument when precision() is not bf16 or @p y16 is
+  /// too small.
+  void forward_rounded(ConstMatrixMap x, std::span<std::uint16_t> y16);
+  /// backward() with dX rounded to bf16 into @p dx16 (rows × T·3C, e.g. the previous dense layer's
+  /// LinearProducts::rounded_output_gradient). @throws std::invalid_argument as forward_rounded;
+  /// std::logic_error without input_gradient().
+  void backward_rounded(ConstMatrixMap dy, std::span<std::uint16_t> dx16);
+
  private:
   std::int64_t tokens_;    // T
   std::int64_t channels_;  // C
@@ -56,12 +67,11 @@ class CausalSelfAttention final : public Layer {
   [[nodiscard]] MatrixBatch head_major() const;                    // Q, K, V or dY: T × d, dense
   [[nodiscard]] MatrixBatch square() const;                        // S, P, dP, dS: T × T, dense
   [[nodiscard]] MatrixBatch in_sequence(std::int64_t width) const; // T × d of a rows × (T·width) buffer
-  // S = Q·Kᵀ (@p scores) or Y = P·V, on fp32 or bf16 head-major Q|K|V.
-  template <class T>
-  void forward_products(const T* qkv, const T* probabilities, bool scores);
-  // dV = Pᵀ·dY and dP = dY·Vᵀ (@p first, @p p_or_ds = P), or dQ = dS·K and dK = dSᵀ·Q (@p p_or_ds = dS).
-  template <class T>
-  void backward_products(const T* qkv, const T* dy, const T* p_or_ds, bool first);
+  // The forward with Y written to @p y (fp32, or at bf16 rounded by oneDNN), and the backward likewise.
+  template <class Out>
+  void attend(ConstMatrixMap x, Out* y);
+  template <class Out>
+  void attend_backward(ConstMatrixMap dy, Out* dx);
 };
 
 }  // namespace mpitrain::nn

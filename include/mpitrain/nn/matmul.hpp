@@ -81,8 +81,8 @@ struct MatrixBatch {
 
 /// C(i, j) = A(i, j)·B(i, j) for every matrix (i, j) of a batch × groups grid, A, B and C strided views
 /// (MatrixBatch), in one oneDNN matmul: the batched products of multi-head attention (Q·Kᵀ, P·V and the four
-/// of backward) over every (sample, head) pair at once. C is fp32 (written, not added to); the inputs are
-/// fp32, or bf16 with fp32 accumulation (Precision::bf16). Primitives are cached per layout and element type
+/// of backward) over every (sample, head) pair at once. C is written, not added to; the inputs are fp32, or
+/// bf16 with fp32 accumulation (Precision::bf16) into an fp32 or a bf16 C. Primitives are cached per layout and element type
 /// as in MatrixProduct (8 kept), so steady-state calls allocate nothing of ours. Each matrix's product is
 /// computed alone, so its bits do not depend on the batch's size. Not thread-safe.
 class BatchedMatrixProduct {
@@ -102,6 +102,11 @@ class BatchedMatrixProduct {
   /// bf16 inputs (bits as base::float_to_bf16), fp32 accumulation and output; otherwise as the fp32 run.
   void run(const std::uint16_t* a, const MatrixBatch& a_layout, const std::uint16_t* b, const MatrixBatch& b_layout,
            float* c, const MatrixBatch& c_layout);
+  /// bf16 inputs, fp32 accumulation, C rounded to bf16 by oneDNN (nearest even, as base::float_to_bf16 for
+  /// every normal value; its conversion instruction flushes subnormal results below 2^-126 to zero): for a C
+  /// that only feeds further bf16 products.
+  void run(const std::uint16_t* a, const MatrixBatch& a_layout, const std::uint16_t* b, const MatrixBatch& b_layout,
+           std::uint16_t* c, const MatrixBatch& c_layout);
 
   /// Primitives created so far (a new layout or element type each): for tests.
   [[nodiscard]] std::int64_t primitives_created() const;
