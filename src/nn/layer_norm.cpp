@@ -1,9 +1,11 @@
 #include "mpitrain/nn/layer_norm.hpp"
 
-#include "mpitrain/base/fixed_order_sum.hpp"
-
 #include <cmath>
 #include <stdexcept>
+#include <type_traits>
+
+#include "mpitrain/base/fixed_order_sum.hpp"
+#include "mpitrain/base/float16.hpp"
 
 namespace mpitrain::nn {
 
@@ -40,6 +42,7 @@ void LayerNorm::reserve(std::int64_t max_rows) {
     x_hat_.resize(max_rows, outputs());
     inv_std_.resize(max_rows, positions_);
   }
+  row_.resize(channels_);
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
 }
 
@@ -51,7 +54,8 @@ using base::fixed_order_sum;
 }  // namespace
 
 // Per position in float, as PyTorch's CPU LayerNorm, with sums in a fixed order (base::fixed_order_sum).
-ConstMatrixMap LayerNorm::forward(ConstMatrixMap x, const Context&) {
+template <class Out>
+void LayerNorm::normalize(ConstMatrixMap x, Out* y) {
   rows_ = x.rows();
   const std::int64_t c = channels_;
   const ConstRow gamma(gamma_, c), beta(beta_, c);
@@ -66,10 +70,28 @@ ConstMatrixMap LayerNorm::forward(ConstMatrixMap x, const Context&) {
       const float inv_std = 1.0f / std::sqrt(variance + static_cast<float>(epsilon_));
       inv_std_(n, p) = inv_std;
       hat *= inv_std;
-      Row(y_.data() + n * outputs() + p * c, c) = gamma * hat + beta;
+      Out* out = y + n * outputs() + p * c;
+      if constexpr (std::is_same_v<Out, float>) {
+        Row(out, c) = gamma * hat + beta;
+      } else {
+        row_ = gamma * hat + beta;
+        base::round_to_bf16({row_.data(), static_cast<std::size_t>(c)}, {out, static_cast<std::size_t>(c)});
+      }
     }
   }
+}
+
+ConstMatrixMap LayerNorm::forward(ConstMatrixMap x, const Context&) {
+  normalize(x, y_.data());
   return {y_.data(), rows_, outputs()};
+}
+
+void LayerNorm::forward_rounded(ConstMatrixMap x, std::span<std::uint16_t> y16) {
+  if (y16.size() < static_cast<std::size_t>(x.rows() * outputs())) {
+    throw std::invalid_argument("layer " + name() + " (layer_norm): rounded output of " + std::to_string(y16.size()) +
+                                " values for " + std::to_string(x.rows() * outputs()));
+  }
+  normalize(x, y16.data());
 }
 
 ConstMatrixMap LayerNorm::backward(ConstMatrixMap dy) {

@@ -247,6 +247,26 @@ TEST(CausalSelfAttention, RoundedOutputsAreTheFp32OutputsRounded) {
   EXPECT_THROW(attention.forward_rounded(ConstMatrixMap(x.data(), rows, x.cols()), y16), std::invalid_argument);
 }
 
+// LayerNorm::forward_rounded writes the bits of forward()'s output rounded, and leaves backward as it was.
+TEST(LayerNorm, RoundedOutputIsTheFp32OutputRounded) {
+  const std::int64_t rows = 3, t = 5, c = 40;
+  nn::LayerNorm norm("ln", {t, c}, 1e-5);
+  nn::ParameterRegistry params, buffers;
+  norm.register_tensors(params, buffers);
+  RowMatrix p = test::random_matrix(1, params.total(), 52, 1.0f), g = RowMatrix::Zero(1, params.total());
+  norm.bind({p.data(), static_cast<std::size_t>(p.size())}, {g.data(), static_cast<std::size_t>(g.size())}, {});
+  norm.reserve(rows);
+  const RowMatrix x = test::random_matrix(rows, t * c, 53, 3.0f), dy = test::random_matrix(rows, t * c, 54, 1.0f);
+  const RowMatrix y = norm.forward(ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+  const RowMatrix dx = norm.backward(ConstMatrixMap(dy.data(), rows, dy.cols()));
+  std::vector<std::uint16_t> y16(static_cast<std::size_t>(y.size()));
+  norm.forward_rounded(ConstMatrixMap(x.data(), rows, x.cols()), y16);
+  for (std::int64_t i = 0; i < y.size(); ++i) ASSERT_EQ(y16[i], base::float_to_bf16(y.data()[i])) << i;
+  EXPECT_EQ(norm.backward(ConstMatrixMap(dy.data(), rows, dy.cols())), dx);
+  EXPECT_THROW(norm.forward_rounded(ConstMatrixMap(x.data(), rows, x.cols()), std::span<std::uint16_t>(y16).first(7)),
+               std::invalid_argument);
+}
+
 // The fused GELU passes give the bits of the fp32 pass followed by the rounding, over a length that is not a
 // multiple of their block.
 TEST(GeluToBf16, EqualsTheFp32PassRounded) {

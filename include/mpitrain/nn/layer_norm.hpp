@@ -4,6 +4,7 @@
 /// `LayerNormalization(axis=-1)`, PyTorch `nn.LayerNorm(C)`, GPT-2's ln_1, ln_2, ln_f).
 
 #include <cstdint>
+#include <span>
 
 #include "mpitrain/nn/layer.hpp"
 
@@ -27,6 +28,10 @@ class LayerNorm final : public Layer {
   void bind(std::span<float> parameters, std::span<float> gradients, std::span<float> buffers) override;
   void reserve(std::int64_t max_rows) override;
   ConstMatrixMap forward(ConstMatrixMap x, const Context& context) override;
+  /// forward() with y rounded to bf16 (base::float_to_bf16) into @p y16 (rows × inputs(): a consumer's bf16
+  /// input, such as the next dense layer's LinearProducts::rounded_input) instead of the fp32 output, which
+  /// is then not written; backward() is unchanged. @throws std::invalid_argument when @p y16 is too small.
+  void forward_rounded(ConstMatrixMap x, std::span<std::uint16_t> y16);
   ConstMatrixMap backward(ConstMatrixMap dy) override;
 
  private:
@@ -44,6 +49,10 @@ class LayerNorm final : public Layer {
   RowMatrix x_hat_;               // max_rows × (positions·C), the last forward's x̂
   RowMatrix inv_std_;             // max_rows × positions, 1 / sqrt(σ² + ε) of the last forward
   RowMatrix dx_;                  // max_rows × (positions·C) (0 rows without input gradient)
+  Eigen::ArrayXf row_;            // C: one position's y before forward_rounded rounds it
+
+  template <class Out>
+  void normalize(ConstMatrixMap x, Out* y);  // forward's work, y fp32 (y_) or bf16
 };
 
 }  // namespace mpitrain::nn
