@@ -94,7 +94,8 @@ TiedOutput::TiedOutput(std::string name, const Shape& input_shape, std::string t
       table_(std::move(table)),
       tokens_(input_shape[0]),
       dim_(input_shape[1]),
-      vocabulary_(vocabulary) {}
+      vocabulary_(vocabulary),
+      products_(WeightLayout::outputs_by_inputs) {}
 
 void TiedOutput::register_tensors(ParameterRegistry& parameters, ParameterRegistry&) {
   const auto entry = parameters.find(table_);
@@ -118,24 +119,23 @@ void TiedOutput::bind(std::span<float> parameters, std::span<float> gradients, s
 void TiedOutput::reserve(std::int64_t max_rows) {
   if (y_.rows() < max_rows) y_.resize(max_rows, outputs());
   if (input_gradient() && dx_.rows() < max_rows) dx_.resize(max_rows, inputs());
+  products_.reserve(max_rows * tokens_, dim_, vocabulary_, precision());
 }
 
 ConstMatrixMap TiedOutput::forward(ConstMatrixMap x, const Context&) {
   rows_ = x.rows();
   input_ = x.data();
-  const ConstMatrixMap h(x.data(), rows_ * tokens_, dim_);
-  const ConstMatrixMap wte(wte_, vocabulary_, dim_);
-  MatrixMap(y_.data(), rows_ * tokens_, vocabulary_).noalias() = h * wte.transpose();
+  // One row per token position of every sample: (rows·T) × C times wteᵀ (C × V).
+  products_.forward(ConstMatrixMap(x.data(), rows_ * tokens_, dim_), wte_,
+                    MatrixMap(y_.data(), rows_ * tokens_, vocabulary_));
   return {y_.data(), rows_, outputs()};
 }
 
 ConstMatrixMap TiedOutput::backward(ConstMatrixMap dy) {
-  const ConstMatrixMap h(input_, rows_ * tokens_, dim_);
-  const ConstMatrixMap g(dy.data(), rows_ * tokens_, vocabulary_);
-  if (parameter_gradient()) MatrixMap(wte_grad_, vocabulary_, dim_).noalias() += g.transpose() * h;
-  if (!input_gradient()) return {dx_.data(), 0, inputs()};
-  MatrixMap(dx_.data(), rows_ * tokens_, dim_).noalias() = g * ConstMatrixMap(wte_, vocabulary_, dim_);
-  return {dx_.data(), rows_, inputs()};
+  const std::int64_t m = rows_ * tokens_;
+  products_.backward(ConstMatrixMap(input_, m, dim_), ConstMatrixMap(dy.data(), m, vocabulary_), wte_,
+                     parameter_gradient() ? wte_grad_ : nullptr, input_gradient() ? dx_.data() : nullptr);
+  return {dx_.data(), input_gradient() ? rows_ : 0, inputs()};
 }
 
 std::int64_t TiedOutput::flops_per_sample() const {

@@ -14,10 +14,15 @@ std::span<std::uint16_t> head(auto& matrix, std::int64_t elements) {
 std::span<const float> elements(const float* data, std::int64_t count) {
   return {data, static_cast<std::size_t>(count)};
 }
+bool keras(WeightLayout layout) { return layout == WeightLayout::inputs_by_outputs; }
 }  // namespace
 
-LinearProducts::LinearProducts()
-    : forward_(Transpose::none, false), weight_gradient_(Transpose::a, true), input_gradient_(Transpose::b, false) {}
+// Keras layout: Y = X·W, dW += Xᵀ·dY, dX = dY·Wᵀ. The other: Y = X·Wᵀ, dW += dYᵀ·X, dX = dY·W.
+LinearProducts::LinearProducts(WeightLayout layout)
+    : layout_(layout),
+      forward_(keras(layout) ? Transpose::none : Transpose::b, false),
+      weight_gradient_(Transpose::a, true),
+      input_gradient_(keras(layout) ? Transpose::b : Transpose::none, false) {}
 
 void LinearProducts::reserve(std::int64_t max_rows, std::int64_t inputs, std::int64_t outputs, Precision precision) {
   precision_ = precision;
@@ -25,7 +30,8 @@ void LinearProducts::reserve(std::int64_t max_rows, std::int64_t inputs, std::in
   outputs_ = outputs;
   if (precision != Precision::bf16) return;
   if (x16_.rows() < max_rows || x16_.cols() != inputs) x16_.resize(max_rows, inputs);
-  if (w16_.rows() != inputs || w16_.cols() != outputs) w16_.resize(inputs, outputs);
+  const std::int64_t w_rows = keras(layout_) ? inputs : outputs, w_cols = keras(layout_) ? outputs : inputs;
+  if (w16_.rows() != w_rows || w16_.cols() != w_cols) w16_.resize(w_rows, w_cols);
   if (dy16_.rows() < max_rows || dy16_.cols() != outputs) dy16_.resize(max_rows, outputs);
 }
 
@@ -52,13 +58,24 @@ void LinearProducts::backward(base::ConstMatrixMap x, base::ConstMatrixMap dy, c
                                 " rows after a forward over " + std::to_string(rows_));
   }
   if (precision_ == Precision::fp32) {
-    if (dw != nullptr) weight_gradient_.run(x.data(), dy.data(), dw, inputs_, outputs_, rows);
-    if (dx != nullptr) input_gradient_.run(dy.data(), w, dx, rows, inputs_, outputs_);
+    products(x.data(), dy.data(), w, dw, dx, rows);
     return;
   }
   base::round_to_bf16(elements(dy.data(), rows * outputs_), head(dy16_, rows * outputs_));
-  if (dw != nullptr) weight_gradient_.run(x16_.data(), dy16_.data(), dw, inputs_, outputs_, rows);
-  if (dx != nullptr) input_gradient_.run(dy16_.data(), w16_.data(), dx, rows, inputs_, outputs_);
+  products(x16_.data(), dy16_.data(), w16_.data(), dw, dx, rows);
+}
+
+template <typename T>
+void LinearProducts::products(const T* x, const T* dy, const T* w, float* dw, float* dx, std::int64_t rows) {
+  if (dw != nullptr) {
+    // Both are Aᵀ·B over the rows: Xᵀ·dY (inputs × outputs) or dYᵀ·X (outputs × inputs).
+    if (keras(layout_)) {
+      weight_gradient_.run(x, dy, dw, inputs_, outputs_, rows);
+    } else {
+      weight_gradient_.run(dy, x, dw, outputs_, inputs_, rows);
+    }
+  }
+  if (dx != nullptr) input_gradient_.run(dy, w, dx, rows, inputs_, outputs_);
 }
 
 }  // namespace mpitrain::nn

@@ -14,7 +14,9 @@
 #include "mpitrain/base/float16.hpp"
 #include "mpitrain/nn/activation.hpp"
 #include "mpitrain/nn/conv2d.hpp"
+#include "mpitrain/base/float16.hpp"
 #include "mpitrain/nn/dense.hpp"
+#include "mpitrain/nn/embedding.hpp"
 #include "mpitrain/nn/layer_norm.hpp"
 #include "mpitrain/nn/causal_self_attention.hpp"
 #include "mpitrain/nn/model_spec.hpp"
@@ -331,6 +333,66 @@ TEST(TransformerLayersGradient, TiedEmbeddingStackMatchesFiniteDifferences) {
   EXPECT_EQ(dx.rows(), rows);
   EXPECT_TRUE(dx.isZero(0.0f));
   for (const float g : model.gradients()) ASSERT_EQ(g, 0.0f);
+}
+
+// At bf16 the tied output's three products take the rounded operands, once each: logits = bf16(H)·bf16(wte)ᵀ,
+// dwte += bf16(dY)ᵀ·bf16(H) and dH = bf16(dY)·bf16(wte), accumulated in fp32; against those sums in double,
+// position by position of every sample (H of one position is its C channels, dY its V logits).
+TEST(TiedOutput, Bf16ProductsTakeTheRoundedOperands) {
+  const std::int64_t rows = 3, t = 4, c = 24, v = 10;
+  nn::Embedding embedding("embedding", {t}, v, c);
+  nn::TiedOutput output("tied_output", {t, c}, "embedding/wte:0", v);
+  nn::ParameterRegistry parameters, buffers;
+  embedding.register_tensors(parameters, buffers);
+  output.register_tensors(parameters, buffers);
+  const RowMatrix init = random_matrix(1, parameters.total(), 61);
+  std::vector<float> params(init.data(), init.data() + parameters.total());
+  std::vector<float> grads(static_cast<std::size_t>(parameters.total()), 0.25f);
+  output.bind(params, grads, {});
+  output.set_precision(nn::Precision::bf16);
+  output.reserve(rows);
+  const RowMatrix h = random_matrix(rows, t * c, 62, 2.0f), dy = random_matrix(rows, t * v, 63);
+  const RowMatrix logits = output.forward(ConstMatrixMap(h.data(), rows, t * c), nn::Context::evaluation());
+  const RowMatrix dh = output.backward(ConstMatrixMap(dy.data(), rows, t * v));
+  const float* wte = params.data() + parameters.find("embedding/wte:0")->offset;  // v × c
+  const float* dwte = grads.data() + parameters.find("embedding/wte:0")->offset;
+  const auto r = [](float x) { return static_cast<double>(base::bf16_to_float(base::float_to_bf16(x))); };
+  bool rounded = false;  // some logit differs from the unrounded product by more than fp32's error
+  for (std::int64_t n = 0; n < rows; ++n) {
+    for (std::int64_t s = 0; s < t; ++s) {
+      for (std::int64_t j = 0; j < v; ++j) {
+        double expected = 0, scale = 0, exact = 0;
+        for (std::int64_t k = 0; k < c; ++k) {
+          expected += r(h(n, s * c + k)) * r(wte[j * c + k]);
+          scale += std::abs(r(h(n, s * c + k)) * r(wte[j * c + k]));
+          exact += static_cast<double>(h(n, s * c + k)) * wte[j * c + k];
+        }
+        ASSERT_NEAR(logits(n, s * v + j), expected, 1e-5 * scale) << n << " " << s << " " << j;
+        rounded = rounded || std::abs(logits(n, s * v + j) - exact) > 1e-5 * scale;
+      }
+      for (std::int64_t k = 0; k < c; ++k) {
+        double expected = 0, scale = 0;
+        for (std::int64_t j = 0; j < v; ++j) {
+          expected += r(dy(n, s * v + j)) * r(wte[j * c + k]);
+          scale += std::abs(r(dy(n, s * v + j)) * r(wte[j * c + k]));
+        }
+        ASSERT_NEAR(dh(n, s * c + k), expected, 1e-5 * scale) << n << " " << s << " " << k;
+      }
+    }
+  }
+  EXPECT_TRUE(rounded);
+  for (std::int64_t j = 0; j < v; ++j) {
+    for (std::int64_t k = 0; k < c; ++k) {
+      double expected = 0.25, scale = 0.25;
+      for (std::int64_t n = 0; n < rows; ++n) {
+        for (std::int64_t s = 0; s < t; ++s) {
+          expected += r(dy(n, s * v + j)) * r(h(n, s * c + k));
+          scale += std::abs(r(dy(n, s * v + j)) * r(h(n, s * c + k)));
+        }
+      }
+      ASSERT_NEAR(dwte[j * c + k], expected, 1e-5 * scale) << j << " " << k;
+    }
+  }
 }
 
 TEST(Embedding, AddsTokenAndPositionRowsAndRefusesBadIds) {

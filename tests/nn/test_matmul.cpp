@@ -179,6 +179,51 @@ TEST(LinearProducts, Bf16RoundsEachOperandOnceAndKeepsFp32Outputs) {
                std::invalid_argument);
 }
 
+// W stored outputs × inputs (WeightLayout::outputs_by_inputs), at fp32 and bf16: forward X·Wᵀ, weight
+// gradient dYᵀ·X and input gradient dY·W against the double loops of the Keras layout on an explicitly
+// transposed copy of W (inputs × outputs): Y = X·Wk, dWk = Xᵀ·dY (compared with dW transposed), dX = dY·Wkᵀ.
+// At bf16 the operands of the reference are the rounded X, W and dY.
+TEST(LinearProducts, OutputsByInputsLayoutMatchesTheTransposedKerasProducts) {
+  const std::int64_t rows = 9, inputs = 21, outputs = 6;
+  const auto x = random_values(rows * inputs, 13), w = random_values(outputs * inputs, 14);
+  const auto dy = random_values(rows * outputs, 15);
+  for (const Precision precision : {Precision::fp32, Precision::bf16}) {
+    LinearProducts lp(WeightLayout::outputs_by_inputs);
+    lp.reserve(16, inputs, outputs, precision);
+    std::vector<float> y(rows * outputs), dw(outputs * inputs, 0.5f), dx(rows * inputs);
+    lp.forward(base::ConstMatrixMap(x.data(), rows, inputs), w.data(), base::MatrixMap(y.data(), rows, outputs));
+    lp.backward(base::ConstMatrixMap(x.data(), rows, inputs), base::ConstMatrixMap(dy.data(), rows, outputs),
+                w.data(), dw.data(), dx.data());
+    const bool bf16 = precision == Precision::bf16;
+    const auto xr = bf16 ? widened(to_bf16(x)) : x, wr = bf16 ? widened(to_bf16(w)) : w;
+    const auto dyr = bf16 ? widened(to_bf16(dy)) : dy;
+    std::vector<float> wk(static_cast<std::size_t>(inputs * outputs));  // W transposed: inputs × outputs
+    for (std::int64_t o = 0; o < outputs; ++o) {
+      for (std::int64_t i = 0; i < inputs; ++i) {
+        wk[static_cast<std::size_t>(i * outputs + o)] = wr[static_cast<std::size_t>(o * inputs + i)];
+      }
+    }
+    const Reference ry = product(xr, wk, rows, outputs, inputs, Transpose::none);
+    const Reference rdwk = product(xr, dyr, inputs, outputs, rows, Transpose::a);
+    const Reference rdx = product(dyr, wk, rows, inputs, outputs, Transpose::b);
+    const std::string label = bf16 ? "bf16 " : "fp32 ";
+    for (std::size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], ry.c[i], 1e-5 * ry.abs[i]) << label << i;
+    for (std::int64_t o = 0; o < outputs; ++o) {
+      for (std::int64_t i = 0; i < inputs; ++i) {
+        const auto e = static_cast<std::size_t>(i * outputs + o);
+        ASSERT_NEAR(dw[static_cast<std::size_t>(o * inputs + i)], 0.5 + rdwk.c[e], 1e-5 * (rdwk.abs[e] + 0.5))
+            << label << o << "," << i;
+      }
+    }
+    for (std::size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], rdx.c[i], 1e-5 * rdx.abs[i]) << label << i;
+    // Without dW, dX alone is the same.
+    std::vector<float> dx_only(rows * inputs);
+    lp.backward(base::ConstMatrixMap(x.data(), rows, inputs), base::ConstMatrixMap(dy.data(), rows, outputs),
+                w.data(), nullptr, dx_only.data());
+    EXPECT_EQ(dx_only, dx) << label;
+  }
+}
+
 // A Dense layer at bf16 computes Y = bf16(X)·bf16(W) + b: its outputs against a double forward pass.
 TEST(LinearProducts, DenseLayerAtBf16) {
   const std::int64_t rows = 5, inputs = 40, units = 7;

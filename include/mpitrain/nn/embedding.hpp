@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "mpitrain/nn/layer.hpp"
+#include "mpitrain/nn/linear_products.hpp"
 
 namespace mpitrain::nn {
 
@@ -46,8 +47,11 @@ class Embedding final : public Layer {
 };
 
 /// The output layer tied to an Embedding's token table: from (T, C) to (T, V), logits[t] = h[t] · wteᵀ,
-/// with no tensor of its own (GPT-2's lm_head). Its backward adds dwte += dYᵀ·H into the embedding's
-/// gradient (which the embedding's own backward adds to as well) and returns dH = dY·wte.
+/// with no tensor of its own (GPT-2's lm_head). With H the (rows·T) × C view of the batch (one row per token
+/// position) and dY the (rows·T) × V view of the logits' gradient, its backward adds dwte += dYᵀ·H (V × C)
+/// into the embedding's gradient (which the embedding's own backward adds to as well) and returns
+/// dH = dY·wte. The three products run through LinearProducts (WeightLayout::outputs_by_inputs, W = wte) at
+/// the layer's precision(): at bf16, H and wte are rounded once in forward and dY once in backward.
 class TiedOutput final : public Layer {
  public:
   /// @param name layer name (`tied_output`). @param input_shape (T, C). @param table the token table's
@@ -76,6 +80,7 @@ class TiedOutput final : public Layer {
   std::int64_t rows_ = 0;
   RowMatrix y_;               // max_rows × (T·V)
   RowMatrix dx_;              // max_rows × (T·C) (0 rows without input gradient)
+  LinearProducts products_;   // rows·T × C → rows·T × V, W = wte
 };
 
 }  // namespace mpitrain::nn
