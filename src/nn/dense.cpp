@@ -1,6 +1,9 @@
 #include "mpitrain/nn/dense.hpp"
 
 #include <stdexcept>
+#include <type_traits>
+
+#include "mpitrain/base/float16.hpp"
 
 namespace mpitrain::nn {
 
@@ -60,14 +63,46 @@ ConstMatrixMap Dense::backward(ConstMatrixMap dy) {
   const std::int64_t m = rows_ * positions_;
   ConstMatrixMap x(input_, m, features_);
   ConstMatrixMap g(dy.data(), m, units_);
-  Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, units_);
   products_.backward(x, g, kernel_, parameter_gradient() ? kernel_grad_ : nullptr,
                      input_gradient() ? dx_.data() : nullptr);
+  if (parameter_gradient()) add_bias_gradient(dy.data());
+  return {dx_.data(), input_gradient() ? rows_ : 0, inputs()};
+}
+
+template <class T>
+void Dense::add_bias_gradient(const T* dy) {
   // Row by row, not dy.colwise().sum(): Eigen's vectorised reduction peels a head whose length depends
   // on the run-time address alignment, which changed the last bit from run to run and between ranks.
-  if (parameter_gradient()) {
-    for (std::int64_t i = 0; i < m; ++i) db += g.row(i);
+  Eigen::Map<Eigen::RowVectorXf> db(bias_grad_, units_);
+  const std::int64_t m = rows_ * positions_;
+  for (std::int64_t i = 0; i < m; ++i) {
+    if constexpr (std::is_same_v<T, float>) {
+      db += Eigen::Map<const Eigen::RowVectorXf>(dy + i * units_, units_);
+    } else {
+      const T* row = dy + i * units_;
+      for (std::int64_t j = 0; j < units_; ++j) db[j] += base::bf16_to_float(row[j]);
+    }
   }
+}
+
+std::span<std::uint16_t> Dense::rounded_input(std::int64_t rows) {
+  return products_.rounded_input(rows * positions_);
+}
+
+ConstMatrixMap Dense::forward_rounded(std::int64_t rows) {
+  rows_ = rows;
+  input_ = nullptr;  // x exists only rounded, in products_
+  MatrixMap y(y_.data(), rows_ * positions_, units_);
+  products_.forward_rounded(rows_ * positions_, kernel_, y);
+  y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_, units_);
+  return {y_.data(), rows_, outputs()};
+}
+
+std::span<std::uint16_t> Dense::rounded_output_gradient() { return products_.rounded_output_gradient(); }
+
+ConstMatrixMap Dense::backward_rounded() {
+  products_.backward_rounded(parameter_gradient() ? kernel_grad_ : nullptr, input_gradient() ? dx_.data() : nullptr);
+  if (parameter_gradient()) add_bias_gradient(products_.rounded_output_gradient().data());
   return {dx_.data(), input_gradient() ? rows_ : 0, inputs()};
 }
 

@@ -37,16 +37,27 @@ void LinearProducts::reserve(std::int64_t max_rows, std::int64_t inputs, std::in
 
 void LinearProducts::forward(base::ConstMatrixMap x, const float* w, base::MatrixMap y) {
   const std::int64_t rows = x.rows();
-  rows_ = rows;
   if (precision_ == Precision::fp32) {
+    rows_ = rows;
     forward_.run(x.data(), w, y.data(), rows, outputs_, inputs_);
     return;
   }
+  base::round_to_bf16(elements(x.data(), rows * inputs_), rounded_input(rows));
+  forward_rounded(rows, w, y);
+}
+
+std::span<std::uint16_t> LinearProducts::rounded_input(std::int64_t rows) {
+  if (precision_ != Precision::bf16) throw std::logic_error("LinearProducts: a rounded input at precision fp32");
   if (rows > x16_.rows()) {
     throw std::invalid_argument("LinearProducts: " + std::to_string(rows) + " rows but reserve() allowed " +
                                 std::to_string(x16_.rows()));
   }
-  base::round_to_bf16(elements(x.data(), rows * inputs_), head(x16_, rows * inputs_));
+  return head(x16_, rows * inputs_);
+}
+
+void LinearProducts::forward_rounded(std::int64_t rows, const float* w, base::MatrixMap y) {
+  (void)rounded_input(rows);  // the checks
+  rows_ = rows;
   base::round_to_bf16(elements(w, inputs_ * outputs_), head(w16_, inputs_ * outputs_));
   forward_.run(x16_.data(), w16_.data(), y.data(), rows, outputs_, inputs_);
 }
@@ -61,8 +72,18 @@ void LinearProducts::backward(base::ConstMatrixMap x, base::ConstMatrixMap dy, c
     products(x.data(), dy.data(), w, dw, dx, rows);
     return;
   }
-  base::round_to_bf16(elements(dy.data(), rows * outputs_), head(dy16_, rows * outputs_));
-  products(x16_.data(), dy16_.data(), w16_.data(), dw, dx, rows);
+  base::round_to_bf16(elements(dy.data(), rows * outputs_), rounded_output_gradient());
+  backward_rounded(dw, dx);
+}
+
+std::span<std::uint16_t> LinearProducts::rounded_output_gradient() {
+  if (precision_ != Precision::bf16) throw std::logic_error("LinearProducts: a rounded dY at precision fp32");
+  return head(dy16_, rows_ * outputs_);
+}
+
+void LinearProducts::backward_rounded(float* dw, float* dx) {
+  if (precision_ != Precision::bf16) throw std::logic_error("LinearProducts: a rounded dY at precision fp32");
+  products(x16_.data(), dy16_.data(), w16_.data(), dw, dx, rows_);
 }
 
 template <typename T>

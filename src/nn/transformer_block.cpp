@@ -100,6 +100,7 @@ ConstMatrixMap backward_through(const std::vector<Layer*>& layers, std::size_t f
 
 ConstMatrixMap TransformerBlock::forward(ConstMatrixMap x, const Context& context) {
   rows_ = x.rows();
+  if (precision() == Precision::bf16) return forward_bf16(x);
   const ConstMatrixMap a = forward_through(layers_, 0, 4, x, context);  // the attention branch
   h_.topRows(rows_).noalias() = x + a;
   const ConstMatrixMap m = forward_through(layers_, 4, layers_.size(), ConstMatrixMap(h_.data(), rows_, outputs()), context);
@@ -109,9 +110,40 @@ ConstMatrixMap TransformerBlock::forward(ConstMatrixMap x, const Context& contex
 
 ConstMatrixMap TransformerBlock::backward(ConstMatrixMap dy) {
   pass_switches();
+  if (precision() == Precision::bf16) return backward_bf16(dy);
   const ConstMatrixMap dm = backward_through(layers_, 4, layers_.size(), dy);  // through the MLP branch
   dh_.topRows(rows_).noalias() = dy + dm;
   const ConstMatrixMap da = backward_through(layers_, 0, 4, ConstMatrixMap(dh_.data(), rows_, outputs()));
+  if (!input_gradient()) return {dx_.data(), 0, inputs()};
+  dx_.topRows(rows_).noalias() = dh_.topRows(rows_) + da;
+  return {dx_.data(), rows_, inputs()};
+}
+
+namespace {
+std::span<const float> all(ConstMatrixMap m) { return {m.data(), static_cast<std::size_t>(m.size())}; }
+}  // namespace
+
+ConstMatrixMap TransformerBlock::forward_bf16(ConstMatrixMap x) {
+  ln_1_->forward_rounded(x, c_attn_->rounded_input(rows_));
+  const ConstMatrixMap qkv = c_attn_->forward_rounded(rows_);
+  attention_->forward_rounded(qkv, attn_proj_->rounded_input(rows_));
+  h_.topRows(rows_).noalias() = x + attn_proj_->forward_rounded(rows_);
+  ln_2_->forward_rounded(ConstMatrixMap(h_.data(), rows_, outputs()), c_fc_->rounded_input(rows_));
+  const ConstMatrixMap u = c_fc_->forward_rounded(rows_);  // GELU's input, kept by c_fc until its next forward
+  gelu_input_ = u.data();
+  gelu_to_bf16(all(u), mlp_proj_->rounded_input(rows_));
+  y_.topRows(rows_).noalias() = h_.topRows(rows_) + mlp_proj_->forward_rounded(rows_);
+  return {y_.data(), rows_, outputs()};
+}
+
+ConstMatrixMap TransformerBlock::backward_bf16(ConstMatrixMap dy) {
+  const ConstMatrixMap u(gelu_input_, rows_, c_fc_->outputs());
+  const ConstMatrixMap dg = mlp_proj_->backward(dy);  // d(gelu(u))
+  gelu_gradient_to_bf16(all(u), all(dg), c_fc_->rounded_output_gradient());
+  dh_.topRows(rows_).noalias() = dy + ln_2_->backward(c_fc_->backward_rounded());
+  attention_->backward_rounded(attn_proj_->backward(ConstMatrixMap(dh_.data(), rows_, outputs())),
+                               c_attn_->rounded_output_gradient());
+  const ConstMatrixMap da = ln_1_->backward(c_attn_->backward_rounded());
   if (!input_gradient()) return {dx_.data(), 0, inputs()};
   dx_.topRows(rows_).noalias() = dh_.topRows(rows_) + da;
   return {dx_.data(), rows_, inputs()};

@@ -9,6 +9,7 @@
 #include "common/gradient_check.hpp"
 #include <nlohmann/json.hpp>
 
+#include "mpitrain/base/float16.hpp"
 #include "mpitrain/nn/model.hpp"
 #include "mpitrain/nn/model_spec.hpp"
 #include "mpitrain/nn/transformer_block.hpp"
@@ -46,6 +47,92 @@ TEST(TransformerBlockGradient, WholeGptMatchesFiniteDifferences) {
   RowMatrix ids(rows, 4);
   ids << 1, 6, 1, 2, 0, 3, 5, 5;
   test::check_model_parameter_gradient(model, ids, 72);
+}
+
+// At bf16 the block's fused path (each layer rounding its output into the next dense layer's bf16 input)
+// against the eight sub-layers run one after the other at bf16 by hand, on the same parameters: the same bits
+// for y, dx and every parameter gradient but the biases of c_attn and mlp.c_fc, which the block sums from the
+// rounded dY: those equal the column sums of the rounded dY within fp32 rounding.
+TEST(TransformerBlock, Bf16FusionsGiveTheUnfusedLayersBits) {
+  const std::int64_t t = 6, c = 16, heads = 2, rows = 3;
+  nn::TransformerBlock block("h.0", {t, c}, heads, 1e-5);
+  nn::ParameterRegistry registry, buffers;
+  block.register_tensors(registry, buffers);
+  const auto n = static_cast<std::size_t>(registry.total());
+  RowMatrix params = test::random_matrix(1, registry.total(), 81, 0.3f);
+  RowMatrix fused_grad = RowMatrix::Zero(1, registry.total()), unfused_grad = fused_grad;
+  block.bind({params.data(), n}, {fused_grad.data(), n}, {});
+  block.set_precision(nn::Precision::bf16);
+  block.reserve(rows);
+  const RowMatrix x = test::random_matrix(rows, t * c, 82, 1.0f), dy = test::random_matrix(rows, t * c, 83, 1.0f);
+  const RowMatrix y = block.forward(ConstMatrixMap(x.data(), rows, x.cols()), nn::Context::evaluation());
+  const RowMatrix dx = block.backward(ConstMatrixMap(dy.data(), rows, dy.cols()));
+
+  // The same layers, registered in the block's order (so at the block's offsets), composed by hand.
+  nn::LayerNorm ln_1("h.0.ln_1", {t, c}, 1e-5), ln_2("h.0.ln_2", {t, c}, 1e-5);
+  nn::Dense c_attn("h.0.attn.c_attn", {t, c}, 3 * c), attn_proj("h.0.attn.c_proj", {t, c}, c);
+  nn::CausalSelfAttention attention("h.0.attn", {t, 3 * c}, heads);
+  nn::Dense c_fc("h.0.mlp.c_fc", {t, c}, 4 * c), mlp_proj("h.0.mlp.c_proj", {t, 4 * c}, c);
+  nn::Activation gelu("h.0.mlp.gelu", nn::ActivationKind::gelu, {t, 4 * c});
+  std::vector<nn::Layer*> layers{&ln_1, &c_attn, &attention, &attn_proj, &ln_2, &c_fc, &gelu, &mlp_proj};
+  nn::ParameterRegistry own, own_buffers;
+  for (nn::Layer* layer : layers) layer->register_tensors(own, own_buffers);
+  ASSERT_EQ(own.total(), registry.total());
+  for (nn::Layer* layer : layers) {
+    layer->bind({params.data(), n}, {unfused_grad.data(), n}, {});
+    layer->set_precision(nn::Precision::bf16);
+    layer->reserve(rows);
+  }
+  const auto ctx = nn::Context::evaluation();
+  std::vector<RowMatrix> kept;  // every intermediate stays alive: layers keep pointers to their inputs
+  kept.reserve(32);
+  const auto map = [rows](const RowMatrix& m) { return ConstMatrixMap(m.data(), rows, m.cols()); };
+  const auto run = [&](std::size_t first, std::size_t last, const RowMatrix& in) -> const RowMatrix& {
+    const RowMatrix* current = &in;
+    for (std::size_t i = first; i < last; ++i) current = &kept.emplace_back(layers[i]->forward(map(*current), ctx));
+    return *current;
+  };
+  const auto run_back = [&](std::size_t first, std::size_t last, const RowMatrix& g) -> const RowMatrix& {
+    const RowMatrix* current = &g;
+    for (std::size_t i = last; i-- > first;) current = &kept.emplace_back(layers[i]->backward(map(*current)));
+    return *current;
+  };
+  const RowMatrix h = x + run(0, 4, x);
+  const RowMatrix y_ref = h + run(4, 8, h);
+  const RowMatrix dh = dy + run_back(4, 8, dy);
+  const RowMatrix dc_attn_out = run_back(2, 4, dh);  // c_attn's dY
+  const RowMatrix dx_ref = dh + run_back(0, 2, dc_attn_out);
+  EXPECT_EQ(y, y_ref);
+  EXPECT_EQ(dx, dx_ref);
+  const RowMatrix unfused = unfused_grad;  // before the extra backward below adds to it
+
+  // c_fc's dY, to check its bias gradient: gelu's backward of mlp.c_proj's dX, recomputed from c_fc's output.
+  const RowMatrix u = run(4, 6, h);
+  const RowMatrix dg = run_back(7, 8, dy);
+  RowMatrix dc_fc_out(rows, u.cols());
+  nn::gelu_gradient(map(u), map(dg), base::MatrixMap(dc_fc_out.data(), rows, u.cols()));
+  const auto rounded_column_sums = [&](const RowMatrix& g, std::int64_t units) {
+    std::vector<double> sums(static_cast<std::size_t>(units), 0.0);
+    for (std::int64_t i = 0; i < g.size(); ++i) sums[static_cast<std::size_t>(i % units)] += base::bf16_to_float(base::float_to_bf16(g.data()[i]));
+    return sums;
+  };
+  for (const auto& entry : registry.entries()) {
+    const bool fused_bias = entry.name == "h.0.attn.c_attn/bias:0" || entry.name == "h.0.mlp.c_fc/bias:0";
+    for (std::int64_t i = 0; i < entry.size(); ++i) {
+      const float got = fused_grad(0, entry.offset + i);
+      if (!fused_bias) {
+        ASSERT_EQ(got, unfused(0, entry.offset + i)) << entry.name << " " << i;
+      }
+    }
+    if (fused_bias) {
+      const bool attn = entry.name == "h.0.attn.c_attn/bias:0";
+      const auto sums = rounded_column_sums(attn ? dc_attn_out : dc_fc_out, entry.size());
+      for (std::int64_t i = 0; i < entry.size(); ++i) {
+        EXPECT_NEAR(fused_grad(0, entry.offset + i), sums[static_cast<std::size_t>(i)], 1e-5 * (1 + std::abs(sums[static_cast<std::size_t>(i)])))
+            << entry.name << " " << i;
+      }
+    }
+  }
 }
 
 TEST(TransformerBlock, HasGpt2NamesLayoutAndInitialisation) {

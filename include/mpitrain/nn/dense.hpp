@@ -30,7 +30,24 @@ class Dense final : public Layer {
   /// 2·positions·features·units each for Y = XW and dW = XᵀdY, and for dX = dY Wᵀ when input_gradient() is on.
   [[nodiscard]] std::int64_t flops_per_sample() const override;
 
+  /// At precision bf16, for a producer that writes this layer's input already rounded (the transformer
+  /// block's layer norm, attention and GELU): the buffer of x̃, @p rows samples × inputs(). @throws as
+  /// LinearProducts::rounded_input.
+  [[nodiscard]] std::span<std::uint16_t> rounded_input(std::int64_t rows);
+  /// forward() on the x̃ written into rounded_input(@p rows): y = x̃·W̃ + b, rows × outputs().
+  [[nodiscard]] ConstMatrixMap forward_rounded(std::int64_t rows);
+  /// At bf16, for a producer that writes dY already rounded (the block's GELU and attention backward): the
+  /// buffer of dỸ, the last forward's rows × outputs(). @throws std::logic_error at fp32.
+  [[nodiscard]] std::span<std::uint16_t> rounded_output_gradient();
+  /// backward() on the dỸ written into rounded_output_gradient(): dW += x̃ᵀ·dỸ, db += Σ over rows and
+  /// positions of dỸ (the rounded dY, as PyTorch's autocast linear sums it), dx = dỸ·W̃ᵀ (rows × inputs()).
+  [[nodiscard]] ConstMatrixMap backward_rounded();
+
  private:
+  // db += the rows of @p dy (rows·positions × units, fp32 or bf16), row by row: a fixed order.
+  template <class T>
+  void add_bias_gradient(const T* dy);
+
   std::int64_t features_;           // the input's last axis
   std::int64_t units_;              // the output's last axis
   std::int64_t positions_;          // inputs() / features_: the product of the leading axes

@@ -5,6 +5,7 @@
 /// precision, through the kernel seam (matmul.hpp).
 
 #include <cstdint>
+#include <span>
 
 #include <Eigen/Core>
 
@@ -48,6 +49,21 @@ class LinearProducts {
   /// @param dx rows × inputs (written), or null. @throws std::invalid_argument when dy's rows differ from the
   ///        last forward's.
   void backward(base::ConstMatrixMap x, base::ConstMatrixMap dy, const float* w, float* dw, float* dx);
+
+  /// At bf16, for a producer that rounds X itself as it computes it (LayerNorm::forward_rounded, gelu_to_bf16,
+  /// CausalSelfAttention::forward_rounded), saving a pass: the buffer of the rounded X, @p rows × inputs;
+  /// then forward_rounded. @throws std::logic_error at fp32; std::invalid_argument for more rows than
+  /// reserve() allowed.
+  [[nodiscard]] std::span<std::uint16_t> rounded_input(std::int64_t rows);
+  /// forward() on the X a producer wrote into rounded_input(@p rows): y = x̃·w̃ (or x̃·w̃ᵀ); w rounded here.
+  /// @throws as rounded_input.
+  void forward_rounded(std::int64_t rows, const float* w, base::MatrixMap y);
+  /// At bf16, likewise for dY (gelu_gradient_to_bf16, CausalSelfAttention::backward_rounded): the buffer of
+  /// the rounded dY, the last forward's rows × outputs; then backward_rounded. @throws std::logic_error at fp32.
+  [[nodiscard]] std::span<std::uint16_t> rounded_output_gradient();
+  /// backward() on the dY a producer wrote into rounded_output_gradient() (and the last forward's rounded X
+  /// and W): @p dw and @p dx as in backward(). @throws std::logic_error at fp32.
+  void backward_rounded(float* dw, float* dx);
 
  private:
   using Bf16Matrix = base::Bf16Matrix;

@@ -31,6 +31,13 @@ namespace mpitrain::nn {
 /// decay, the rest does not. In the registry every tensor belongs to the block (one gradient group).
 /// Backward: the residual sums pass dy through unchanged, dh = dy + d(MLP branch)/dh, dx = dh + d(attention
 /// branch)/dx.
+///
+/// At precision bf16 every input of a product is rounded once, and by the layer that computes it, as it
+/// writes it: the layer norms, the attention and GELU write their outputs straight into the next dense layer's
+/// bf16 input (and GELU and the attention their input gradients into the dense layer's bf16 dY), so no fp32
+/// copy is written and read back for rounding (LinearProducts::rounded_input). The numbers are those of the
+/// unfused layers at bf16 (each sub-layer's own tests), except that the biases of c_attn and mlp.c_fc sum
+/// their gradient from the rounded dY, as PyTorch's autocast does for every linear layer.
 class TransformerBlock final : public Layer {
  public:
   /// @param name the block's name, prefix of its tensors' names. @param input_shape (T, C).
@@ -48,6 +55,9 @@ class TransformerBlock final : public Layer {
  private:
   // Sub-layers share the block's switches (input gradient of ln_1, parameter gradients, precision).
   void pass_switches();
+  // forward and backward at bf16, with the fusions above.
+  ConstMatrixMap forward_bf16(ConstMatrixMap x);
+  ConstMatrixMap backward_bf16(ConstMatrixMap dy);
 
   std::unique_ptr<LayerNorm> ln_1_;
   std::unique_ptr<Dense> c_attn_;
@@ -61,6 +71,7 @@ class TransformerBlock final : public Layer {
   std::int64_t parameter_offset_ = 0;  // the block's first float in the model's flat buffers
   std::int64_t buffer_offset_ = 0;
   std::int64_t rows_ = 0;
+  const float* gelu_input_ = nullptr;  // bf16: c_fc's output of the last forward (GELU's backward needs it)
   RowMatrix h_;   // rows × T·C: x + the attention branch
   RowMatrix y_;   // rows × T·C: h + the MLP branch
   RowMatrix dh_;  // rows × T·C
