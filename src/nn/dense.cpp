@@ -50,6 +50,10 @@ void Dense::reserve(std::int64_t max_rows) {
 }
 
 ConstMatrixMap Dense::forward(ConstMatrixMap x, const Context&) {
+  if (precision() == Precision::bf16) {  // the bias added by the product (forward_rounded)
+    base::round_to_bf16({x.data(), static_cast<std::size_t>(x.rows() * inputs())}, rounded_input(x.rows()));
+    return forward_rounded(x.rows());
+  }
   rows_ = x.rows();
   input_ = x.data();
   Eigen::Map<const Eigen::RowVectorXf> b(bias_, units_);
@@ -92,9 +96,7 @@ std::span<std::uint16_t> Dense::rounded_input(std::int64_t rows) {
 ConstMatrixMap Dense::forward_rounded(std::int64_t rows) {
   rows_ = rows;
   input_ = nullptr;  // x exists only rounded, in products_
-  MatrixMap y(y_.data(), rows_ * positions_, units_);
-  products_.forward_rounded(rows_ * positions_, kernel_, y);
-  y.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(bias_, units_);
+  products_.forward_rounded(rows_ * positions_, kernel_, MatrixMap(y_.data(), rows_ * positions_, units_), bias_);
   return {y_.data(), rows_, outputs()};
 }
 

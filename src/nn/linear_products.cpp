@@ -55,11 +55,15 @@ std::span<std::uint16_t> LinearProducts::rounded_input(std::int64_t rows) {
   return head(x16_, rows * inputs_);
 }
 
-void LinearProducts::forward_rounded(std::int64_t rows, const float* w, base::MatrixMap y) {
+void LinearProducts::forward_rounded(std::int64_t rows, const float* w, base::MatrixMap y, const float* bias) {
   (void)rounded_input(rows);  // the checks
   rows_ = rows;
   base::round_to_bf16(elements(w, inputs_ * outputs_), head(w16_, inputs_ * outputs_));
-  forward_.run(x16_.data(), w16_.data(), y.data(), rows, outputs_, inputs_);
+  if (bias != nullptr) {
+    forward_.run(x16_.data(), w16_.data(), bias, y.data(), rows, outputs_, inputs_);
+  } else {
+    forward_.run(x16_.data(), w16_.data(), y.data(), rows, outputs_, inputs_);
+  }
 }
 
 void LinearProducts::backward(base::ConstMatrixMap x, base::ConstMatrixMap dy, const float* w, float* dw, float* dx) {

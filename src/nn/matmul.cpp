@@ -52,6 +52,7 @@ struct Layouts {
   Operand a, b, c;
   dnnl::memory::data_type type;                                     // of A and B
   dnnl::memory::data_type out = dnnl::memory::data_type::f32;       // of C
+  bool bias = false;                                                // a row of C's columns, fp32, added
   bool operator==(const Layouts&) const = default;
 };
 
@@ -63,10 +64,16 @@ class MatmulCache {
 
   // @p describe names the product in errors (called only on failure).
   template <class Describe>
-  void run(const Layouts& layouts, const void* a, const void* b, void* c, Describe describe) {
+  void run(const Layouts& layouts, const void* a, const void* b, void* c, Describe describe, const float* bias = nullptr) {
     Entry& e = entry(layouts, describe);
-    onednn::execute(e.primitive, stream_, {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c}},
-                    e.scratchpad, scratchpad_.data(), "matrix product: oneDNN execute failed");
+    if (layouts.bias) {
+      onednn::execute(e.primitive, stream_,
+                      {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_BIAS, e.bias, bias}, {DNNL_ARG_DST, e.c, c}},
+                      e.scratchpad, scratchpad_.data(), "matrix product: oneDNN execute failed");
+    } else {
+      onednn::execute(e.primitive, stream_, {{DNNL_ARG_SRC, e.a, a}, {DNNL_ARG_WEIGHTS, e.b, b}, {DNNL_ARG_DST, e.c, c}},
+                      e.scratchpad, scratchpad_.data(), "matrix product: oneDNN execute failed");
+    }
   }
   [[nodiscard]] std::int64_t created() const { return created_; }
 
@@ -74,7 +81,7 @@ class MatmulCache {
   struct Entry {
     Layouts layouts;
     dnnl::matmul primitive;
-    dnnl::memory a, b, c, scratchpad;
+    dnnl::memory a, b, c, scratchpad, bias;
   };
   static constexpr std::size_t max_entries = 8;  // full slice, last slice, evaluation batches, ...
 
@@ -93,12 +100,20 @@ class MatmulCache {
       attr.set_post_ops(sum);
     }
     try {
-      const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, cpu_engine());
+      // The bias: one row broadcast over C's leading dimensions.
+      dnnl::memory::dims bias_dims(static_cast<std::size_t>(layouts.c.ndims), 1);
+      bias_dims.back() = layouts.c.shape[static_cast<std::size_t>(layouts.c.ndims - 1)];
+      const dnnl::memory::desc plain_bias(bias_dims, dnnl::memory::data_type::f32,
+                                          layouts.c.ndims == 2 ? dnnl::memory::format_tag::ab : dnnl::memory::format_tag::abcd);
+      const dnnl::matmul::primitive_desc pd(
+          layouts.bias ? dnnl::matmul::desc(a_md, b_md, plain_bias, c_md) : dnnl::matmul::desc(a_md, b_md, c_md), attr,
+          cpu_engine());
       const dnnl::memory::desc scratch_md = pd.scratchpad_desc();
       if (entries_.size() == max_entries) entries_.pop_front();
       entries_.push_back(Entry{layouts, dnnl::matmul(pd), dnnl::memory(a_md, cpu_engine(), nullptr),
                                dnnl::memory(b_md, cpu_engine(), nullptr), dnnl::memory(c_md, cpu_engine(), nullptr),
-                               dnnl::memory(scratch_md, cpu_engine(), nullptr)});
+                               dnnl::memory(scratch_md, cpu_engine(), nullptr),
+                               dnnl::memory(plain_bias, cpu_engine(), nullptr)});
       scratchpad_.reserve(scratch_md.get_size());
     } catch (const dnnl::error& e) {
       throw std::runtime_error(describe() + " (" + (layouts.type == dnnl::memory::data_type::bf16 ? "bf16" : "fp32") +
@@ -125,25 +140,33 @@ struct MatrixProduct::Impl {
   Impl(Transpose t, bool acc) : transpose(t), accumulate(acc), cache(acc) {}
 
   void run(const void* a, const void* b, float* c, std::int64_t m, std::int64_t n, std::int64_t k,
-           dnnl::memory::data_type type) {
+           dnnl::memory::data_type type, const float* bias = nullptr) {
     if (m < 0 || n < 0 || k < 0) {
       throw std::invalid_argument("matrix product: negative dimension (m " + std::to_string(m) + ", n " +
                                   std::to_string(n) + ", k " + std::to_string(k) + ")");
     }
     if (m == 0 || n == 0) return;
-    if (k == 0) {  // an empty sum
-      if (!accumulate) std::fill_n(c, m * n, 0.0f);
+    if (k == 0) {  // an empty sum: the bias alone
+      for (std::int64_t i = 0; i < m; ++i) {
+        for (std::int64_t j = 0; j < n; ++j) {
+          const float add = bias != nullptr ? bias[j] : 0.0f;
+          c[i * n + j] = accumulate ? c[i * n + j] + add : add;
+        }
+      }
       return;
     }
     // Row-major storage as strides: A is m × k, read from k × m storage when transposed; B likewise.
     const Layouts layouts{
         Operand{2, {m, k}, transpose == Transpose::a ? std::array<std::int64_t, 4>{1, m} : std::array<std::int64_t, 4>{k, 1}},
         Operand{2, {k, n}, transpose == Transpose::b ? std::array<std::int64_t, 4>{1, k} : std::array<std::int64_t, 4>{n, 1}},
-        Operand{2, {m, n}, {n, 1}}, type};
-    cache.run(layouts, a, b, c, [&] {
-      return "matrix product " + std::to_string(m) + " x " + std::to_string(k) + " by " + std::to_string(k) + " x " +
-             std::to_string(n);
-    });
+        Operand{2, {m, n}, {n, 1}}, type, dnnl::memory::data_type::f32, bias != nullptr};
+    cache.run(
+        layouts, a, b, c,
+        [&] {
+          return "matrix product " + std::to_string(m) + " x " + std::to_string(k) + " by " + std::to_string(k) + " x " +
+                 std::to_string(n);
+        },
+        bias);
   }
 };
 
@@ -160,6 +183,11 @@ void MatrixProduct::run(const float* a, const float* b, float* c, std::int64_t m
 void MatrixProduct::run(const std::uint16_t* a, const std::uint16_t* b, float* c, std::int64_t m, std::int64_t n,
                         std::int64_t k) {
   impl_->run(a, b, c, m, n, k, dnnl::memory::data_type::bf16);
+}
+
+void MatrixProduct::run(const std::uint16_t* a, const std::uint16_t* b, const float* bias, float* c, std::int64_t m,
+                        std::int64_t n, std::int64_t k) {
+  impl_->run(a, b, c, m, n, k, dnnl::memory::data_type::bf16, bias);
 }
 
 std::int64_t MatrixProduct::primitives_created() const { return impl_->cache.created(); }

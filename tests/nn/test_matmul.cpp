@@ -335,4 +335,28 @@ TEST(BatchedMatrixProduct, DisagreeingLayoutsAreRefusedNamingThem) {
   }
 }
 
+// bf16 with a bias: every element is the product of the rounded operands plus the bias of its column (the
+// fp32 bound above), with and without accumulation; an empty sum leaves the bias (added to C with accumulation).
+TEST(MatrixProduct, Bf16WithABiasAddsItToEveryRow) {
+  const std::int64_t m = 9, n = 11, k = 37;
+  const auto a = random_values(m * k, 24), b = random_values(k * n, 25), bias = random_values(n, 26);
+  const auto a16 = to_bf16(a), b16 = to_bf16(b);
+  const Reference r = product(widened(a16), widened(b16), m, n, k, Transpose::none);
+  for (const bool accumulate : {false, true}) {
+    std::vector<float> c(static_cast<std::size_t>(m * n), 2.0f);
+    MatrixProduct mp(Transpose::none, accumulate);
+    mp.run(a16.data(), b16.data(), bias.data(), c.data(), m, n, k);
+    for (std::int64_t i = 0; i < m * n; ++i) {
+      const double expected = r.c[i] + bias[static_cast<std::size_t>(i % n)] + (accumulate ? 2.0 : 0.0);
+      ASSERT_NEAR(c[i], expected, 1e-5 * (r.abs[i] + 3)) << "accumulate " << accumulate << " element " << i;
+    }
+    mp.run(a16.data(), b16.data(), bias.data(), c.data(), m, n, 0);
+    for (std::int64_t i = 0; i < m * n; ++i) {
+      const double before = r.c[i] + bias[static_cast<std::size_t>(i % n)] + (accumulate ? 2.0 : 0.0);
+      const double expected = bias[static_cast<std::size_t>(i % n)] + (accumulate ? before : 0.0);
+      ASSERT_NEAR(c[i], expected, 1e-5 * (r.abs[i] + 3)) << "empty sum, accumulate " << accumulate << " element " << i;
+    }
+  }
+}
+
 }  // namespace mpitrain::nn

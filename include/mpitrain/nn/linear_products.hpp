@@ -55,9 +55,10 @@ class LinearProducts {
   /// then forward_rounded. @throws std::logic_error at fp32; std::invalid_argument for more rows than
   /// reserve() allowed.
   [[nodiscard]] std::span<std::uint16_t> rounded_input(std::int64_t rows);
-  /// forward() on the X a producer wrote into rounded_input(@p rows): y = x̃·w̃ (or x̃·w̃ᵀ); w rounded here.
+  /// forward() on the X a producer wrote into rounded_input(@p rows): y = x̃·w̃ (or x̃·w̃ᵀ), plus @p bias
+  /// (outputs values added to every row by the product itself, when not null); w rounded here.
   /// @throws as rounded_input.
-  void forward_rounded(std::int64_t rows, const float* w, base::MatrixMap y);
+  void forward_rounded(std::int64_t rows, const float* w, base::MatrixMap y, const float* bias = nullptr);
   /// At bf16, likewise for dY (gelu_gradient_to_bf16, CausalSelfAttention::backward_rounded): the buffer of
   /// the rounded dY, the last forward's rows × outputs; then backward_rounded. @throws std::logic_error at fp32.
   [[nodiscard]] std::span<std::uint16_t> rounded_output_gradient();

@@ -56,6 +56,10 @@ class MatrixProduct {
   /// bf16 inputs (bits as base::float_to_bf16), fp32 accumulation and output; otherwise as the fp32 run.
   void run(const std::uint16_t* a, const std::uint16_t* b, float* c, std::int64_t m, std::int64_t n,
            std::int64_t k);
+  /// bf16 inputs plus a bias: C = op(A)·op(B) + bias, @p bias a row of n fp32 values added to every row of C
+  /// by oneDNN at the end of each element's fp32 sum (or C += ... with accumulate). Otherwise as the bf16 run.
+  void run(const std::uint16_t* a, const std::uint16_t* b, const float* bias, float* c, std::int64_t m, std::int64_t n,
+           std::int64_t k);
 
   /// Primitives created so far (a new shape or element type each): for tests and benchmarks.
   [[nodiscard]] std::int64_t primitives_created() const;
