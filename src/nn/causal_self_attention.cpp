@@ -1,8 +1,6 @@
 #include "mpitrain/nn/causal_self_attention.hpp"
 
-#include <algorithm>
 #include <cmath>
-#include <limits>
 #include <stdexcept>
 #include <type_traits>
 

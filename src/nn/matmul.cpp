@@ -76,6 +76,7 @@ class MatmulCache {
     }
   }
   [[nodiscard]] std::int64_t created() const { return created_; }
+  [[nodiscard]] bool accumulate() const { return accumulate_; }
 
  private:
   struct Entry {
@@ -100,20 +101,23 @@ class MatmulCache {
       attr.set_post_ops(sum);
     }
     try {
-      // The bias: one row broadcast over C's leading dimensions.
-      dnnl::memory::dims bias_dims(static_cast<std::size_t>(layouts.c.ndims), 1);
-      bias_dims.back() = layouts.c.shape[static_cast<std::size_t>(layouts.c.ndims - 1)];
-      const dnnl::memory::desc plain_bias(bias_dims, dnnl::memory::data_type::f32,
-                                          layouts.c.ndims == 2 ? dnnl::memory::format_tag::ab : dnnl::memory::format_tag::abcd);
+      // The bias (when asked for): one row broadcast over C's leading dimensions.
+      dnnl::memory::desc bias_md;
+      if (layouts.bias) {
+        dnnl::memory::dims bias_dims(static_cast<std::size_t>(layouts.c.ndims), 1);
+        bias_dims.back() = layouts.c.shape[static_cast<std::size_t>(layouts.c.ndims - 1)];
+        bias_md = dnnl::memory::desc(bias_dims, dnnl::memory::data_type::f32,
+                                     layouts.c.ndims == 2 ? dnnl::memory::format_tag::ab : dnnl::memory::format_tag::abcd);
+      }
       const dnnl::matmul::primitive_desc pd(
-          layouts.bias ? dnnl::matmul::desc(a_md, b_md, plain_bias, c_md) : dnnl::matmul::desc(a_md, b_md, c_md), attr,
+          layouts.bias ? dnnl::matmul::desc(a_md, b_md, bias_md, c_md) : dnnl::matmul::desc(a_md, b_md, c_md), attr,
           cpu_engine());
       const dnnl::memory::desc scratch_md = pd.scratchpad_desc();
       if (entries_.size() == max_entries) entries_.pop_front();
       entries_.push_back(Entry{layouts, dnnl::matmul(pd), dnnl::memory(a_md, cpu_engine(), nullptr),
                                dnnl::memory(b_md, cpu_engine(), nullptr), dnnl::memory(c_md, cpu_engine(), nullptr),
                                dnnl::memory(scratch_md, cpu_engine(), nullptr),
-                               dnnl::memory(plain_bias, cpu_engine(), nullptr)});
+                               layouts.bias ? dnnl::memory(bias_md, cpu_engine(), nullptr) : dnnl::memory()});
       scratchpad_.reserve(scratch_md.get_size());
     } catch (const dnnl::error& e) {
       throw std::runtime_error(describe() + " (" + (layouts.type == dnnl::memory::data_type::bf16 ? "bf16" : "fp32") +
@@ -134,10 +138,9 @@ class MatmulCache {
 
 struct MatrixProduct::Impl {
   Transpose transpose;
-  bool accumulate;
   MatmulCache cache;
 
-  Impl(Transpose t, bool acc) : transpose(t), accumulate(acc), cache(acc) {}
+  Impl(Transpose t, bool accumulate) : transpose(t), cache(accumulate) {}
 
   void run(const void* a, const void* b, float* c, std::int64_t m, std::int64_t n, std::int64_t k,
            dnnl::memory::data_type type, const float* bias = nullptr) {
@@ -150,7 +153,7 @@ struct MatrixProduct::Impl {
       for (std::int64_t i = 0; i < m; ++i) {
         for (std::int64_t j = 0; j < n; ++j) {
           const float add = bias != nullptr ? bias[j] : 0.0f;
-          c[i * n + j] = accumulate ? c[i * n + j] + add : add;
+          c[i * n + j] = cache.accumulate() ? c[i * n + j] + add : add;
         }
       }
       return;
